@@ -1,0 +1,38 @@
+package model
+
+// Listener is an address the gateway accepts connections on.
+type Listener struct {
+	// Name identifies the listener; routes refer to it.
+	Name string `yaml:"name"`
+	// Address is host:port to bind, such as "127.0.0.1:8080".
+	Address string `yaml:"address"`
+	// TLS, when set, makes the listener serve HTTPS. Nil means plain HTTP.
+	TLS    *ListenerTLS `yaml:"tls,omitempty"`
+	Origin Origin       `yaml:"origin,omitempty"`
+}
+
+// ClientCertMode says whether an HTTPS listener asks clients for a
+// certificate.
+type ClientCertMode string
+
+// Client certificate modes. The zero value means ClientCertsRequire when a
+// client CA is configured and no client certificates otherwise.
+const (
+	// ClientCertsRequire rejects a TLS handshake without a client
+	// certificate that verifies against the client CA.
+	ClientCertsRequire ClientCertMode = "require"
+	// ClientCertsRequest asks for a certificate and verifies it when one
+	// is sent, but accepts clients that send none.
+	ClientCertsRequest ClientCertMode = "request"
+)
+
+// ListenerTLS is the server side of TLS on a listener.
+type ListenerTLS struct {
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+	// ClientCAFile, when set, enables mutual TLS: client certificates are
+	// verified against these CAs and their SPIFFE URI SAN becomes the
+	// source principal.
+	ClientCAFile string         `yaml:"clientCAFile,omitempty"`
+	ClientCerts  ClientCertMode `yaml:"clientCerts,omitempty"`
+}

@@ -1,0 +1,127 @@
+package model
+
+import "time"
+
+// Default backend settings.
+const (
+	DefaultBackendTimeout = 15 * time.Second
+)
+
+// Route sends matching requests to a backend, under a JWT requirement.
+// Routes are tried in order; the first that matches wins.
+type Route struct {
+	Name string `yaml:"name"`
+	// Listener names the listener the route serves on. Dialects fill it in
+	// when there is exactly one listener.
+	Listener string     `yaml:"listener"`
+	Labels   Labels     `yaml:"labels,omitempty"`
+	Match    RouteMatch `yaml:"match,omitempty"`
+	Backend  Backend    `yaml:"backend"`
+	// JWT is the route's own authentication requirement. Nil means the route
+	// is open unless a JWTPolicy attaches one.
+	JWT    *JWTRequirement `yaml:"jwt,omitempty"`
+	Origin Origin          `yaml:"origin,omitempty"`
+}
+
+// RouteMatch selects requests. Every non-empty part must match; inside a
+// part any listed value matches.
+type RouteMatch struct {
+	// Hosts are exact host names or "*.suffix" wildcards, compared without
+	// the port and case-insensitively. Empty matches any host.
+	Hosts []string `yaml:"hosts,omitempty"`
+	// Paths match the normalized path. Empty matches any path.
+	Paths []PathMatch `yaml:"paths,omitempty"`
+	// Methods are HTTP methods. Empty matches any method.
+	Methods []string `yaml:"methods,omitempty"`
+	// Headers must all be present; a value of "*" matches any value,
+	// otherwise the value must be equal.
+	Headers map[string]string `yaml:"headers,omitempty"`
+}
+
+// PathMatchKind says how a PathMatch compares.
+type PathMatchKind string
+
+// Path match kinds.
+const (
+	PathExact  PathMatchKind = "exact"
+	PathPrefix PathMatchKind = "prefix"
+	PathRegex  PathMatchKind = "regex"
+)
+
+// PathMatch is one path pattern.
+type PathMatch struct {
+	Kind  PathMatchKind `yaml:"kind"`
+	Value string        `yaml:"value"`
+}
+
+// Backend is where a route forwards requests.
+type Backend struct {
+	// URL is the upstream base, http:// or https://. Its path, when not
+	// empty or "/", is prefixed to the request path.
+	URL string `yaml:"url"`
+	// Timeout bounds the whole upstream exchange until response headers
+	// arrive; it yields 504.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+	// CAFile is the CA bundle an https upstream must chain to. Empty means
+	// the system roots.
+	CAFile string `yaml:"caFile,omitempty"`
+	// CertFile and KeyFile, when set, are presented to an https upstream
+	// (mutual TLS origination).
+	CertFile string `yaml:"certFile,omitempty"`
+	KeyFile  string `yaml:"keyFile,omitempty"`
+	// ServerName overrides the name verified in the upstream certificate.
+	ServerName string `yaml:"serverName,omitempty"`
+}
+
+// AuthMode is what a requirement does with requests whose token is
+// missing or fails verification.
+type AuthMode string
+
+// Authentication modes.
+const (
+	// AuthRequired rejects missing and invalid tokens with 401.
+	AuthRequired AuthMode = "required"
+	// AuthAllowMissing lets requests without a token through
+	// unauthenticated; an invalid token is still 401 (Istio's
+	// RequestAuthentication).
+	AuthAllowMissing AuthMode = "allowMissing"
+	// AuthAllowMissingOrFailed lets every request through; only verified
+	// tokens produce an identity and outputs.
+	AuthAllowMissingOrFailed AuthMode = "allowMissingOrFailed"
+)
+
+// Phase says whether authentication runs before or after authorization.
+type Phase string
+
+// Phases.
+const (
+	PhasePreAuthz  Phase = "preAuthz"
+	PhasePostAuthz Phase = "postAuthz"
+)
+
+// JWTRequirement is how a route authenticates.
+type JWTRequirement struct {
+	// Providers a token may verify against.
+	Providers []string `yaml:"providers"`
+	// RequireAll demands a valid token for each provider instead of any one.
+	RequireAll bool     `yaml:"requireAll,omitempty"`
+	Mode       AuthMode `yaml:"mode"`
+	// Phase places authentication before (default) or after authorization.
+	Phase Phase `yaml:"phase,omitempty"`
+	// Priority orders steps within a phase: lower runs first.
+	Priority int `yaml:"priority,omitempty"`
+}
+
+// JWTPolicy attaches a JWT requirement to routes chosen by name or label
+// selector. When several requirements reach one route, the first created
+// (the route's own, then JWTPolicies in order) applies and the others are
+// reported as not applied.
+type JWTPolicy struct {
+	Name string `yaml:"name"`
+	// Routes names routes. Selector chooses them by label. Neither set means
+	// every route.
+	Routes      []string          `yaml:"routes,omitempty"`
+	Selector    map[string]string `yaml:"selector,omitempty"`
+	Requirement JWTRequirement    `yaml:"requirement"`
+	Origin      Origin            `yaml:"origin,omitempty"`
+}
