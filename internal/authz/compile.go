@@ -1,0 +1,538 @@
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/textproto"
+	"slices"
+	"strconv"
+	"strings"
+
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// PolicyError is a policy that cannot be compiled: the policy's name, the
+// field path inside it and what is wrong, formatted as
+// `policy "x": rules[1].from[0].ipBlocks[0]: invalid CIDR "10.0.0/8"`.
+type PolicyError struct {
+	Policy string
+	// Origin is the policy's origin, so that the error can be reported
+	// against the file and line that declared it.
+	Origin model.Origin
+	// Field is the path inside the policy, such as "rules[1].from[0]";
+	// empty when the problem is the policy as a whole.
+	Field string
+	Err   error
+}
+
+func (e *PolicyError) Error() string {
+	s := "policy " + strconv.Quote(e.Policy) + ": "
+	if e.Field != "" {
+		s += e.Field + ": "
+	}
+	return s + e.Err.Error()
+}
+
+func (e *PolicyError) Unwrap() error { return e.Err }
+
+// ErrUnsupportedAction is wrapped by the PolicyError of a policy whose
+// action is neither ALLOW nor DENY (Istio's CUSTOM and AUDIT).
+var ErrUnsupportedAction = errors.New("unsupported action")
+
+// compiler collects the errors of one policy.
+type compiler struct {
+	pol  *model.Policy
+	errs []error
+}
+
+func (c *compiler) errorf(field, format string, args ...any) {
+	c.errs = append(c.errs, &PolicyError{Policy: c.pol.Name, Origin: c.pol.Origin, Field: field, Err: fmt.Errorf(format, args...)})
+}
+
+func (c *compiler) fail(field string, err error) {
+	c.errs = append(c.errs, &PolicyError{Policy: c.pol.Name, Origin: c.pol.Origin, Field: field, Err: err})
+}
+
+func compile(policies []model.Policy) (*Engine, error) {
+	e := &Engine{}
+	var errs []error
+	for i := range policies {
+		c := &compiler{pol: &policies[i]}
+		p := c.policy()
+		errs = append(errs, c.errs...)
+		if p.action == model.ActionDeny {
+			e.deny = append(e.deny, p)
+		} else {
+			e.allow = append(e.allow, p)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	e.lines = describe(e)
+	return e, nil
+}
+
+// policy is a compiled model.Policy.
+type policy struct {
+	name   string
+	action model.Action
+	origin model.Origin
+	rules  []rule
+	// src keeps the rules as written, for Describe.
+	src []model.Rule
+}
+
+// match returns the first rule of p that matches r, or nil.
+func (p *policy) match(r *Request) *rule {
+	for i := range p.rules {
+		if p.rules[i].match(r) {
+			return &p.rules[i]
+		}
+	}
+	return nil
+}
+
+func (c *compiler) policy() policy {
+	mp := c.pol
+	p := policy{name: mp.Name, action: mp.Action, origin: mp.Origin, src: mp.Rules}
+	switch mp.Action {
+	case model.ActionAllow, model.ActionDeny:
+	case "":
+		// Istio's default action.
+		p.action = model.ActionAllow
+	default:
+		c.fail("action", fmt.Errorf("%w %q: want ALLOW or DENY", ErrUnsupportedAction, string(mp.Action)))
+	}
+	for i := range mp.Rules {
+		p.rules = append(p.rules, c.rule(fmt.Sprintf("rules[%d]", i), &mp.Rules[i]))
+	}
+	return p
+}
+
+// rule matches when all its present parts match.
+type rule struct {
+	name string
+	from []from
+	to   []to
+	when []condition
+}
+
+func (rl *rule) match(r *Request) bool {
+	if len(rl.from) > 0 {
+		ok := false
+		for i := range rl.from {
+			if rl.from[i].match(r) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(rl.to) > 0 {
+		ok := false
+		for i := range rl.to {
+			if rl.to[i].match(r) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for i := range rl.when {
+		if !rl.when[i].match(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *compiler) rule(path string, mr *model.Rule) rule {
+	rl := rule{name: mr.Name}
+	if rl.name == "" {
+		rl.name = path
+	}
+	for i := range mr.From {
+		rl.from = append(rl.from, c.from(fmt.Sprintf("%s.from[%d]", path, i), &mr.From[i]))
+	}
+	for i := range mr.To {
+		rl.to = append(rl.to, c.to(fmt.Sprintf("%s.to[%d]", path, i), &mr.To[i]))
+	}
+	for i := range mr.When {
+		rl.when = append(rl.when, c.condition(fmt.Sprintf("%s.when[%d]", path, i), &mr.When[i]))
+	}
+	return rl
+}
+
+// patterns compiles a list of values with comp, reporting each bad one
+// under path.field[i].
+func (c *compiler) patterns(path, field string, vs []string, comp func(string) (pattern, error)) patterns {
+	if len(vs) == 0 {
+		return nil
+	}
+	ps := make(patterns, 0, len(vs))
+	for i, v := range vs {
+		p, err := comp(v)
+		if err != nil {
+			c.fail(fmt.Sprintf("%s.%s[%d]", path, field, i), err)
+			continue
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// from matches the caller.
+type from struct {
+	requestPrincipals, notRequestPrincipals patterns
+	jwt, notJWT                             *jwtMatch
+	principals, notPrincipals               patterns
+	namespaces, notNamespaces               patterns
+	serviceAccounts, notServiceAccounts     patterns
+	ipBlocks, notIPBlocks                   []netip.Prefix
+}
+
+func (f *from) match(r *Request) bool {
+	if f.requestPrincipals != nil || f.notRequestPrincipals != nil {
+		rp := ""
+		if r.Authenticated {
+			rp = r.Principal
+		}
+		if f.requestPrincipals != nil && !f.requestPrincipals.match(rp) {
+			return false
+		}
+		if f.notRequestPrincipals != nil && f.notRequestPrincipals.match(rp) {
+			return false
+		}
+	}
+	if f.jwt != nil && !f.jwt.match(r) {
+		return false
+	}
+	if f.notJWT != nil && f.notJWT.match(r) {
+		return false
+	}
+	if f.principals != nil && !f.principals.match(r.Peer.Principal) {
+		return false
+	}
+	if f.notPrincipals != nil && f.notPrincipals.match(r.Peer.Principal) {
+		return false
+	}
+	if f.namespaces != nil && !f.namespaces.match(r.Peer.Namespace) {
+		return false
+	}
+	if f.notNamespaces != nil && f.notNamespaces.match(r.Peer.Namespace) {
+		return false
+	}
+	if f.serviceAccounts != nil && !f.serviceAccounts.match(r.Peer.ServiceAccount) {
+		return false
+	}
+	if f.notServiceAccounts != nil && f.notServiceAccounts.match(r.Peer.ServiceAccount) {
+		return false
+	}
+	if f.ipBlocks != nil || f.notIPBlocks != nil {
+		ip := r.Remote.Unmap().WithZone("")
+		if f.ipBlocks != nil && !containsAddr(f.ipBlocks, ip) {
+			return false
+		}
+		if f.notIPBlocks != nil && containsAddr(f.notIPBlocks, ip) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsAddr(blocks []netip.Prefix, ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	for _, b := range blocks {
+		if b.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) from(path string, mf *model.From) from {
+	if mf.JWT == nil && mf.NotJWT == nil && len(mf.RequestPrincipals)+len(mf.NotRequestPrincipals)+
+		len(mf.Principals)+len(mf.NotPrincipals)+len(mf.Namespaces)+len(mf.NotNamespaces)+
+		len(mf.ServiceAccounts)+len(mf.NotServiceAccounts)+len(mf.IPBlocks)+len(mf.NotIPBlocks) == 0 {
+		// Istio rejects an empty source too: it would match everyone.
+		c.errorf(path, "empty from entry: set at least one field")
+	}
+	f := from{
+		requestPrincipals:    c.patterns(path, "requestPrincipals", mf.RequestPrincipals, compilePattern),
+		notRequestPrincipals: c.patterns(path, "notRequestPrincipals", mf.NotRequestPrincipals, compilePattern),
+		principals:           c.patterns(path, "principals", mf.Principals, compilePattern),
+		notPrincipals:        c.patterns(path, "notPrincipals", mf.NotPrincipals, compilePattern),
+		namespaces:           c.patterns(path, "namespaces", mf.Namespaces, compilePattern),
+		notNamespaces:        c.patterns(path, "notNamespaces", mf.NotNamespaces, compilePattern),
+		serviceAccounts:      c.patterns(path, "serviceAccounts", mf.ServiceAccounts, compilePattern),
+		notServiceAccounts:   c.patterns(path, "notServiceAccounts", mf.NotServiceAccounts, compilePattern),
+		ipBlocks:             c.ipBlocks(path, "ipBlocks", mf.IPBlocks),
+		notIPBlocks:          c.ipBlocks(path, "notIpBlocks", mf.NotIPBlocks),
+	}
+	if mf.JWT != nil {
+		f.jwt = c.jwt(path+".jwt", mf.JWT)
+	}
+	if mf.NotJWT != nil {
+		f.notJWT = c.jwt(path+".notJwt", mf.NotJWT)
+	}
+	return f
+}
+
+func (c *compiler) ipBlocks(path, field string, vs []string) []netip.Prefix {
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]netip.Prefix, 0, len(vs))
+	for i, v := range vs {
+		at := fmt.Sprintf("%s.%s[%d]", path, field, i)
+		v = strings.TrimSpace(v)
+		if strings.Contains(v, "/") {
+			p, err := netip.ParsePrefix(v)
+			if err != nil {
+				c.errorf(at, "invalid CIDR %q", v)
+				continue
+			}
+			if p.Addr().Is4In6() {
+				if bits := p.Bits() - 96; bits >= 0 {
+					p = netip.PrefixFrom(p.Addr().Unmap(), bits)
+				}
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			c.errorf(at, "invalid IP address %q", v)
+			continue
+		}
+		a = a.Unmap().WithZone("")
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out
+}
+
+// jwtMatch matches a verified token: iss and sub equal when set, and every
+// claim having one of its values.
+type jwtMatch struct {
+	iss, sub string
+	claims   []claimMatch
+}
+
+type claimMatch struct {
+	path   claimPath
+	values patterns
+}
+
+func (j *jwtMatch) match(r *Request) bool {
+	if !r.Authenticated {
+		return false
+	}
+	if j.iss != "" && r.Issuer != j.iss {
+		return false
+	}
+	if j.sub != "" && r.Subject != j.sub {
+		return false
+	}
+	for i := range j.claims {
+		cm := &j.claims[i]
+		v, ok := cm.path.lookup(r.Claims)
+		if !ok || !claimValueMatch(v, cm.values, cm.path.spaceList) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *compiler) jwt(path string, mj *model.JWTMatch) *jwtMatch {
+	j := &jwtMatch{iss: mj.Iss, sub: mj.Sub}
+	names := make([]string, 0, len(mj.Claims))
+	for name := range mj.Claims {
+		names = append(names, name)
+	}
+	slices.Sort(names) // deterministic errors and evaluation order
+	for _, name := range names {
+		at := fmt.Sprintf("%s.claims[%s]", path, name)
+		cp, err := compileClaimPath(name)
+		if err != nil {
+			c.fail(at, err)
+			continue
+		}
+		vs := mj.Claims[name]
+		if len(vs) == 0 {
+			c.errorf(at, "no values")
+			continue
+		}
+		ps := make(patterns, 0, len(vs))
+		for i, v := range vs {
+			p, err := compilePattern(v)
+			if err != nil {
+				c.fail(fmt.Sprintf("%s[%d]", at, i), err)
+				continue
+			}
+			ps = append(ps, p)
+		}
+		j.claims = append(j.claims, claimMatch{path: cp, values: ps})
+	}
+	return j
+}
+
+// to matches the operation.
+type to struct {
+	hosts, notHosts     patterns
+	methods, notMethods patterns
+	paths, notPaths     patterns
+	ports, notPorts     []int
+}
+
+func (t *to) match(r *Request) bool {
+	if t.hosts != nil || t.notHosts != nil {
+		h := stripPort(r.Host)
+		if t.hosts != nil && !t.hosts.match(h) {
+			return false
+		}
+		if t.notHosts != nil && t.notHosts.match(h) {
+			return false
+		}
+	}
+	if t.methods != nil && !t.methods.match(r.Method) {
+		return false
+	}
+	if t.notMethods != nil && t.notMethods.match(r.Method) {
+		return false
+	}
+	if t.paths != nil && !t.paths.match(r.Path) {
+		return false
+	}
+	if t.notPaths != nil && t.notPaths.match(r.Path) {
+		return false
+	}
+	if t.ports != nil && !slices.Contains(t.ports, r.Port) {
+		return false
+	}
+	if t.notPorts != nil && slices.Contains(t.notPorts, r.Port) {
+		return false
+	}
+	return true
+}
+
+func (c *compiler) to(path string, mt *model.To) to {
+	if len(mt.Hosts)+len(mt.NotHosts)+len(mt.Methods)+len(mt.NotMethods)+len(mt.Paths)+
+		len(mt.NotPaths)+len(mt.Ports)+len(mt.NotPorts) == 0 {
+		c.errorf(path, "empty to entry: set at least one field")
+	}
+	return to{
+		hosts:      c.patterns(path, "hosts", mt.Hosts, compileHostPattern),
+		notHosts:   c.patterns(path, "notHosts", mt.NotHosts, compileHostPattern),
+		methods:    c.patterns(path, "methods", mt.Methods, compilePattern),
+		notMethods: c.patterns(path, "notMethods", mt.NotMethods, compilePattern),
+		paths:      c.patterns(path, "paths", mt.Paths, compilePathPattern),
+		notPaths:   c.patterns(path, "notPaths", mt.NotPaths, compilePathPattern),
+		ports:      c.ports(path, "ports", mt.Ports),
+		notPorts:   c.ports(path, "notPorts", mt.NotPorts),
+	}
+}
+
+func (c *compiler) ports(path, field string, ps []int) []int {
+	if len(ps) == 0 {
+		return nil
+	}
+	for i, p := range ps {
+		if p < 1 || p > 65535 {
+			c.errorf(fmt.Sprintf("%s.%s[%d]", path, field, i), "invalid port %d", p)
+		}
+	}
+	return slices.Clone(ps)
+}
+
+// condition is a compiled model.Condition.
+type condition struct {
+	kind      model.ConditionKind
+	header    string // canonical header name, for CondHeader
+	claim     claimPath
+	values    patterns
+	notValues patterns
+}
+
+// match: the looked-at value (any of them, when there are several) matches
+// one of values, when set, and no looked-at value matches notValues. An
+// absent value fails values and passes notValues.
+func (c *condition) match(r *Request) bool {
+	if c.values != nil && !c.any(r, c.values) {
+		return false
+	}
+	if c.notValues != nil && c.any(r, c.notValues) {
+		return false
+	}
+	return true
+}
+
+// any reports whether any looked-at value matches ps.
+func (c *condition) any(r *Request, ps patterns) bool {
+	if c.kind == model.CondHeader {
+		for _, v := range r.Header[c.header] {
+			if ps.match(v) {
+				return true
+			}
+		}
+		return false
+	}
+	if !r.Authenticated {
+		return false
+	}
+	switch c.kind {
+	case model.CondClaim:
+		v, ok := c.claim.lookup(r.Claims)
+		return ok && claimValueMatch(v, ps, c.claim.spaceList)
+	case model.CondAudience:
+		for _, a := range r.Audiences {
+			if ps.match(a) {
+				return true
+			}
+		}
+		return false
+	case model.CondPresenter:
+		return ps.match(r.Presenter)
+	case model.CondIssuer:
+		return ps.match(r.Issuer)
+	case model.CondPrincipal:
+		return ps.match(r.Principal)
+	}
+	return false
+}
+
+func (c *compiler) condition(path string, mc *model.Condition) condition {
+	cd := condition{kind: mc.Kind}
+	switch mc.Kind {
+	case model.CondClaim:
+		cp, err := compileClaimPath(mc.Name)
+		if err != nil {
+			c.fail(path+".name", err)
+		}
+		cd.claim = cp
+	case model.CondHeader:
+		if mc.Name == "" {
+			c.errorf(path+".name", "header condition without a header name")
+		}
+		cd.header = textproto.CanonicalMIMEHeaderKey(mc.Name)
+	case model.CondAudience, model.CondPresenter, model.CondIssuer, model.CondPrincipal:
+		if mc.Name != "" {
+			c.errorf(path+".name", "a %s condition takes no name", mc.Kind)
+		}
+	default:
+		c.errorf(path+".kind", "unsupported condition kind %q", string(mc.Kind))
+	}
+	if len(mc.Values) == 0 && len(mc.NotValues) == 0 {
+		c.errorf(path, "condition without values or notValues")
+	}
+	cd.values = c.patterns(path, "values", mc.Values, compilePattern)
+	cd.notValues = c.patterns(path, "notValues", mc.NotValues, compilePattern)
+	return cd
+}

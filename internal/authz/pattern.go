@@ -1,0 +1,172 @@
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// patternKind says how a pattern compares a value.
+type patternKind uint8
+
+const (
+	matchExact  patternKind = iota // value == s
+	matchPrefix                    // "s*": value starts with s
+	matchSuffix                    // "*s": value ends with s
+	matchAny                       // "*": any non-empty value
+)
+
+// pattern is one compiled Istio string match: exact, "prefix*", "*suffix"
+// or "*". The zero value is never used: compilePattern rejects "".
+type pattern struct {
+	kind patternKind
+	s    string // without the '*'
+	fold bool   // compare ASCII case-insensitively (hosts)
+}
+
+// Pattern errors, wrapped with the offending value.
+var (
+	errEmptyValue    = errors.New("empty value")
+	errInnerWildcard = errors.New(`"*" is only allowed as the whole value, a prefix or a suffix`)
+	errPathTemplate  = errors.New("path templates ({*}, {**}) are not supported")
+	errHostPort      = errors.New("host must not carry a port; match ports with ports/notPorts")
+)
+
+// compilePattern classifies v. A '*' anywhere but alone, at the start or at
+// the end is rejected rather than taken literally (Istio takes it
+// literally, which silently never matches: in a DENY rule that is a hole).
+func compilePattern(v string) (pattern, error) {
+	switch {
+	case v == "":
+		return pattern{}, errEmptyValue
+	case v == "*":
+		return pattern{kind: matchAny}, nil
+	}
+	var p pattern
+	switch {
+	case strings.HasPrefix(v, "*"):
+		p = pattern{kind: matchSuffix, s: v[1:]}
+	case strings.HasSuffix(v, "*"):
+		p = pattern{kind: matchPrefix, s: v[:len(v)-1]}
+	default:
+		p = pattern{kind: matchExact, s: v}
+	}
+	if strings.Contains(p.s, "*") {
+		return pattern{}, fmt.Errorf("%q: %w", v, errInnerWildcard)
+	}
+	return p, nil
+}
+
+// compilePathPattern is compilePattern with path checks: Istio's {*} and
+// {**} templates are refused rather than compared literally.
+func compilePathPattern(v string) (pattern, error) {
+	if strings.Contains(v, "{*}") || strings.Contains(v, "{**}") {
+		return pattern{}, fmt.Errorf("%q: %w", v, errPathTemplate)
+	}
+	return compilePattern(v)
+}
+
+// compileHostPattern is compilePattern for hosts: case-insensitive, and
+// without a port.
+func compileHostPattern(v string) (pattern, error) {
+	p, err := compilePattern(v)
+	if err != nil {
+		return p, err
+	}
+	if hostHasPort(p.s) {
+		return pattern{}, fmt.Errorf("%q: %w", v, errHostPort)
+	}
+	p.s = strings.ToLower(p.s)
+	p.fold = true
+	return p, nil
+}
+
+// hostHasPort reports whether h ends in ":port". An unbracketed IPv6
+// literal (two or more colons) has none.
+func hostHasPort(h string) bool {
+	i := strings.LastIndexByte(h, ':')
+	if i < 0 {
+		return false
+	}
+	if strings.HasPrefix(h, "[") {
+		return i > strings.LastIndexByte(h, ']')
+	}
+	return strings.IndexByte(h, ':') == i
+}
+
+// stripPort returns h without a trailing ":port".
+func stripPort(h string) string {
+	if !hostHasPort(h) {
+		return h
+	}
+	return h[:strings.LastIndexByte(h, ':')]
+}
+
+// match reports whether v matches. An empty v (an absent value) matches
+// nothing, not even "*".
+func (p *pattern) match(v string) bool {
+	if v == "" {
+		return false
+	}
+	switch p.kind {
+	case matchAny:
+		return true
+	case matchPrefix:
+		if len(v) < len(p.s) {
+			return false
+		}
+		if p.fold {
+			return strings.EqualFold(v[:len(p.s)], p.s)
+		}
+		return v[:len(p.s)] == p.s
+	case matchSuffix:
+		if len(v) < len(p.s) {
+			return false
+		}
+		if p.fold {
+			return strings.EqualFold(v[len(v)-len(p.s):], p.s)
+		}
+		return v[len(v)-len(p.s):] == p.s
+	}
+	if p.fold {
+		return strings.EqualFold(v, p.s)
+	}
+	return v == p.s
+}
+
+func (p *pattern) String() string {
+	switch p.kind {
+	case matchAny:
+		return "*"
+	case matchPrefix:
+		return p.s + "*"
+	case matchSuffix:
+		return "*" + p.s
+	}
+	return p.s
+}
+
+// patterns matches when any of its patterns does.
+type patterns []pattern
+
+func (ps patterns) match(v string) bool {
+	for i := range ps {
+		if ps[i].match(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (ps patterns) String() string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range ps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(ps[i].String())
+	}
+	b.WriteByte(']')
+	return b.String()
+}
