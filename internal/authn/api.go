@@ -1,35 +1,33 @@
 // Package authn finds JSON Web Tokens in requests and verifies them
 // against configured providers.
+//
+// A Provider is one trusted issuer compiled from a model.Provider: its key
+// set (inline, file, PEM, remote JWKS or OIDC discovery), its claim checks
+// and its outputs. A Requirement is a route's model.JWTRequirement over
+// its providers: Authenticate finds and verifies the tokens of a request,
+// Reject turns the result into the client's answer under the
+// requirement's mode, and Apply adds the outputs once the request is
+// allowed. Failures are *Error values worded as Envoy's jwt_authn filter
+// words them; see docs/authentication.md for the full contract.
 package authn
 
 import (
-	"context"
+	"log/slog"
 	"net/http"
-
-	"jwtgate.dev/jwtgate/internal/model"
-)
-
-// Error is a verification failure: the status and body a client is sent.
-// Compare with errors.Is against the Err values below.
-type Error struct {
-	Status int
-	Msg    string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Verification failures, worded as Envoy's jwt_authn filter words them.
-var (
-	ErrMissing = &Error{http.StatusUnauthorized, "Jwt is missing"}
-	// ... the authn helper adds the rest.
+	"time"
 )
 
 // Identity is what a verified token says about its bearer.
 type Identity struct {
-	Provider  string
-	Issuer    string
-	Subject   string
+	// Provider is the name of the provider that verified the token.
+	Provider string
+	// Issuer is the iss claim, empty when absent.
+	Issuer string
+	// Subject is the sub claim, empty when absent.
+	Subject string
+	// Audiences are the aud claim's values (a string aud gives one).
 	Audiences []string
+	// Presenter is the azp claim, empty when absent or not a string.
 	Presenter string
 	// Claims is the decoded payload (numbers as json.Number).
 	Claims map[string]any
@@ -45,76 +43,59 @@ type Options struct {
 	// HTTPClient fetches remote key sets; nil means a client built from the
 	// provider's KeySource (timeout, CA file).
 	HTTPClient *http.Client
+	// Now is the clock exp and nbf are checked against; nil means
+	// time.Now. Fetch scheduling always uses the real clock.
+	Now func() time.Time
+	// CacheSize bounds the verified-token cache: zero means 4096 tokens,
+	// a negative value disables the cache.
+	CacheSize int
+	// Logger receives key set fetch failures (never tokens); nil means no
+	// logging.
+	Logger *slog.Logger
 }
-
-// Provider is a compiled model.Provider: its key set, checks and outputs.
-type Provider struct{}
-
-// NewProvider compiles p. Local key material is parsed now (an error is
-// returned for unusable keys); remote key sets are fetched in the
-// background once Start is called.
-func NewProvider(p model.Provider, opts Options) (*Provider, error) { panic("authn: being written") }
-
-// Name is the provider's name.
-func (p *Provider) Name() string { panic("authn: being written") }
-
-// Start begins background refreshes of remote key sets; they stop when ctx
-// is done or Close is called.
-func (p *Provider) Start(ctx context.Context) { panic("authn: being written") }
-
-// Close stops background work.
-func (p *Provider) Close() { panic("authn: being written") }
-
-// Verify checks one token and returns the identity it carries, or an *Error.
-func (p *Provider) Verify(ctx context.Context, token string) (*Identity, error) {
-	panic("authn: being written")
-}
-
-// OutputHeaders are the request headers this provider sets (claim headers,
-// payload header), canonicalized. The proxy strips them from every
-// incoming request on routes that use the provider.
-func (p *Provider) OutputHeaders() []string { panic("authn: being written") }
 
 // Outcome classifies an authentication result.
 type Outcome int
 
 // Outcomes.
 const (
+	// Missing: no token in any place the requirement's providers look.
 	Missing Outcome = iota
+	// Invalid: a token failed verification (Result.Err says why).
 	Invalid
+	// Verified: every token found verified.
 	Verified
 )
+
+func (o Outcome) String() string {
+	switch o {
+	case Missing:
+		return "missing"
+	case Invalid:
+		return "invalid"
+	case Verified:
+		return "verified"
+	}
+	return "unknown"
+}
 
 // Result is the outcome of authenticating one request.
 type Result struct {
 	Outcome Outcome
 	// Err is the reason for Missing or Invalid.
 	Err *Error
-	// Identities are the verified tokens, one per satisfied provider.
+	// Identities are the verified tokens, one per satisfied provider, in
+	// the requirement's provider order. An Invalid result may carry the
+	// identities of the tokens that did verify.
 	Identities []*Identity
+
+	// tokens are the tokens found, for Apply to remove.
+	tokens []foundToken
 }
 
-// Requirement is a compiled model.JWTRequirement over its providers.
-type Requirement struct{}
-
-// NewRequirement compiles req; providers must hold every provider it names.
-func NewRequirement(req model.JWTRequirement, providers map[string]*Provider) (*Requirement, error) {
-	panic("authn: being written")
+// foundToken is a token found in a request and what became of it.
+type foundToken struct {
+	found
+	// by is the index of the provider that verified it, -1 if none did.
+	by int
 }
-
-// Authenticate finds the tokens in r and verifies them.
-func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result {
-	panic("authn: being written")
-}
-
-// Reject says whether res must be answered with an error under the
-// requirement's mode, and with which.
-func (q *Requirement) Reject(res Result) *Error { panic("authn: being written") }
-
-// Apply adds the outputs of the verified identities to r (claim headers,
-// payload header) and removes the tokens of providers that do not forward
-// them. Call it only after the request is allowed.
-func (q *Requirement) Apply(r *http.Request, res Result) { panic("authn: being written") }
-
-// OutputHeaders are all headers the requirement's providers set.
-func (q *Requirement) OutputHeaders() []string { panic("authn: being written") }

@@ -1,0 +1,105 @@
+package authn
+
+import "sync"
+
+// defaultCacheSize is the number of verified tokens a provider remembers.
+const defaultCacheSize = 4096
+
+// cacheEntry is one verified token. Entries form a doubly linked list,
+// most recently used first.
+type cacheEntry struct {
+	key        string
+	id         *Identity
+	nbf, exp   int64
+	hasNbf     bool
+	hasExp     bool
+	prev, next *cacheEntry
+}
+
+// tokenCache is a bounded LRU of verified tokens, keyed by the token
+// string. It belongs to one key set, so a key set change starts afresh.
+// It is safe for concurrent use.
+type tokenCache struct {
+	mu   sync.Mutex
+	max  int
+	m    map[string]*cacheEntry
+	head *cacheEntry // most recently used
+	tail *cacheEntry // least recently used
+}
+
+func newTokenCache(max int) *tokenCache {
+	return &tokenCache{max: max, m: make(map[string]*cacheEntry, min(max, 1024))}
+}
+
+// get returns the entry for tok, marking it recently used. The returned
+// entry's fields other than the links are immutable.
+func (c *tokenCache) get(tok string) *cacheEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.m[tok]
+	if e != nil && e != c.head {
+		c.unlink(e)
+		c.pushFront(e)
+	}
+	return e
+}
+
+// put remembers a verified token, evicting the least recently used entry
+// when full.
+func (c *tokenCache) put(e *cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[e.key]; old != nil {
+		c.unlink(old)
+		delete(c.m, old.key)
+	}
+	for len(c.m) >= c.max && c.tail != nil {
+		t := c.tail
+		c.unlink(t)
+		delete(c.m, t.key)
+	}
+	c.m[e.key] = e
+	c.pushFront(e)
+}
+
+// remove forgets tok.
+func (c *tokenCache) remove(tok string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.m[tok]; e != nil {
+		c.unlink(e)
+		delete(c.m, tok)
+	}
+}
+
+// len is the number of entries.
+func (c *tokenCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+func (c *tokenCache) unlink(e *cacheEntry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		c.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		c.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+func (c *tokenCache) pushFront(e *cacheEntry) {
+	e.next = c.head
+	if c.head != nil {
+		c.head.prev = e
+	}
+	c.head = e
+	if c.tail == nil {
+		c.tail = e
+	}
+}

@@ -1,0 +1,301 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// Provider is a compiled model.Provider: its key set, checks and outputs.
+// It is safe for concurrent use.
+type Provider struct {
+	name        string
+	issuer      string
+	audiences   []string // sanitized, see sanitizeAudience
+	allowed     map[string]bool
+	skew        int64 // seconds
+	requireExp  bool
+	maxLifetime int64 // seconds, 0 = unchecked
+	maxBytes    int
+	now         func() time.Time
+	log         *slog.Logger
+
+	sources []location
+	forward bool
+	claims  []claimOutput
+	payload string // canonical payload header, "" = none
+	outputs []string
+
+	keys   atomic.Pointer[keySet]
+	remote *remote // nil for local key sets
+}
+
+// NewProvider compiles p. Local key material is parsed now (an error is
+// returned for unusable keys); remote key sets are fetched in the
+// background once Start is called.
+func NewProvider(p model.Provider, opts Options) (*Provider, error) {
+	pr := &Provider{
+		name:       p.Name,
+		issuer:     p.Issuer,
+		skew:       int64(p.ClockSkew / time.Second),
+		requireExp: p.RequireExpiration,
+		maxBytes:   p.MaxTokenBytes,
+		now:        opts.Now,
+		log:        opts.Logger,
+		forward:    p.ForwardToken,
+	}
+	if pr.skew < 0 {
+		return nil, fmt.Errorf("provider %s: negative clockSkew", p.Name)
+	}
+	if pr.now == nil {
+		pr.now = time.Now
+	}
+	if pr.maxBytes <= 0 {
+		pr.maxBytes = model.DefaultMaxTokenBytes
+	}
+	if p.MaxLifetime < 0 {
+		return nil, fmt.Errorf("provider %s: negative maxLifetime", p.Name)
+	}
+	pr.maxLifetime = int64(p.MaxLifetime / time.Second)
+	if p.MaxLifetime > 0 && pr.maxLifetime == 0 {
+		pr.maxLifetime = 1
+	}
+	for _, a := range p.Audiences {
+		pr.audiences = append(pr.audiences, sanitizeAudience(a))
+	}
+	if len(p.Algorithms) > 0 {
+		pr.allowed = make(map[string]bool, len(p.Algorithms))
+		for _, a := range p.Algorithms {
+			if !supportedAlgs[a] {
+				return nil, fmt.Errorf("provider %s: algorithm %q is not supported", p.Name, a)
+			}
+			pr.allowed[a] = true
+		}
+	}
+	var err error
+	if pr.sources, err = compileSources(p.From); err != nil {
+		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+	}
+	if err := pr.compileOutputs(p); err != nil {
+		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+	}
+
+	cacheSize := opts.CacheSize
+	if cacheSize == 0 {
+		cacheSize = defaultCacheSize
+	}
+	js := p.JWKS
+	if !js.Remote() {
+		keys, err := loadLocal(js)
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+		pr.keys.Store(newKeySet(keys, cacheSize, nil))
+		return pr, nil
+	}
+
+	if js.URI == "" && p.Issuer == "" {
+		return nil, fmt.Errorf("provider %s: no key set and no issuer to discover one from", p.Name)
+	}
+	if js.URI != "" && !strings.HasPrefix(js.URI, "https://") && !strings.HasPrefix(js.URI, "http://") {
+		return nil, fmt.Errorf("provider %s: jwks uri %q is not an http(s) URL", p.Name, js.URI)
+	}
+	t := keySourceTimeouts{
+		timeout:         orDefault(js.Timeout, model.DefaultJWKSTimeout),
+		cacheDuration:   orDefault(js.CacheDuration, model.DefaultJWKSCacheDuration),
+		refetchInterval: orDefault(js.RefetchInterval, model.DefaultJWKSRefetchInterval),
+		caFile:          js.CAFile,
+	}
+	client := opts.HTTPClient
+	if client == nil {
+		if client, err = newHTTPClient(t); err != nil {
+			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr.remote = &remote{
+		uri:             js.URI,
+		issuer:          p.Issuer,
+		client:          client,
+		timeout:         t.timeout,
+		cacheDuration:   t.cacheDuration,
+		refetchInterval: t.refetchInterval,
+		cacheSize:       cacheSize,
+		keys:            &pr.keys,
+		ctx:             ctx,
+		cancel:          cancel,
+		done:            make(chan struct{}),
+		log:             pr.log,
+		provider:        p.Name,
+	}
+	return pr, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// loadLocal reads an inline JWKS, a PEM key, or a file holding either.
+func loadLocal(js model.KeySource) ([]key, error) {
+	switch {
+	case js.Inline != "":
+		return parseJWKS([]byte(js.Inline), true)
+	case js.PEM != "":
+		return parsePEM([]byte(js.PEM))
+	case js.File != "":
+		b, err := os.ReadFile(js.File)
+		if err != nil {
+			return nil, fmt.Errorf("reading key file: %w", err)
+		}
+		keys, err := parseLocal(b)
+		if err != nil {
+			return nil, fmt.Errorf("key file %s: %w", js.File, err)
+		}
+		return keys, nil
+	}
+	return nil, errors.New("no local key source")
+}
+
+// Name is the provider's name.
+func (p *Provider) Name() string { return p.name }
+
+// Start begins background refreshes of remote key sets; they stop when ctx
+// is done or Close is called. It does nothing for local key sets, and
+// nothing after the first call.
+func (p *Provider) Start(ctx context.Context) {
+	if p.remote != nil {
+		p.remote.start(ctx)
+	}
+}
+
+// Close stops background work. Tokens that need keys fetched after Close
+// fail with ErrJwksFetch.
+func (p *Provider) Close() {
+	if p.remote != nil {
+		p.remote.close()
+	}
+}
+
+// OutputHeaders are the request headers this provider sets (claim headers,
+// payload header), canonicalized. The proxy strips them from every
+// incoming request on routes that use the provider.
+func (p *Provider) OutputHeaders() []string { return append([]string(nil), p.outputs...) }
+
+// Verify checks one token and returns the identity it carries, or an *Error.
+// The identity may be shared with other callers (it is cached) and must
+// not be modified.
+func (p *Provider) Verify(ctx context.Context, token string) (*Identity, error) {
+	id, e := p.verify(ctx, token)
+	if e != nil {
+		return nil, e
+	}
+	return id, nil
+}
+
+// verify checks a token in Envoy's order: size (ours), parse, issuer,
+// time, audience, key and signature.
+func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
+	if len(raw) > p.maxBytes {
+		return nil, ErrTooLarge
+	}
+	now := p.now().Unix()
+	ks := p.keys.Load()
+	if ks != nil && ks.cache != nil {
+		if e := ks.cache.get(raw); e != nil {
+			if err := p.checkTime(now, e.hasNbf, e.nbf, e.hasExp, e.exp); err != nil {
+				return nil, err
+			}
+			return e.id, nil
+		}
+	}
+	t, err := parseToken(raw)
+	if err != nil {
+		return nil, err
+	}
+	if p.issuer != "" && (!t.hasIss || t.iss != p.issuer) {
+		return nil, ErrUnknownIssuer
+	}
+	if err := p.checkTime(now, t.hasNbf, t.nbf, t.hasExp, t.exp); err != nil {
+		return nil, err
+	}
+	if p.requireExp && !t.hasExp {
+		return nil, ErrExpRequired
+	}
+	if p.maxLifetime > 0 && (!t.hasExp || !t.hasIat || t.exp-t.iat > p.maxLifetime) {
+		return nil, ErrLifetime
+	}
+	if len(p.audiences) > 0 && !p.audienceAllowed(t.aud) {
+		return nil, ErrAudience
+	}
+
+	if ks == nil {
+		if ks = p.remote.demand(ctx); ks == nil {
+			return nil, ErrJwksFetch
+		}
+	} else if p.remote != nil && t.kid != "" && !ks.hasKid(t.kid) {
+		ks = p.remote.demand(ctx)
+	}
+	if err := ks.verify(t, p.allowed); err != nil {
+		return nil, err
+	}
+	id := &Identity{
+		Provider:  p.name,
+		Issuer:    t.iss,
+		Subject:   t.sub,
+		Audiences: t.aud,
+		Presenter: t.azp,
+		Claims:    t.claims,
+		Payload:   t.payloadSeg,
+	}
+	if ks.cache != nil {
+		ks.cache.put(&cacheEntry{key: raw, id: id, nbf: t.nbf, exp: t.exp, hasNbf: t.hasNbf, hasExp: t.hasExp})
+	}
+	return id, nil
+}
+
+// checkTime applies nbf and exp with the clock skew, in seconds.
+func (p *Provider) checkTime(now int64, hasNbf bool, nbf int64, hasExp bool, exp int64) *Error {
+	if hasNbf && now+p.skew < nbf {
+		return ErrNotYetValid
+	}
+	if hasExp && now-p.skew > exp {
+		return ErrExpired
+	}
+	return nil
+}
+
+// audienceAllowed reports whether one of the token's audiences is one of
+// the provider's, compared as Envoy does after sanitizing both.
+func (p *Provider) audienceAllowed(aud []string) bool {
+	for _, a := range aud {
+		a = sanitizeAudience(a)
+		for _, want := range p.audiences {
+			if a == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sanitizeAudience drops an http:// or https:// prefix and one trailing
+// slash, so "https://svc/" and "svc" are the same audience, as in Envoy's
+// jwt_verify_lib.
+func sanitizeAudience(a string) string {
+	if s, ok := strings.CutPrefix(a, "http://"); ok {
+		a = s
+	} else if s, ok := strings.CutPrefix(a, "https://"); ok {
+		a = s
+	}
+	return strings.TrimSuffix(a, "/")
+}
