@@ -198,10 +198,10 @@ func parseJWK(raw []byte, allowOct bool) (key, error) {
 	if jwk.Use != "" && jwk.Use != "sig" {
 		return key{}, fmt.Errorf("use %q is not sig", jwk.Use)
 	}
-	if !jwk.Valid() {
+	pub := jwk.Key
+	if _, sym := pub.([]byte); !sym && !jwk.Valid() {
 		return key{}, errors.New("invalid key material")
 	}
-	pub := jwk.Key
 	switch p := pub.(type) {
 	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
 		pub = jwk.Public().Key
