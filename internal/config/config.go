@@ -1,0 +1,292 @@
+// Package config reads configuration files and folders into one validated
+// model.Config.
+//
+// Each file may hold several YAML documents separated by "---"; each
+// document is handed to the dialect that reads its apiVersion and kind
+// (see dialects.go), the pieces are merged in the order read, and the merged
+// configuration is validated as a whole. Every problem is reported, each
+// placed at its file, line and field path; a configuration with any error
+// is rejected whole.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/strictyaml"
+)
+
+// Load reads the given files and folders, in order, and returns the merged
+// configuration with every issue found. A folder contributes its *.yaml and
+// *.yml files in lexical order (not its subfolders). When any issue is an
+// error, the configuration is nil; warnings come with a usable
+// configuration too.
+func Load(paths ...string) (*model.Config, model.Issues) {
+	var l loader
+	if len(paths) == 0 {
+		l.errorf("", 0, "no configuration files given")
+	}
+	for _, p := range paths {
+		l.loadPath(p)
+	}
+	return l.finish()
+}
+
+// LoadBytes is Load for one file's contents; name is used in issues and to
+// resolve relative file names in it.
+func LoadBytes(name string, data []byte) (*model.Config, model.Issues) {
+	var l loader
+	l.addFile(name, data)
+	return l.finish()
+}
+
+// decoded is what a dialect makes of one document.
+type decoded struct {
+	cfg     model.Config
+	issues  model.Issues
+	lines   strictyaml.Lines
+	renames map[string]string
+}
+
+// document is a decoded document and where it lies.
+type document struct {
+	file  string
+	start int // first line; the document runs to the next one's start
+	decoded
+}
+
+type loader struct {
+	docs   []*document
+	issues model.Issues
+}
+
+func (l *loader) errorf(file string, line int, format string, args ...any) {
+	l.issues = append(l.issues, model.Issue{
+		Severity: model.Error,
+		Origin:   model.Origin{File: file, Line: line},
+		Msg:      fmt.Sprintf(format, args...),
+	})
+}
+
+func (l *loader) loadPath(p string) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		l.errorf(p, 0, "%s", fsError(err))
+		return
+	}
+	if !fi.IsDir() {
+		l.loadFile(p)
+		return
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		l.errorf(p, 0, "%s", fsError(err))
+		return
+	}
+	n := 0
+	for _, e := range entries { // sorted by name
+		ext := filepath.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		n++
+		l.loadFile(filepath.Join(p, e.Name()))
+	}
+	if n == 0 {
+		l.errorf(p, 0, "folder holds no *.yaml or *.yml files")
+	}
+}
+
+// fsError words a file system error without repeating the path.
+func fsError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return "reading: " + err.Error()
+}
+
+func (l *loader) loadFile(name string) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		l.errorf(name, 0, "%s", fsError(err))
+		return
+	}
+	l.addFile(name, data)
+}
+
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// addFile splits data into documents and decodes each.
+func (l *loader) addFile(name string, data []byte) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := decodeNode(dec, &n)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			msg, line := err.Error(), 0
+			if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				msg = m[2]
+			}
+			l.errorf(name, line, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+			return
+		}
+		l.addDocument(name, &n)
+	}
+}
+
+// decodeNode reads the next document, turning a parser panic into an error.
+func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: %v", r)
+		}
+	}()
+	return dec.Decode(n)
+}
+
+func (l *loader) addDocument(file string, n *yaml.Node) {
+	root := n
+	if root.Kind == yaml.DocumentNode {
+		if len(root.Content) == 0 {
+			return
+		}
+		root = root.Content[0]
+	}
+	if root.Kind == 0 || (root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null") {
+		return // an empty document
+	}
+	if root.Kind != yaml.MappingNode {
+		l.errorf(file, root.Line, "expected a mapping with apiVersion and kind, got %s", kindName(root))
+		return
+	}
+	apiVersion, kind := "", ""
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			continue
+		}
+		switch k.Value {
+		case "apiVersion":
+			apiVersion = v.Value
+		case "kind":
+			kind = v.Value
+		}
+	}
+	d := findDialect(apiVersion, kind)
+	if d == nil {
+		var known []string
+		for _, d := range dialects {
+			known = append(known, d.apiVersion+" "+d.kind)
+		}
+		switch {
+		case apiVersion == "" && kind == "":
+			l.errorf(file, root.Line, "missing apiVersion and kind (supported: %s)", strings.Join(known, ", "))
+		default:
+			l.errorf(file, root.Line, "unsupported apiVersion %q and kind %q (supported: %s)", apiVersion, kind, strings.Join(known, ", "))
+		}
+		return
+	}
+	doc := &document{file: file, start: root.Line, decoded: d.decode(file, n)}
+	l.docs = append(l.docs, doc)
+	l.issues = append(l.issues, doc.issues...)
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a scalar"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "something else"
+}
+
+// finish merges the documents, validates the result and places its issues.
+func (l *loader) finish() (*model.Config, model.Issues) {
+	cfg := &model.Config{}
+	for _, d := range l.docs {
+		cfg.Listeners = append(cfg.Listeners, d.cfg.Listeners...)
+		cfg.Providers = append(cfg.Providers, d.cfg.Providers...)
+		cfg.Routes = append(cfg.Routes, d.cfg.Routes...)
+		cfg.JWTPolicies = append(cfg.JWTPolicies, d.cfg.JWTPolicies...)
+		cfg.Policies = append(cfg.Policies, d.cfg.Policies...)
+	}
+	// A route may leave its listener out when there is only one.
+	if len(cfg.Listeners) == 1 {
+		for i := range cfg.Routes {
+			if cfg.Routes[i].Listener == "" {
+				cfg.Routes[i].Listener = cfg.Listeners[0].Name
+			}
+		}
+	}
+	issues := l.issues
+	for _, is := range cfg.Validate() {
+		issues = append(issues, l.place(is))
+	}
+	if len(issues.Errors()) > 0 {
+		return nil, issues
+	}
+	return cfg, issues
+}
+
+// place maps a model issue's path back to the document's own field path
+// and refines its line to the field's.
+func (l *loader) place(is model.Issue) model.Issue {
+	d := l.docOf(is.Origin)
+	if d == nil {
+		return is
+	}
+	full := is.Path()
+	best := ""
+	for from := range d.renames {
+		if len(from) > len(best) && strictyaml.HasPrefix(full, from) {
+			best = from
+		}
+	}
+	if best != "" {
+		full = d.renames[best] + full[len(best):]
+	}
+	switch o := is.Origin.Path; {
+	case full == o:
+		is.Field = ""
+	case o != "" && strictyaml.HasPrefix(full, o):
+		is.Field = strings.TrimPrefix(full[len(o):], ".")
+	default:
+		is.Origin.Path, is.Field = "", full
+	}
+	if line := d.lines.Find(full); line > 0 {
+		is.Origin.Line = line
+	}
+	return is
+}
+
+// docOf finds the document a resource came from by file and line.
+func (l *loader) docOf(o model.Origin) *document {
+	var found *document
+	for _, d := range l.docs {
+		if d.file != o.File {
+			continue
+		}
+		if found == nil || d.start <= o.Line {
+			found = d
+		}
+	}
+	return found
+}

@@ -1,0 +1,204 @@
+// Package native reads jwtgate's own configuration format: YAML documents
+// with apiVersion jwtgate.dev/v1alpha1 and kind Config (see
+// docs/configuration.md), decoded strictly into model pieces.
+//
+// The dialect checks what only the native syntax can get wrong (unknown
+// keys, malformed values, flags that exclude each other) and fills in the
+// native defaults; checks that need the whole merged configuration, such
+// as references between resources, are left to model.Config.Validate.
+package native
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/strictyaml"
+)
+
+// The apiVersion and kind this dialect reads.
+const (
+	APIVersion = "jwtgate.dev/v1alpha1"
+	Kind       = "Config"
+)
+
+// Result is what one document decodes to.
+type Result struct {
+	// Config holds the document's resources, each with its Origin.
+	Config model.Config
+	// Issues are the problems found while decoding, placed at their file
+	// and line.
+	Issues model.Issues
+	// Lines maps field paths of the document to lines.
+	Lines strictyaml.Lines
+	// Renames maps model field paths that have no counterpart of the same
+	// name in the document to the document path that produced them, e.g.
+	// "routes[0].match.paths[2]" -> "routes[0].match.pathRegex[0]".
+	// Ancestor paths apply to their descendants.
+	Renames map[string]string
+}
+
+// document is the native YAML, key for key.
+type document struct {
+	APIVersion  string      `yaml:"apiVersion"`
+	Kind        string      `yaml:"kind"`
+	Listeners   []listener  `yaml:"listeners"`
+	Providers   []provider  `yaml:"providers"`
+	Routes      []route     `yaml:"routes"`
+	JWTPolicies []jwtPolicy `yaml:"jwtPolicies"`
+	Policies    []policy    `yaml:"policies"`
+}
+
+// Decode reads one document (a *yaml.Node of kind DocumentNode or its root
+// mapping) read from file. Relative file names in it are resolved against
+// the directory of file.
+func Decode(file string, doc *yaml.Node) Result {
+	d := strictyaml.NewDecoder()
+	var in document
+	d.Decode(doc, "", &in)
+	c := &converter{
+		file:    file,
+		lines:   d.Lines,
+		in:      &in,
+		renames: map[string]string{},
+	}
+	if file != "" {
+		c.dir = filepath.Dir(file)
+	}
+	for _, p := range d.Problems {
+		c.errorAt(p.Path, p.Line, "%s", p.Msg)
+	}
+	for i, l := range in.Listeners {
+		c.out.Listeners = append(c.out.Listeners, c.listener(l, strictyaml.Index("listeners", i)))
+	}
+	for i, p := range in.Providers {
+		c.out.Providers = append(c.out.Providers, c.provider(p, strictyaml.Index("providers", i)))
+	}
+	for i, r := range in.Routes {
+		c.out.Routes = append(c.out.Routes, c.route(r, strictyaml.Index("routes", i)))
+	}
+	for i, p := range in.JWTPolicies {
+		c.out.JWTPolicies = append(c.out.JWTPolicies, c.jwtPolicy(p, strictyaml.Index("jwtPolicies", i)))
+	}
+	for i, p := range in.Policies {
+		c.out.Policies = append(c.out.Policies, c.policy(p, strictyaml.Index("policies", i)))
+	}
+	c.out.Policies = append(c.out.Policies, c.synthesized...)
+	return Result{Config: c.out, Issues: c.issues, Lines: d.Lines, Renames: c.renames}
+}
+
+type converter struct {
+	file, dir   string
+	lines       strictyaml.Lines
+	in          *document
+	out         model.Config
+	synthesized []model.Policy
+	issues      model.Issues
+	renames     map[string]string
+}
+
+// origin places the resource at path.
+func (c *converter) origin(path string) model.Origin {
+	return model.Origin{File: c.file, Path: path, Line: c.lines[path]}
+}
+
+// errorf records an error at the document path, on its line.
+func (c *converter) errorf(path, format string, args ...any) {
+	c.errorAt(path, c.lines.Find(path), format, args...)
+}
+
+// warnf records a warning at the document path, on its line.
+func (c *converter) warnf(path, format string, args ...any) {
+	c.add(model.Warning, path, c.lines.Find(path), format, args...)
+}
+
+// errorAt records an error at path and line.
+func (c *converter) errorAt(path string, line int, format string, args ...any) {
+	c.add(model.Error, path, line, format, args...)
+}
+
+// add records an issue at path and line, attributing it to the top-level
+// resource the path lies in.
+func (c *converter) add(sev model.Severity, path string, line int, format string, args ...any) {
+	is := model.Issue{
+		Severity: sev,
+		Origin:   model.Origin{File: c.file, Line: line},
+		Field:    path,
+		Msg:      fmt.Sprintf(format, args...),
+	}
+	if res, rest, kind, name, ok := c.resourceOf(path); ok {
+		is.Origin.Path, is.Field = res, rest
+		if name != "" {
+			is.Resource = kind + " " + strconv.Quote(name)
+		}
+	}
+	c.issues = append(c.issues, is)
+}
+
+// resourceOf splits "routes[2].jwt" into the resource path "routes[2]",
+// the rest "jwt", and the resource's kind and name.
+func (c *converter) resourceOf(path string) (res, rest, kind, name string, ok bool) {
+	head, tail, _ := strings.Cut(path, ".")
+	open := strings.IndexByte(head, '[')
+	if open < 0 || !strings.HasSuffix(head, "]") {
+		return "", "", "", "", false
+	}
+	if rb := strings.IndexByte(head, ']'); rb != len(head)-1 {
+		// "routes[2][3]..." cannot happen in a native document; keep the
+		// first index as the resource.
+		tail = head[rb+1:] + tail
+		head = head[:rb+1]
+	}
+	i, err := strconv.Atoi(head[open+1 : len(head)-1])
+	if err != nil || i < 0 {
+		return "", "", "", "", false
+	}
+	switch head[:open] {
+	case "listeners":
+		kind = "listener"
+		if i < len(c.in.Listeners) {
+			name = c.in.Listeners[i].Name
+		}
+	case "providers":
+		kind = "provider"
+		if i < len(c.in.Providers) {
+			name = c.in.Providers[i].Name
+		}
+	case "routes":
+		kind = "route"
+		if i < len(c.in.Routes) {
+			name = c.in.Routes[i].Name
+		}
+	case "jwtPolicies":
+		kind = "jwtPolicy"
+		if i < len(c.in.JWTPolicies) {
+			name = c.in.JWTPolicies[i].Name
+		}
+	case "policies":
+		kind = "policy"
+		if i < len(c.in.Policies) {
+			name = c.in.Policies[i].Name
+		}
+	default:
+		return "", "", "", "", false
+	}
+	return head, tail, kind, name, true
+}
+
+// file resolves a file name relative to the config file's directory.
+func (c *converter) filePath(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.dir == "" {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// has reports whether the document sets path.
+func (c *converter) has(path string) bool {
+	_, ok := c.lines[path]
+	return ok
+}

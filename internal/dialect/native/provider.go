@@ -1,0 +1,88 @@
+package native
+
+import (
+	"time"
+
+	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/strictyaml"
+)
+
+type provider struct {
+	Name              string                `yaml:"name"`
+	Issuer            string                `yaml:"issuer"`
+	Audiences         []string              `yaml:"audiences"`
+	JWKS              *jwks                 `yaml:"jwks"`
+	From              []model.TokenSource   `yaml:"from"`
+	ClaimsToHeaders   []model.ClaimToHeader `yaml:"claimsToHeaders"`
+	PayloadHeader     string                `yaml:"payloadHeader"`
+	ForwardToken      bool                  `yaml:"forwardToken"`
+	ClockSkew         *time.Duration        `yaml:"clockSkew"`
+	Algorithms        []string              `yaml:"algorithms"`
+	RequireExpiration bool                  `yaml:"requireExpiration"`
+	MaxLifetime       time.Duration         `yaml:"maxLifetime"`
+	MaxTokenBytes     *int                  `yaml:"maxTokenBytes"`
+}
+
+type jwks struct {
+	Inline          string         `yaml:"inline"`
+	File            string         `yaml:"file"`
+	PEM             string         `yaml:"pem"`
+	URI             string         `yaml:"uri"`
+	CacheDuration   *time.Duration `yaml:"cacheDuration"`
+	Timeout         *time.Duration `yaml:"timeout"`
+	RefetchInterval *time.Duration `yaml:"refetchInterval"`
+	CAFile          string         `yaml:"caFile"`
+}
+
+func (c *converter) provider(in provider, path string) model.Provider {
+	p := model.Provider{
+		Name:              in.Name,
+		Issuer:            in.Issuer,
+		Audiences:         in.Audiences,
+		From:              in.From,
+		ClaimsToHeaders:   in.ClaimsToHeaders,
+		PayloadHeader:     in.PayloadHeader,
+		ForwardToken:      in.ForwardToken,
+		ClockSkew:         or(in.ClockSkew, model.DefaultClockSkew),
+		Algorithms:        in.Algorithms,
+		RequireExpiration: in.RequireExpiration,
+		MaxLifetime:       in.MaxLifetime,
+		MaxTokenBytes:     or(in.MaxTokenBytes, model.DefaultMaxTokenBytes),
+		Origin:            c.origin(path),
+	}
+	if k := in.JWKS; k != nil {
+		p.JWKS = model.KeySource{
+			Inline: k.Inline,
+			File:   c.filePath(k.File),
+			PEM:    k.PEM,
+			URI:    k.URI,
+			CAFile: c.filePath(k.CAFile),
+		}
+		if p.JWKS.Remote() {
+			p.JWKS.CacheDuration = or(k.CacheDuration, model.DefaultJWKSCacheDuration)
+			p.JWKS.Timeout = or(k.Timeout, model.DefaultJWKSTimeout)
+			p.JWKS.RefetchInterval = or(k.RefetchInterval, model.DefaultJWKSRefetchInterval)
+		} else {
+			for _, f := range []string{"cacheDuration", "timeout", "refetchInterval", "caFile"} {
+				if c.has(strictyaml.Field(path, "jwks."+f)) {
+					c.warnf(strictyaml.Field(path, "jwks."+f), "ignored: only used with a remote key set (uri, or OIDC discovery)")
+				}
+			}
+		}
+	} else {
+		p.JWKS = model.KeySource{
+			CacheDuration:   model.DefaultJWKSCacheDuration,
+			Timeout:         model.DefaultJWKSTimeout,
+			RefetchInterval: model.DefaultJWKSRefetchInterval,
+		}
+	}
+	return p
+}
+
+// or returns *p, or def when p is nil.
+func or[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}

@@ -1,0 +1,684 @@
+package model
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// KnownAlgorithms are the JWS algorithms a provider may list.
+var KnownAlgorithms = []string{
+	"RS256", "RS384", "RS512",
+	"PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512",
+	"EdDSA",
+	"HS256", "HS384", "HS512",
+}
+
+// Validate checks the whole configuration: each resource on its own, the
+// references between resources, and names that must be unique. It returns
+// every problem found, errors and warnings, each located by the resource's
+// Origin and a field path below it. A configuration with any error must not
+// be served.
+func (c *Config) Validate() Issues {
+	v := &validator{c: c}
+	v.listeners()
+	v.providers()
+	v.routes()
+	v.jwtPolicies()
+	v.policies()
+	return v.issues
+}
+
+type validator struct {
+	c      *Config
+	issues Issues
+}
+
+// at collects issues about one resource.
+type at struct {
+	v        *validator
+	origin   Origin
+	resource string
+}
+
+func (v *validator) at(kind, name string, o Origin) at {
+	r := ""
+	if name != "" {
+		r = kind + " " + strconv.Quote(name)
+	}
+	return at{v: v, origin: o, resource: r}
+}
+
+func (a at) add(sev Severity, field, format string, args ...any) {
+	a.v.issues = append(a.v.issues, Issue{
+		Severity: sev,
+		Origin:   a.origin,
+		Resource: a.resource,
+		Field:    field,
+		Msg:      fmt.Sprintf(format, args...),
+	})
+}
+
+func (a at) errorf(field, format string, args ...any) { a.add(Error, field, format, args...) }
+func (a at) warnf(field, format string, args ...any)  { a.add(Warning, field, format, args...) }
+
+// where describes an origin for "first defined at" messages.
+func where(o Origin) string {
+	switch {
+	case o.File != "" && o.Line > 0:
+		return fmt.Sprintf("%s:%d", o.File, o.Line)
+	case o.File != "":
+		return o.File
+	}
+	return o.Path
+}
+
+func field(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
+}
+
+func index(parent string, i int) string { return parent + "[" + strconv.Itoa(i) + "]" }
+
+// names checks that a resource's name is set and unique within its kind.
+type names struct {
+	kind  string
+	first map[string]Origin
+}
+
+func (n *names) check(a at, name string, o Origin) {
+	if name == "" {
+		a.errorf("name", "required")
+		return
+	}
+	if n.first == nil {
+		n.first = map[string]Origin{}
+	}
+	if f, dup := n.first[name]; dup {
+		a.errorf("name", "duplicate %s name %q, first defined at %s", n.kind, name, where(f))
+		return
+	}
+	n.first[name] = o
+}
+
+func (v *validator) listeners() {
+	var seen names
+	seen.kind = "listener"
+	for _, l := range v.c.Listeners {
+		a := v.at("listener", l.Name, l.Origin)
+		seen.check(a, l.Name, l.Origin)
+		if l.Address == "" {
+			a.errorf("address", "required")
+		} else if err := checkHostPort(l.Address); err != nil {
+			a.errorf("address", "invalid address %q: %v", l.Address, err)
+		}
+		if t := l.TLS; t != nil {
+			if t.CertFile == "" {
+				a.errorf("tls.certFile", "required")
+			}
+			if t.KeyFile == "" {
+				a.errorf("tls.keyFile", "required")
+			}
+			switch t.ClientCerts {
+			case "", ClientCertsRequire, ClientCertsRequest:
+				if t.ClientCerts != "" && t.ClientCAFile == "" {
+					a.errorf("tls.clientCerts", "needs clientCAFile")
+				}
+			default:
+				a.errorf("tls.clientCerts", "invalid value %q (want require or request)", t.ClientCerts)
+			}
+		}
+	}
+}
+
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return strip(err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	if host != "" && strings.ContainsAny(host, " /\\@?#") {
+		return fmt.Errorf("invalid host %q", host)
+	}
+	return nil
+}
+
+// strip removes the "address X: " prefix net errors repeat.
+func strip(err error) error {
+	if ae, ok := err.(*net.AddrError); ok {
+		return fmt.Errorf("%s", ae.Err)
+	}
+	return err
+}
+
+var tokenRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+// validToken reports whether s is an HTTP token (RFC 9110), the syntax of
+// header names and methods.
+func validToken(s string) bool { return tokenRE.MatchString(s) }
+
+func (v *validator) providers() {
+	var seen names
+	seen.kind = "provider"
+	for _, p := range v.c.Providers {
+		a := v.at("provider", p.Name, p.Origin)
+		seen.check(a, p.Name, p.Origin)
+		v.keySource(a, p)
+		for i, s := range p.From {
+			f := index("from", i)
+			n := 0
+			for _, x := range []string{s.Header, s.Query, s.Cookie} {
+				if x != "" {
+					n++
+				}
+			}
+			switch {
+			case n != 1:
+				a.errorf(f, "exactly one of header, query, cookie is required")
+			case s.Header != "" && !validToken(s.Header):
+				a.errorf(f+".header", "invalid header name %q", s.Header)
+			}
+			if s.Prefix != "" && s.Header == "" {
+				a.errorf(f+".prefix", "only allowed with header")
+			}
+		}
+		for i, ch := range p.ClaimsToHeaders {
+			f := index("claimsToHeaders", i)
+			if ch.Claim == "" {
+				a.errorf(f+".claim", "required")
+			}
+			switch {
+			case ch.Header == "":
+				a.errorf(f+".header", "required")
+			case !validToken(ch.Header):
+				a.errorf(f+".header", "invalid header name %q", ch.Header)
+			}
+		}
+		if p.PayloadHeader != "" && !validToken(p.PayloadHeader) {
+			a.errorf("payloadHeader", "invalid header name %q", p.PayloadHeader)
+		}
+		for i, alg := range p.Algorithms {
+			if !contains(KnownAlgorithms, alg) {
+				a.errorf(index("algorithms", i), "unknown algorithm %q (known: %s)", alg, strings.Join(KnownAlgorithms, ", "))
+			}
+		}
+		for i, aud := range p.Audiences {
+			if aud == "" {
+				a.errorf(index("audiences", i), "empty audience")
+			}
+		}
+		nonNegative(a, "clockSkew", p.ClockSkew)
+		nonNegative(a, "maxLifetime", p.MaxLifetime)
+		nonNegative(a, "jwks.cacheDuration", p.JWKS.CacheDuration)
+		nonNegative(a, "jwks.timeout", p.JWKS.Timeout)
+		nonNegative(a, "jwks.refetchInterval", p.JWKS.RefetchInterval)
+		if p.MaxTokenBytes < 0 {
+			a.errorf("maxTokenBytes", "must not be negative, got %d", p.MaxTokenBytes)
+		}
+	}
+}
+
+func nonNegative(a at, f string, d time.Duration) {
+	if d < 0 {
+		a.errorf(f, "must not be negative, got %s", d)
+	}
+}
+
+func contains(list []string, s string) bool {
+	return slices.Contains(list, s)
+}
+
+func (v *validator) keySource(a at, p Provider) {
+	k := p.JWKS
+	var set []string
+	for _, x := range []struct{ name, val string }{{"inline", k.Inline}, {"file", k.File}, {"pem", k.PEM}, {"uri", k.URI}} {
+		if x.val != "" {
+			set = append(set, x.name)
+		}
+	}
+	switch {
+	case len(set) > 1:
+		a.errorf("jwks", "only one of inline, file, pem, uri may be set, got %s", strings.Join(set, " and "))
+		return
+	case len(set) == 0 && p.Issuer == "":
+		a.errorf("jwks", "one of inline, file, pem, uri is required when issuer is empty")
+		return
+	case len(set) == 0:
+		// OIDC discovery from the issuer.
+		u, err := url.Parse(p.Issuer)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			a.errorf("issuer", "OIDC discovery needs issuer to be an http(s) URL, got %q (or set one of jwks.inline, file, pem, uri)", p.Issuer)
+			return
+		}
+		if u.Scheme == "http" && !loopback(u.Hostname()) {
+			a.warnf("issuer", "OIDC discovery over plain http from %q: keys can be tampered with in transit; use https", u.Host)
+		}
+	case k.Inline != "":
+		var doc struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		if err := json.Unmarshal([]byte(k.Inline), &doc); err != nil {
+			a.errorf("jwks.inline", "invalid JWKS: %v", err)
+		} else if doc.Keys == nil {
+			a.errorf("jwks.inline", `invalid JWKS: no "keys" list`)
+		}
+	case k.PEM != "":
+		if b, _ := pem.Decode([]byte(strings.TrimSpace(k.PEM))); b == nil {
+			a.errorf("jwks.pem", "no PEM block found")
+		}
+	case k.URI != "":
+		u, err := url.Parse(k.URI)
+		switch {
+		case err != nil:
+			a.errorf("jwks.uri", "invalid URL %q", k.URI)
+		case u.Scheme != "http" && u.Scheme != "https":
+			a.errorf("jwks.uri", "invalid URL %q: scheme must be http or https", k.URI)
+		case u.Host == "":
+			a.errorf("jwks.uri", "invalid URL %q: missing host", k.URI)
+		case u.Scheme == "http" && !loopback(u.Hostname()):
+			a.warnf("jwks.uri", "keys fetched over plain http from %q can be tampered with in transit; use https", u.Host)
+		}
+	}
+}
+
+// loopback reports whether host is localhost or a loopback address.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+func (v *validator) routes() {
+	var seen names
+	seen.kind = "route"
+	listeners := map[string]bool{}
+	for _, l := range v.c.Listeners {
+		listeners[l.Name] = true
+	}
+	for i, r := range v.c.Routes {
+		a := v.at("route", r.Name, r.Origin)
+		seen.check(a, r.Name, r.Origin)
+		switch {
+		case r.Listener == "" && len(v.c.Listeners) == 1:
+			// Filled in by the loader; accept it here too.
+		case r.Listener == "":
+			a.errorf("listener", "required when there is not exactly one listener")
+		case !listeners[r.Listener]:
+			a.errorf("listener", "unknown listener %q", r.Listener)
+		}
+		v.routeMatch(a, r.Match)
+		v.backend(a, r.Backend)
+		if r.JWT != nil {
+			v.requirement(a, "jwt", *r.JWT)
+		}
+		for _, e := range v.c.Routes[:i] {
+			if e.Listener == r.Listener && covers(e.Match, r.Match) {
+				a.warnf("", "never matches: route %q (%s) comes first and matches every request this route matches", e.Name, where(e.Origin))
+				break
+			}
+		}
+	}
+}
+
+func (v *validator) routeMatch(a at, m RouteMatch) {
+	for i, h := range m.Hosts {
+		if h == "" || strings.ContainsAny(h, " /") || (strings.Contains(h, "*") && h != "*" && (!strings.HasPrefix(h, "*.") || strings.Count(h, "*") > 1)) {
+			a.errorf(index("match.hosts", i), "invalid host %q (want a host name, *.suffix or *)", h)
+		}
+	}
+	for i, p := range m.Paths {
+		f := index("match.paths", i)
+		switch p.Kind {
+		case PathExact, PathPrefix:
+			if !strings.HasPrefix(p.Value, "/") {
+				a.errorf(f, "invalid path %q: must start with \"/\"", p.Value)
+			}
+		case PathRegex:
+			if _, err := regexp.Compile(p.Value); err != nil {
+				a.errorf(f, "invalid regex %q: %v", p.Value, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			}
+		default:
+			a.errorf(f, "invalid path match kind %q", p.Kind)
+		}
+	}
+	for i, m := range m.Methods {
+		if !validToken(m) {
+			a.errorf(index("match.methods", i), "invalid method %q", m)
+		}
+	}
+	for _, k := range sortedKeys(m.Headers) {
+		if !validToken(k) {
+			a.errorf("match.headers", "invalid header name %q", k)
+		}
+	}
+}
+
+func (v *validator) backend(a at, b Backend) {
+	if b.URL == "" {
+		a.errorf("backend.url", "required")
+	} else if u, err := url.Parse(b.URL); err != nil {
+		a.errorf("backend.url", "invalid URL %q", b.URL)
+	} else if u.Scheme != "http" && u.Scheme != "https" {
+		a.errorf("backend.url", "invalid URL %q: scheme must be http or https", b.URL)
+	} else if u.Host == "" {
+		a.errorf("backend.url", "invalid URL %q: missing host", b.URL)
+	}
+	nonNegative(a, "backend.timeout", b.Timeout)
+	if (b.CertFile == "") != (b.KeyFile == "") {
+		if b.CertFile == "" {
+			a.errorf("backend.certFile", "required with keyFile")
+		} else {
+			a.errorf("backend.keyFile", "required with certFile")
+		}
+	}
+}
+
+func (v *validator) requirement(a at, f string, r JWTRequirement) {
+	if len(r.Providers) == 0 {
+		a.errorf(field(f, "providers"), "required")
+	}
+	for i, p := range r.Providers {
+		if !v.hasProvider(p) {
+			a.errorf(index(field(f, "providers"), i), "unknown provider %q", p)
+		}
+	}
+	switch r.Mode {
+	case "", AuthRequired, AuthAllowMissing, AuthAllowMissingOrFailed:
+	default:
+		a.errorf(field(f, "mode"), "invalid mode %q (want required, allowMissing or allowMissingOrFailed)", r.Mode)
+	}
+	switch r.Phase {
+	case "", PhasePreAuthz, PhasePostAuthz:
+	default:
+		a.errorf(field(f, "phase"), "invalid phase %q (want preAuthz or postAuthz)", r.Phase)
+	}
+}
+
+func (v *validator) hasProvider(name string) bool {
+	for _, p := range v.c.Providers {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) hasRoute(name string) bool {
+	for _, r := range v.c.Routes {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) hasListener(name string) bool {
+	for _, l := range v.c.Listeners {
+		if l.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// selects reports whether a selector matches at least one route.
+func (v *validator) selects(sel map[string]string) bool {
+	for _, r := range v.c.Routes {
+		if r.Labels.Matches(sel) {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) jwtPolicies() {
+	var seen names
+	seen.kind = "jwtPolicy"
+	for _, p := range v.c.JWTPolicies {
+		a := v.at("jwtPolicy", p.Name, p.Origin)
+		seen.check(a, p.Name, p.Origin)
+		for i, r := range p.Routes {
+			if !v.hasRoute(r) {
+				a.errorf(index("routes", i), "unknown route %q", r)
+			}
+		}
+		if p.Selector != nil && !v.selects(p.Selector) {
+			a.warnf("selector", "matches no route")
+		}
+		v.requirement(a, "requirement", p.Requirement)
+	}
+	// First created wins: report the policies that lose on each route.
+	for _, r := range v.c.Routes {
+		eff := v.c.EffectiveJWT(r)
+		for _, name := range eff.NotApplied {
+			for _, p := range v.c.JWTPolicies {
+				if p.Name != name {
+					continue
+				}
+				from := "from " + eff.From
+				if eff.From == "route" {
+					from = "of its own"
+				}
+				a := at{v: v, origin: p.Origin}
+				a.warnf("", "jwtPolicy %q not applied to route %q: route already has a JWT requirement %s", name, r.Name, from)
+				break
+			}
+		}
+	}
+}
+
+func (v *validator) policies() {
+	var seen names
+	seen.kind = "policy"
+	for _, p := range v.c.Policies {
+		a := v.at("policy", p.Name, p.Origin)
+		seen.check(a, p.Name, p.Origin)
+		switch p.Action {
+		case ActionAllow, ActionDeny:
+		case "":
+			a.errorf("action", "required (ALLOW or DENY)")
+		default:
+			a.errorf("action", "invalid action %q (want ALLOW or DENY)", p.Action)
+		}
+		for i, r := range p.Routes {
+			if !v.hasRoute(r) {
+				a.errorf(index("routes", i), "unknown route %q", r)
+			}
+		}
+		for i, l := range p.Listeners {
+			if !v.hasListener(l) {
+				a.errorf(index("listeners", i), "unknown listener %q", l)
+			}
+		}
+		if p.Selector != nil && !v.selects(p.Selector) {
+			a.warnf("selector", "matches no route")
+		}
+		for i, r := range p.Rules {
+			v.rule(a, index("rules", i), r)
+		}
+	}
+}
+
+func (v *validator) rule(a at, f string, r Rule) {
+	for i, fr := range r.From {
+		ff := index(field(f, "from"), i)
+		patterns(a, field(ff, "requestPrincipals"), fr.RequestPrincipals)
+		patterns(a, field(ff, "notRequestPrincipals"), fr.NotRequestPrincipals)
+		patterns(a, field(ff, "principals"), fr.Principals)
+		patterns(a, field(ff, "notPrincipals"), fr.NotPrincipals)
+		ipBlocks(a, field(ff, "ipBlocks"), fr.IPBlocks)
+		ipBlocks(a, field(ff, "notIpBlocks"), fr.NotIPBlocks)
+	}
+	for i, to := range r.To {
+		tf := index(field(f, "to"), i)
+		patterns(a, field(tf, "paths"), to.Paths)
+		patterns(a, field(tf, "notPaths"), to.NotPaths)
+		patterns(a, field(tf, "hosts"), to.Hosts)
+		patterns(a, field(tf, "notHosts"), to.NotHosts)
+		ports(a, field(tf, "ports"), to.Ports)
+		ports(a, field(tf, "notPorts"), to.NotPorts)
+		for j, m := range to.Methods {
+			if !validToken(m) {
+				a.errorf(index(field(tf, "methods"), j), "invalid method %q", m)
+			}
+		}
+		for j, m := range to.NotMethods {
+			if !validToken(m) {
+				a.errorf(index(field(tf, "notMethods"), j), "invalid method %q", m)
+			}
+		}
+	}
+	for i, c := range r.When {
+		wf := index(field(f, "when"), i)
+		switch c.Kind {
+		case CondClaim, CondHeader:
+			if c.Name == "" {
+				a.errorf(wf, "%s condition needs a name", c.Kind)
+			} else if c.Kind == CondHeader && !validToken(c.Name) {
+				a.errorf(wf, "invalid header name %q", c.Name)
+			}
+		case CondAudience, CondPresenter, CondIssuer, CondPrincipal:
+		case "":
+			// The dialect already reported why it has no kind.
+			continue
+		default:
+			a.errorf(wf, "invalid condition kind %q", c.Kind)
+		}
+		if len(c.Values) == 0 && len(c.NotValues) == 0 {
+			a.errorf(wf, "values or notValues is required")
+		}
+	}
+}
+
+// patterns checks Istio string patterns: "*" only as the whole pattern,
+// its first or its last character.
+func patterns(a at, f string, list []string) {
+	for i, p := range list {
+		if p == "" {
+			a.errorf(index(f, i), "empty value")
+			continue
+		}
+		inner := p
+		if strings.HasPrefix(inner, "*") {
+			inner = inner[1:]
+		} else if strings.HasSuffix(inner, "*") {
+			inner = inner[:len(inner)-1]
+		}
+		if strings.Contains(inner, "*") {
+			a.errorf(index(f, i), `invalid pattern %q: "*" is only allowed as the whole value, its first or its last character`, p)
+		}
+	}
+}
+
+func ipBlocks(a at, f string, list []string) {
+	for i, b := range list {
+		if _, err := netip.ParsePrefix(b); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(b); err == nil {
+			continue
+		}
+		a.errorf(index(f, i), "invalid IP address or CIDR block %q", b)
+	}
+}
+
+func ports(a at, f string, list []int) {
+	for i, p := range list {
+		if p < 1 || p > 65535 {
+			a.errorf(index(f, i), "invalid port %d (want 1 to 65535)", p)
+		}
+	}
+}
+
+// covers reports whether match e matches every request that m matches. It
+// is sound but not complete: it answers false when unsure.
+func covers(e, m RouteMatch) bool {
+	if len(e.Hosts) > 0 && (len(m.Hosts) == 0 || !subsetFold(m.Hosts, e.Hosts)) {
+		return false
+	}
+	if len(e.Methods) > 0 && (len(m.Methods) == 0 || !subsetFold(m.Methods, e.Methods)) {
+		return false
+	}
+	for k, ev := range e.Headers {
+		mv, ok := lookupFold(m.Headers, k)
+		if !ok || (ev != "*" && ev != mv) {
+			return false
+		}
+	}
+	if len(e.Paths) == 0 {
+		return true
+	}
+	if len(m.Paths) == 0 {
+		return false
+	}
+	for _, p := range m.Paths {
+		covered := false
+		for _, q := range e.Paths {
+			if pathCovers(q, p) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			return false
+		}
+	}
+	return true
+}
+
+func pathCovers(q, p PathMatch) bool {
+	switch q.Kind {
+	case PathPrefix:
+		return (p.Kind == PathExact || p.Kind == PathPrefix) && strings.HasPrefix(p.Value, q.Value)
+	case PathExact:
+		return p.Kind == PathExact && p.Value == q.Value
+	case PathRegex:
+		return p.Kind == PathRegex && p.Value == q.Value
+	}
+	return false
+}
+
+func subsetFold(sub, super []string) bool {
+	for _, s := range sub {
+		found := false
+		for _, x := range super {
+			if strings.EqualFold(s, x) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func lookupFold(m map[string]string, k string) (string, bool) {
+	for mk, v := range m {
+		if strings.EqualFold(mk, k) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
