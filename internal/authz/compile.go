@@ -524,7 +524,7 @@ func (c *compiler) condition(path string, mc *model.Condition) condition {
 		cd.header = textproto.CanonicalMIMEHeaderKey(mc.Name)
 	case model.CondAudience, model.CondPresenter, model.CondIssuer, model.CondPrincipal:
 		if mc.Name != "" {
-			c.errorf(path+".name", "a %s condition takes no name", mc.Kind)
+			c.errorf(path+".name", "%s condition takes no name", mc.Kind)
 		}
 	default:
 		c.errorf(path+".kind", "unsupported condition kind %q", string(mc.Kind))

@@ -21,7 +21,7 @@ const (
 type pattern struct {
 	kind patternKind
 	s    string // without the '*'
-	fold bool   // compare ASCII case-insensitively (hosts)
+	fold bool   // compare ASCII letters case-insensitively (hosts)
 }
 
 // Pattern errors, wrapped with the offending value.
@@ -76,7 +76,6 @@ func compileHostPattern(v string) (pattern, error) {
 	if hostHasPort(p.s) {
 		return pattern{}, fmt.Errorf("%q: %w", v, errHostPort)
 	}
-	p.s = strings.ToLower(p.s)
 	p.fold = true
 	return p, nil
 }
@@ -116,7 +115,7 @@ func (p *pattern) match(v string) bool {
 			return false
 		}
 		if p.fold {
-			return strings.EqualFold(v[:len(p.s)], p.s)
+			return asciiEqualFold(v[:len(p.s)], p.s)
 		}
 		return v[:len(p.s)] == p.s
 	case matchSuffix:
@@ -124,12 +123,12 @@ func (p *pattern) match(v string) bool {
 			return false
 		}
 		if p.fold {
-			return strings.EqualFold(v[len(v)-len(p.s):], p.s)
+			return asciiEqualFold(v[len(v)-len(p.s):], p.s)
 		}
 		return v[len(v)-len(p.s):] == p.s
 	}
 	if p.fold {
-		return strings.EqualFold(v, p.s)
+		return asciiEqualFold(v, p.s)
 	}
 	return v == p.s
 }
@@ -169,4 +168,29 @@ func (ps patterns) String() string {
 	}
 	b.WriteByte(']')
 	return b.String()
+}
+
+// asciiEqualFold reports whether a and b are equal with ASCII letters
+// compared case-insensitively. Host names are ASCII (IDNs arrive in
+// punycode); Unicode folding would let "\u212a" (Kelvin) match "k".
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
