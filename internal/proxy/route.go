@@ -1,0 +1,228 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"jwtgate.dev/jwtgate/internal/authn"
+	"jwtgate.dev/jwtgate/internal/authz"
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// route is a compiled model.Route: its matchers in the form the request
+// path compares cheaply, and what runs once it matches.
+type route struct {
+	name     string
+	listener string
+
+	hosts   []hostMatcher // empty: any host
+	paths   []pathMatcher // empty: any path
+	methods []string      // empty: any method
+	headers []headerMatcher
+
+	// req authenticates; nil for an open route.
+	req *authn.Requirement
+	// postAuthz runs authorization before authentication.
+	postAuthz bool
+	// engine authorizes; nil when no policy applies.
+	engine *authz.Engine
+
+	backend *backend
+}
+
+// hostMatcher is an exact host name or, with wildcard set, a suffix that
+// must be preceded by at least one label ("*.example.com" holds
+// ".example.com").
+type hostMatcher struct {
+	name     string
+	wildcard bool
+	any      bool
+}
+
+func compileHost(h string) hostMatcher {
+	h = strings.ToLower(h)
+	switch {
+	case h == "*":
+		return hostMatcher{any: true}
+	case strings.HasPrefix(h, "*."):
+		return hostMatcher{name: h[1:], wildcard: true}
+	}
+	return hostMatcher{name: h}
+}
+
+// match reports whether host (lower case, without port) matches.
+func (m hostMatcher) match(host string) bool {
+	switch {
+	case m.any:
+		return true
+	case m.wildcard:
+		return len(host) > len(m.name) && strings.HasSuffix(host, m.name)
+	}
+	return host == m.name
+}
+
+type pathMatcher struct {
+	kind  model.PathMatchKind
+	value string
+	re    *regexp.Regexp
+}
+
+// compilePath compiles one path match. A regex must match the whole path,
+// as Envoy's safe_regex does.
+func compilePath(pm model.PathMatch) (pathMatcher, error) {
+	m := pathMatcher{kind: pm.Kind, value: pm.Value}
+	switch pm.Kind {
+	case model.PathExact, model.PathPrefix:
+	case model.PathRegex:
+		re, err := regexp.Compile(`^(?:` + pm.Value + `)$`)
+		if err != nil {
+			return m, fmt.Errorf("compiling regex: %w", err)
+		}
+		m.re = re
+	default:
+		return m, fmt.Errorf("unknown path match kind %q", pm.Kind)
+	}
+	return m, nil
+}
+
+func (m *pathMatcher) match(p string) bool {
+	switch m.kind {
+	case model.PathExact:
+		return p == m.value
+	case model.PathPrefix:
+		return strings.HasPrefix(p, m.value)
+	}
+	return m.re.MatchString(p)
+}
+
+// headerMatcher requires a header: present (any value) or one value equal.
+type headerMatcher struct {
+	name    string // canonical
+	value   string
+	present bool
+}
+
+func compileHeaders(h map[string]string) []headerMatcher {
+	out := make([]headerMatcher, 0, len(h))
+	for k, v := range h {
+		out = append(out, headerMatcher{name: http.CanonicalHeaderKey(k), value: v, present: v == "*"})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func (m *headerMatcher) match(h http.Header) bool {
+	vs, ok := h[m.name]
+	if !ok {
+		return false
+	}
+	if m.present {
+		return true
+	}
+	for _, v := range vs {
+		if v == m.value {
+			return true
+		}
+	}
+	return false
+}
+
+// matches reports whether the request (host lower-cased without port,
+// normalized path) selects the route.
+func (rt *route) matches(host, path, method string, h http.Header) bool {
+	if len(rt.hosts) > 0 {
+		ok := false
+		for _, m := range rt.hosts {
+			if m.match(host) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(rt.paths) > 0 {
+		ok := false
+		for i := range rt.paths {
+			if rt.paths[i].match(path) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(rt.methods) > 0 {
+		ok := false
+		for _, m := range rt.methods {
+			if m == method {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for i := range rt.headers {
+		if !rt.headers[i].match(h) {
+			return false
+		}
+	}
+	return true
+}
+
+// hostOnly returns the host of a Host header without its port, lower
+// case. It allocates only when the host has upper-case letters.
+func hostOnly(hostport string) string {
+	h := hostport
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			h = h[1:i]
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h[:i], ':') < 0 {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	for i := 0; i < len(h); i++ {
+		if 'A' <= h[i] && h[i] <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
+
+// summary describes the match for Explain.
+func summarizeMatch(m model.RouteMatch) string {
+	var parts []string
+	if len(m.Hosts) > 0 {
+		parts = append(parts, "hosts="+strings.Join(m.Hosts, ","))
+	}
+	if len(m.Paths) > 0 {
+		ps := make([]string, len(m.Paths))
+		for i, p := range m.Paths {
+			ps[i] = string(p.Kind) + ":" + p.Value
+		}
+		parts = append(parts, "paths="+strings.Join(ps, ","))
+	}
+	if len(m.Methods) > 0 {
+		parts = append(parts, "methods="+strings.Join(m.Methods, ","))
+	}
+	if len(m.Headers) > 0 {
+		hs := make([]string, 0, len(m.Headers))
+		for k, v := range m.Headers {
+			hs = append(hs, k+"="+v)
+		}
+		sort.Strings(hs)
+		parts = append(parts, "headers="+strings.Join(hs, ","))
+	}
+	if len(parts) == 0 {
+		return "any"
+	}
+	return strings.Join(parts, " ")
+}

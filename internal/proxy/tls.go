@@ -1,0 +1,71 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"jwtgate.dev/jwtgate/internal/authz"
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// listenerTLS builds the server TLS configuration of a listener: its
+// certificate and, with a client CA, mutual TLS. The listener speaks
+// HTTP/1.1 only (ALPN "http/1.1"), so that upgrades work the same over
+// TLS as over plain HTTP.
+func listenerTLS(t *model.ListenerTLS) (*tls.Config, []fieldError) {
+	var errs []fieldError
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"http/1.1"},
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		errs = append(errs, fieldError{"tls.certFile", fmt.Errorf("loading certificate: %w", err)})
+	}
+	cfg.Certificates = []tls.Certificate{cert}
+	if t.ClientCAFile != "" {
+		pool, err := loadCertPool(t.ClientCAFile)
+		if err != nil {
+			errs = append(errs, fieldError{"tls.clientCAFile", err})
+		}
+		cfg.ClientCAs = pool
+		switch t.ClientCerts {
+		case "", model.ClientCertsRequire:
+			cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		case model.ClientCertsRequest:
+			cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		default:
+			errs = append(errs, fieldError{"tls.clientCerts", fmt.Errorf("unknown mode %q (want require or request)", t.ClientCerts)})
+		}
+	} else if t.ClientCerts != "" {
+		errs = append(errs, fieldError{"tls.clientCerts", fmt.Errorf("needs clientCAFile")})
+	}
+	return cfg, errs
+}
+
+// peerOf returns the mTLS identity of the client: the first spiffe:// URI
+// SAN of its verified certificate, spiffe://TD/ns/NS/sa/SA giving the
+// principal "TD/ns/NS/sa/SA", namespace NS and service account "NS/SA".
+// A SPIFFE ID of another shape gives the principal only. No verified
+// certificate, no peer.
+func peerOf(r *http.Request) authz.Peer {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return authz.Peer{}
+	}
+	for _, u := range r.TLS.VerifiedChains[0][0].URIs {
+		if u.Scheme != "spiffe" || u.Host == "" {
+			continue
+		}
+		p := authz.Peer{Principal: u.Host + u.Path}
+		// /ns/NS/sa/SA
+		parts := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
+		if len(parts) == 4 && parts[0] == "ns" && parts[2] == "sa" && parts[1] != "" && parts[3] != "" {
+			p.Namespace = parts[1]
+			p.ServiceAccount = parts[1] + "/" + parts[3]
+		}
+		return p
+	}
+	return authz.Peer{}
+}

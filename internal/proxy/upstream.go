@@ -1,0 +1,203 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// Upstream pool sizing. The default http.Transport keeps 2 idle
+// connections per host, so behind many client connections most requests
+// would dial; we keep enough for a busy upstream (design.md section 7).
+const (
+	maxIdleConnsPerHost = 256
+	idleConnTimeout     = 90 * time.Second
+	dialTimeout         = 5 * time.Second
+	tlsHandshakeTimeout = 5 * time.Second
+)
+
+// Bodies of the upstream failure responses (Envoy's wording).
+const (
+	bodyNoUpstream = "no healthy upstream"
+	bodyTimeout    = "upstream request timeout"
+)
+
+// statusClientClosed is logged, never sent, when the client goes away
+// before the upstream answered (nginx's and Caddy's 499).
+const statusClientClosed = 499
+
+// backend is a compiled model.Backend: where requests go and the
+// ReverseProxy that takes them there.
+type backend struct {
+	url   string // for logs and Explain
+	proxy *httputil.ReverseProxy
+}
+
+// transportKey identifies the settings an upstream transport depends on;
+// backends sharing them share one connection pool.
+type transportKey struct {
+	https      bool
+	caFile     string
+	certFile   string
+	keyFile    string
+	serverName string
+	timeout    time.Duration
+}
+
+// newTransport builds the pooled transport for k. Errors name the
+// backend field at fault.
+func newTransport(k transportKey) (*http.Transport, []fieldError) {
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 nil, // never an environment proxy: the backend is the destination
+		DialContext:           d.DialContext,
+		MaxIdleConns:          0, // no global limit; per host below
+		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
+		IdleConnTimeout:       idleConnTimeout,
+		TLSHandshakeTimeout:   tlsHandshakeTimeout,
+		ResponseHeaderTimeout: k.timeout,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     false,
+	}
+	if !k.https {
+		return tr, nil
+	}
+	var errs []fieldError
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: k.serverName}
+	if k.caFile != "" {
+		pool, err := loadCertPool(k.caFile)
+		if err != nil {
+			errs = append(errs, fieldError{"backend.caFile", err})
+		}
+		tc.RootCAs = pool
+	}
+	if k.certFile != "" || k.keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+		if err != nil {
+			errs = append(errs, fieldError{"backend.certFile", fmt.Errorf("loading client certificate: %w", err)})
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	tr.TLSClientConfig = tc
+	return tr, errs
+}
+
+// fieldError is an error about one field of a resource.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func loadCertPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// newBackend builds the ReverseProxy for one backend. The outbound request:
+//
+//   - goes to the backend's scheme and host; the backend's path, when not
+//     "/", prefixes the (normalized) request path; the backend URL's query,
+//     if any, is added to the request's;
+//   - keeps the client's Host header (Envoy keeps :authority); TLS
+//     origination still verifies and sends SNI for the backend's host name
+//     (or ServerName);
+//   - carries X-Forwarded-For (the client's address only: values a client
+//     sends are not trusted and are replaced), X-Forwarded-Host and
+//     X-Forwarded-Proto, set by SetXForwarded;
+//   - has no hop-by-hop headers (ReverseProxy removes them) except the
+//     Upgrade handshake, which ReverseProxy passes through;
+//   - keeps Authorization unless the route's JWT requirement removed the
+//     token (see authn.Requirement.Apply): an open route passes it on.
+func newBackend(target *url.URL, tr http.RoundTripper, logger *slog.Logger) *backend {
+	b := &backend{url: target.String()}
+	b.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		Transport:    tr,
+		BufferPool:   bufferPool{},
+		ErrorHandler: upstreamError,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	return b
+}
+
+// upstreamError answers a failed upstream exchange, the one place that maps
+// transport errors to statuses: timeouts 504, a client that went away 499
+// (logged only, nothing is written), anything else 503.
+func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	status := classifyUpstreamError(r.Context(), err)
+	if rec, ok := w.(*recorder); ok {
+		rec.upstreamErr = err
+		if status == statusClientClosed {
+			rec.status = statusClientClosed
+		}
+	}
+	switch status {
+	case statusClientClosed:
+	case http.StatusGatewayTimeout:
+		writeText(w, status, bodyTimeout)
+	default:
+		writeText(w, status, bodyNoUpstream)
+	}
+}
+
+func classifyUpstreamError(ctx context.Context, err error) int {
+	if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
+		return statusClientClosed
+	}
+	// Failures to connect are "no healthy upstream", timeouts included.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return http.StatusServiceUnavailable
+	}
+	if strings.Contains(err.Error(), "TLS handshake") {
+		return http.StatusServiceUnavailable
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return http.StatusGatewayTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusServiceUnavailable
+}
+
+// bufferPool recycles the 32 KiB copy buffers of ReverseProxy.
+type bufferPool struct{}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// backendTimeout is the configured timeout or the default.
+func backendTimeout(b model.Backend) time.Duration {
+	if b.Timeout > 0 {
+		return b.Timeout
+	}
+	return model.DefaultBackendTimeout
+}
