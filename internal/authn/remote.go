@@ -97,7 +97,10 @@ func (r *remote) start(ctx context.Context) {
 	if !r.started.CompareAndSwap(false, true) {
 		return
 	}
-	go r.loop(ctx)
+	// The first fetch begins now, so that a token arriving before the
+	// loop runs joins it rather than starting an on-demand fetch.
+	first := r.begin(false)
+	go r.loop(ctx, first)
 }
 
 // close stops background work and waits for the loop to end.
@@ -110,12 +113,14 @@ func (r *remote) close() {
 
 // loop fetches now, then every cache duration; after a failure it retries
 // with a capped exponential backoff.
-func (r *remote) loop(ctx context.Context) {
+func (r *remote) loop(ctx context.Context, c *fetchCall) {
 	defer close(r.done)
 	backoff := minBackoff
-	limit := min(maxBackoff, r.cacheDuration)
+	limit := max(min(maxBackoff, r.cacheDuration), minBackoff)
 	for {
-		c := r.begin(false)
+		if c == nil {
+			c = r.begin(false)
+		}
 		select {
 		case <-c.done:
 		case <-ctx.Done():
@@ -124,7 +129,9 @@ func (r *remote) loop(ctx context.Context) {
 			return
 		}
 		wait := r.cacheDuration
-		if c.err != nil {
+		failed := c.err != nil
+		c = nil
+		if failed {
 			wait = backoff
 			backoff = min(backoff*2, limit)
 		} else {

@@ -75,7 +75,7 @@ func TestAuthenticate(t *testing.T) {
 		{"token b in the shared header", anyOf, req("/", "Authorization", "Bearer "+b), Verified, nil, []string{"b"}},
 		{"token b in its own header", anyOf, req("/", "X-Token", b), Verified, nil, []string{"b"}},
 		{"token a in b's header", anyOf, req("/", "X-Token", a), Invalid, ErrUnknownIssuer, nil},
-		{"token b in a's query", anyOf, req("/?access_token="+b), Invalid, ErrUnknownIssuer, nil},
+		{"token b in a's query", anyOf, req("/?access_token=" + b), Invalid, ErrUnknownIssuer, nil},
 		{"token b in cookie", anyOf, req("/", "Cookie", "x=1; tok="+b), Verified, nil, []string{"b"}},
 		{"Bearer invalid token", anyOf, req("/", "Authorization", "Bearer invalid token"), Invalid, ErrBadFormat, nil},
 		{"header and query both good", onlyA, req("/?access_token="+a, "Authorization", "Bearer "+a), Verified, nil, []string{"a"}},
@@ -86,7 +86,7 @@ func TestAuthenticate(t *testing.T) {
 		{"both providers in one request", anyOf, req("/?access_token="+a, "X-Token", b), Verified, nil, []string{"a", "b"}},
 		{"requireAll satisfied", all, req("/?access_token="+a, "X-Token", b), Verified, nil, []string{"a", "b"}},
 		{"requireAll with one provider's token only", all, req("/", "Authorization", "Bearer "+a), Invalid, ErrUnknownIssuer, []string{"a"}},
-		{"requireAll, b's places empty", all, req("/?access_token="+a), Invalid, ErrMissing, []string{"a"}},
+		{"requireAll, b's places empty", all, req("/?access_token=" + a), Invalid, ErrMissing, []string{"a"}},
 		{"requireAll with nothing", all, req("/"), Missing, ErrMissing, nil},
 		{"requireAll with b expired", all, req("/?access_token="+a, "X-Token", expB), Invalid, ErrExpired, []string{"a"}},
 	}

@@ -18,16 +18,16 @@ type token struct {
 	payloadSeg   string
 	sig          []byte
 
-	claims    map[string]any
-	iss, sub  string
-	azp       string
-	hasIss    bool
-	aud       []string
-	exp, nbf  int64
-	iat       int64
-	hasExp    bool
-	hasNbf    bool
-	hasIat    bool
+	claims   map[string]any
+	iss, sub string
+	azp      string
+	hasIss   bool
+	aud      []string
+	exp, nbf int64
+	iat      int64
+	hasExp   bool
+	hasNbf   bool
+	hasIat   bool
 }
 
 // supportedAlgs are the JWS algorithms a token may name.
