@@ -11,12 +11,14 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,6 +58,9 @@ type decoded struct {
 	issues  model.Issues
 	lines   strictyaml.Lines
 	renames map[string]string
+	// invalid paths were reported by the dialect; validation issues at or
+	// below them are dropped as consequences.
+	invalid []string
 }
 
 // document is a decoded document and where it lies.
@@ -68,6 +73,7 @@ type document struct {
 type loader struct {
 	docs   []*document
 	issues model.Issues
+	files  map[string]int // order in which files were first read
 }
 
 func (l *loader) errorf(file string, line int, format string, args ...any) {
@@ -129,6 +135,12 @@ var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // addFile splits data into documents and decodes each.
 func (l *loader) addFile(name string, data []byte) {
+	if l.files == nil {
+		l.files = map[string]int{}
+	}
+	if _, ok := l.files[name]; !ok {
+		l.files[name] = len(l.files) + 1
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var n yaml.Node
@@ -238,8 +250,17 @@ func (l *loader) finish() (*model.Config, model.Issues) {
 	}
 	issues := l.issues
 	for _, is := range cfg.Validate() {
-		issues = append(issues, l.place(is))
+		if is, ok := l.place(is); ok {
+			issues = append(issues, is)
+		}
 	}
+	// Report in reading order: by file, then by line.
+	slices.SortStableFunc(issues, func(a, b model.Issue) int {
+		if c := cmp.Compare(l.files[a.Origin.File], l.files[b.Origin.File]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Origin.Line, b.Origin.Line)
+	})
 	if len(issues.Errors()) > 0 {
 		return nil, issues
 	}
@@ -247,11 +268,12 @@ func (l *loader) finish() (*model.Config, model.Issues) {
 }
 
 // place maps a model issue's path back to the document's own field path
-// and refines its line to the field's.
-func (l *loader) place(is model.Issue) model.Issue {
+// and refines its line to the field's. It reports false for an issue that
+// merely repeats a problem the dialect reported already.
+func (l *loader) place(is model.Issue) (model.Issue, bool) {
 	d := l.docOf(is.Origin)
 	if d == nil {
-		return is
+		return is, true
 	}
 	full := is.Path()
 	best := ""
@@ -271,10 +293,15 @@ func (l *loader) place(is model.Issue) model.Issue {
 	default:
 		is.Origin.Path, is.Field = "", full
 	}
+	for _, p := range d.invalid {
+		if strictyaml.HasPrefix(full, p) {
+			return is, false
+		}
+	}
 	if line := d.lines.Find(full); line > 0 {
 		is.Origin.Line = line
 	}
-	return is
+	return is, true
 }
 
 // docOf finds the document a resource came from by file and line.

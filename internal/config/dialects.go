@@ -17,7 +17,7 @@ type dialect struct {
 var dialects = []dialect{
 	{native.APIVersion, native.Kind, func(file string, doc *yaml.Node) decoded {
 		r := native.Decode(file, doc)
-		return decoded{cfg: r.Config, issues: r.Issues, lines: r.Lines, renames: r.Renames}
+		return decoded{cfg: r.Config, issues: r.Issues, lines: r.Lines, renames: r.Renames, invalid: r.Invalid}
 	}},
 }
 

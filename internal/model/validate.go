@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -351,7 +352,11 @@ func (v *validator) routeMatch(a at, m RouteMatch) {
 			}
 		case PathRegex:
 			if _, err := regexp.Compile(p.Value); err != nil {
-				a.errorf(f, "invalid regex %q: %v", p.Value, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+				msg := err.Error()
+				if se, ok := err.(*syntax.Error); ok {
+					msg = string(se.Code)
+				}
+				a.errorf(f, "invalid regex %q: %s", p.Value, msg)
 			}
 		default:
 			a.errorf(f, "invalid path match kind %q", p.Kind)
@@ -466,19 +471,26 @@ func (v *validator) jwtPolicies() {
 	// First created wins: report the policies that lose on each route.
 	for _, r := range v.c.Routes {
 		eff := v.c.EffectiveJWT(r)
-		for _, name := range eff.NotApplied {
-			for _, p := range v.c.JWTPolicies {
-				if p.Name != name {
-					continue
-				}
-				from := "from " + eff.From
-				if eff.From == "route" {
-					from = "of its own"
-				}
-				a := at{v: v, origin: p.Origin}
-				a.warnf("", "jwtPolicy %q not applied to route %q: route already has a JWT requirement %s", name, r.Name, from)
-				break
+		if len(eff.NotApplied) == 0 {
+			continue
+		}
+		from := "from " + eff.From
+		if eff.From == "route" {
+			from = "of its own"
+		}
+		// NotApplied lists, in order, the attaching policies after the
+		// winner; walk them by index so that equal names stay apart.
+		skip := r.JWT == nil
+		for _, p := range v.c.JWTPolicies {
+			if !p.AppliesTo(r) {
+				continue
 			}
+			if skip {
+				skip = false
+				continue
+			}
+			a := at{v: v, origin: p.Origin}
+			a.warnf("", "jwtPolicy %q not applied to route %q: route already has a JWT requirement %s", p.Name, r.Name, from)
 		}
 	}
 }

@@ -147,6 +147,10 @@ const DefaultMaxNodes = 1 << 20
 type Decoder struct {
 	Problems []Problem
 	Lines    Lines
+	// Invalid lists the paths whose values were rejected (wrong kind or a
+	// malformed scalar) and left at their zero value, so that a caller can
+	// avoid reporting the zero value again ("required") in later checks.
+	Invalid []string
 	// MaxNodes bounds the nodes decoded (aliases count each time they are
 	// expanded). Zero means DefaultMaxNodes.
 	MaxNodes int
@@ -250,7 +254,7 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 			if _, err := strconv.ParseFloat(s, 64); err == nil {
 				hint = ` (a duration needs a unit, such as "60s")`
 			}
-			d.Addf(path, n.Line, "invalid duration %q%s", s, hint)
+			d.invalid(path, n.Line, "invalid duration %q%s", s, hint)
 			return
 		}
 		v.SetInt(int64(dur))
@@ -293,7 +297,7 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		case "false", "False", "FALSE":
 			v.SetBool(false)
 		default:
-			d.Addf(path, n.Line, "invalid boolean %q (want true or false)", s)
+			d.invalid(path, n.Line, "invalid boolean %q (want true or false)", s)
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		s, ok := d.scalar(n, path, "an integer")
@@ -302,7 +306,7 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		}
 		i, err := strconv.ParseInt(s, 0, t.Bits())
 		if err != nil {
-			d.Addf(path, n.Line, "invalid integer %q", s)
+			d.invalid(path, n.Line, "invalid integer %q", s)
 			return
 		}
 		v.SetInt(i)
@@ -313,7 +317,7 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		}
 		i, err := strconv.ParseUint(s, 0, t.Bits())
 		if err != nil {
-			d.Addf(path, n.Line, "invalid integer %q (want a non-negative integer)", s)
+			d.invalid(path, n.Line, "invalid integer %q (want a non-negative integer)", s)
 			return
 		}
 		v.SetUint(i)
@@ -324,20 +328,20 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		}
 		f, err := strconv.ParseFloat(s, t.Bits())
 		if err != nil || math.IsInf(f, 0) && !strings.Contains(strings.ToLower(s), "inf") {
-			d.Addf(path, n.Line, "invalid number %q", s)
+			d.invalid(path, n.Line, "invalid number %q", s)
 			return
 		}
 		v.SetFloat(f)
 	case reflect.Interface:
 		var x any
 		if err := n.Decode(&x); err != nil {
-			d.Addf(path, n.Line, "%v", err)
+			d.invalid(path, n.Line, "%v", err)
 			return
 		}
 		if x != nil {
 			xv := reflect.ValueOf(x)
 			if !xv.Type().AssignableTo(t) {
-				d.Addf(path, n.Line, "cannot use %s here", describe(n))
+				d.invalid(path, n.Line, "cannot use %s here", describe(n))
 				return
 			}
 			v.Set(xv)
@@ -357,7 +361,13 @@ func (d *Decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 }
 
 func (d *Decoder) wrongKind(n *yaml.Node, path, want string) {
-	d.Addf(path, n.Line, "expected %s, got %s", want, describe(n))
+	d.invalid(path, n.Line, "expected %s, got %s", want, describe(n))
+}
+
+// invalid records a problem with the value at path.
+func (d *Decoder) invalid(path string, line int, format string, args ...any) {
+	d.Invalid = append(d.Invalid, path)
+	d.Addf(path, line, format, args...)
 }
 
 // describe names a node's kind for messages.

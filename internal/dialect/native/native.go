@@ -40,6 +40,9 @@ type Result struct {
 	// "routes[0].match.paths[2]" -> "routes[0].match.pathRegex[0]".
 	// Ancestor paths apply to their descendants.
 	Renames map[string]string
+	// Invalid lists the document paths whose values could not be decoded
+	// (see strictyaml.Decoder.Invalid); they were reported already.
+	Invalid []string
 }
 
 // document is the native YAML, key for key.
@@ -88,7 +91,7 @@ func Decode(file string, doc *yaml.Node) Result {
 		c.out.Policies = append(c.out.Policies, c.policy(p, strictyaml.Index("policies", i)))
 	}
 	c.out.Policies = append(c.out.Policies, c.synthesized...)
-	return Result{Config: c.out, Issues: c.issues, Lines: d.Lines, Renames: c.renames}
+	return Result{Config: c.out, Issues: c.issues, Lines: d.Lines, Renames: c.renames, Invalid: d.Invalid}
 }
 
 type converter struct {
