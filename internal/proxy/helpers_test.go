@@ -1,0 +1,322 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// echoed is what the echo upstream saw.
+type echoed struct {
+	Method     string      `json:"method"`
+	Host       string      `json:"host"`
+	RequestURI string      `json:"uri"`
+	Header     http.Header `json:"header"`
+	TLS        bool        `json:"tls"`
+	ClientCert string      `json:"clientCert,omitempty"`
+}
+
+// echoHandler answers with a JSON description of the request.
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	e := echoed{Method: r.Method, Host: r.Host, RequestURI: r.RequestURI, Header: r.Header, TLS: r.TLS != nil}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		e.ClientCert = r.TLS.PeerCertificates[0].Subject.CommonName
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(e)
+}
+
+func newEcho(t testing.TB) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(echoHandler))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// response is a finished exchange.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r response) echo(t testing.TB) echoed {
+	t.Helper()
+	var e echoed
+	if err := json.Unmarshal([]byte(r.body), &e); err != nil {
+		t.Fatalf("upstream did not answer (status %d, body %q): %v", r.status, r.body, err)
+	}
+	return e
+}
+
+// do serves one request through h in process.
+func do(t testing.TB, h http.Handler, method, target string, hdr map[string]string) response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	req.RemoteAddr = "192.0.2.10:40000"
+	for k, v := range hdr {
+		if strings.EqualFold(k, "host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	res := rec.Result()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+// get sends a real request over the network.
+func get(t testing.TB, c *http.Client, target string, hdr map[string]string) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		if strings.EqualFold(k, "host") {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", target, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+// rawRequest writes a request line by hand (for targets net/http would
+// not send) and returns the response.
+func rawRequest(t testing.TB, addr, requestLine string, hdr ...string) response {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := requestLine + "\r\nHost: example.com\r\n" + strings.Join(hdr, "") + "Connection: close\r\n\r\n"
+	if _, err := io.WriteString(c, msg); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufioReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+func build(t testing.TB, cfg *model.Config, opts Options) *Runtime {
+	t.Helper()
+	rt, issues := Build(cfg, opts)
+	if err := issues.Err(); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	t.Cleanup(rt.Close)
+	return rt
+}
+
+// startServer starts a Server with rt and returns it with a base URL per
+// listener.
+func startServer(t testing.TB, rt *Runtime, logger *slog.Logger) *Server {
+	t.Helper()
+	s := NewServer(logger)
+	if err := s.Start(t.Context(), rt); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := contextWithTimeout(5 * time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s
+}
+
+func oneRoute(backend string, r model.Route) *model.Config {
+	r.Listener = "web"
+	if r.Name == "" {
+		r.Name = "r"
+	}
+	r.Backend.URL = backend
+	return &model.Config{
+		Listeners: []model.Listener{{Name: "web", Address: "127.0.0.1:0"}},
+		Routes:    []model.Route{r},
+	}
+}
+
+// logBuffer collects JSON log lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// access returns the access log lines, decoded.
+func (l *logBuffer) access(t testing.TB) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["msg"] == "access" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// pki mints certificates for tests: one CA, leaves signed by it.
+type pki struct {
+	dir    string
+	ca     *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	caFile string
+	pool   *x509.CertPool
+	serial int64
+}
+
+func newPKI(t testing.TB) *pki {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	p := &pki{dir: t.TempDir(), ca: ca, caKey: key, pool: x509.NewCertPool(), serial: 1}
+	p.pool.AddCert(ca)
+	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", der)
+	return p
+}
+
+func (p *pki) write(t testing.TB, name, typ string, der []byte) string {
+	t.Helper()
+	f := filepath.Join(p.dir, name)
+	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// leaf mints a certificate for cn with the given DNS names, IPs and URIs;
+// it returns the files and the tls.Certificate.
+func (p *pki) leaf(t testing.TB, cn string, dns []string, uris []string) (certFile, keyFile string, cert tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(p.serial),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:     dns,
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	for _, u := range uris {
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.URIs = append(tmpl.URIs, pu)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = p.write(t, cn+".pem", "CERTIFICATE", der)
+	keyFile = p.write(t, cn+"-key.pem", "PRIVATE KEY", kder)
+	cert, err = tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+func readTestdata(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
