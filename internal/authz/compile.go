@@ -259,12 +259,6 @@ func containsAddr(blocks []netip.Prefix, ip netip.Addr) bool {
 }
 
 func (c *compiler) from(path string, mf *model.From) from {
-	if mf.JWT == nil && mf.NotJWT == nil && len(mf.RequestPrincipals)+len(mf.NotRequestPrincipals)+
-		len(mf.Principals)+len(mf.NotPrincipals)+len(mf.Namespaces)+len(mf.NotNamespaces)+
-		len(mf.ServiceAccounts)+len(mf.NotServiceAccounts)+len(mf.IPBlocks)+len(mf.NotIPBlocks) == 0 {
-		// Istio rejects an empty source too: it would match everyone.
-		c.errorf(path, "empty from entry: set at least one field")
-	}
 	f := from{
 		requestPrincipals:    c.patterns(path, "requestPrincipals", mf.RequestPrincipals, compilePattern),
 		notRequestPrincipals: c.patterns(path, "notRequestPrincipals", mf.NotRequestPrincipals, compilePattern),
@@ -395,10 +389,10 @@ type to struct {
 func (t *to) match(r *Request) bool {
 	if t.hosts != nil || t.notHosts != nil {
 		h := stripPort(r.Host)
-		if t.hosts != nil && !t.hosts.match(h) {
+		if t.hosts != nil && !t.hosts.matchHost(h, r.Port) {
 			return false
 		}
-		if t.notHosts != nil && t.notHosts.match(h) {
+		if t.notHosts != nil && t.notHosts.matchHost(h, r.Port) {
 			return false
 		}
 	}
@@ -424,10 +418,6 @@ func (t *to) match(r *Request) bool {
 }
 
 func (c *compiler) to(path string, mt *model.To) to {
-	if len(mt.Hosts)+len(mt.NotHosts)+len(mt.Methods)+len(mt.NotMethods)+len(mt.Paths)+
-		len(mt.NotPaths)+len(mt.Ports)+len(mt.NotPorts) == 0 {
-		c.errorf(path, "empty to entry: set at least one field")
-	}
 	return to{
 		hosts:      c.patterns(path, "hosts", mt.Hosts, compileHostPattern),
 		notHosts:   c.patterns(path, "notHosts", mt.NotHosts, compileHostPattern),

@@ -142,7 +142,7 @@ func summarizeFrom(f *model.From) string {
 	fs.list("notServiceAccounts", f.NotServiceAccounts)
 	fs.list("ipBlocks", f.IPBlocks)
 	fs.list("notIpBlocks", f.NotIPBlocks)
-	return strings.Join(fs, ", ")
+	return orAny(fs)
 }
 
 func summarizeTo(t *model.To) string {
@@ -155,7 +155,7 @@ func summarizeTo(t *model.To) string {
 	fs.list("notPaths", t.NotPaths)
 	fs.ints("ports", t.Ports)
 	fs.ints("notPorts", t.NotPorts)
-	return strings.Join(fs, ", ")
+	return orAny(fs)
 }
 
 func summarizeCondition(c *model.Condition) string {
@@ -166,5 +166,14 @@ func summarizeCondition(c *model.Condition) string {
 	fs := fields{s}
 	fs.list("values", c.Values)
 	fs.list("notValues", c.NotValues)
+	return strings.Join(fs, ", ")
+}
+
+// orAny joins fs, or says "any" for an entry without fields (it matches
+// every request).
+func orAny(fs fields) string {
+	if len(fs) == 0 {
+		return "any"
+	}
 	return strings.Join(fs, ", ")
 }

@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -22,6 +23,7 @@ type pattern struct {
 	kind patternKind
 	s    string // without the '*'
 	fold bool   // compare ASCII letters case-insensitively (hosts)
+	port int    // hosts only: the port a "host:PORT" pattern requires, 0 for any
 }
 
 // Pattern errors, wrapped with the offending value.
@@ -29,7 +31,7 @@ var (
 	errEmptyValue    = errors.New("empty value")
 	errInnerWildcard = errors.New(`"*" is only allowed as the whole value, a prefix or a suffix`)
 	errPathTemplate  = errors.New("path templates ({*}, {**}) are not supported")
-	errHostPort      = errors.New("host must not carry a port; match ports with ports/notPorts")
+	errHostPort      = errors.New("invalid port in host (want HOST, HOST:PORT or HOST:*)")
 )
 
 // compilePattern classifies v. A '*' anywhere but alone, at the start or at
@@ -66,18 +68,38 @@ func compilePathPattern(v string) (pattern, error) {
 	return compilePattern(v)
 }
 
-// compileHostPattern is compilePattern for hosts: case-insensitive, and
-// without a port.
+// compileHostPattern is compilePattern for hosts: ASCII case-insensitive.
+// A pattern may end in ":PORT", which also requires the request's port, or
+// in ":*" (Istio's idiom for "with any port"), which is the same as no port
+// since hosts are compared without their port.
 func compileHostPattern(v string) (pattern, error) {
-	p, err := compilePattern(v)
+	host, port := v, 0
+	if hostHasPort(v) {
+		i := strings.LastIndexByte(v, ':')
+		host = v[:i]
+		if ps := v[i+1:]; ps != "*" {
+			n, err := strconv.Atoi(ps)
+			if err != nil || n < 1 || n > 65535 {
+				return pattern{}, fmt.Errorf("%q: %w", v, errHostPort)
+			}
+			port = n
+		}
+	}
+	p, err := compilePattern(host)
 	if err != nil {
+		if host != v {
+			return pattern{}, fmt.Errorf("%q: %w", v, err)
+		}
 		return p, err
 	}
-	if hostHasPort(p.s) {
-		return pattern{}, fmt.Errorf("%q: %w", v, errHostPort)
-	}
 	p.fold = true
+	p.port = port
 	return p, nil
+}
+
+// matchHost matches a host (without port) and the request's port.
+func (p *pattern) matchHost(host string, port int) bool {
+	return (p.port == 0 || p.port == port) && p.match(host)
 }
 
 // hostHasPort reports whether h ends in ":port". An unbracketed IPv6
@@ -133,18 +155,6 @@ func (p *pattern) match(v string) bool {
 	return v == p.s
 }
 
-func (p *pattern) String() string {
-	switch p.kind {
-	case matchAny:
-		return "*"
-	case matchPrefix:
-		return p.s + "*"
-	case matchSuffix:
-		return "*" + p.s
-	}
-	return p.s
-}
-
 // patterns matches when any of its patterns does.
 type patterns []pattern
 
@@ -157,17 +167,13 @@ func (ps patterns) match(v string) bool {
 	return false
 }
 
-func (ps patterns) String() string {
-	var b strings.Builder
-	b.WriteByte('[')
+func (ps patterns) matchHost(host string, port int) bool {
 	for i := range ps {
-		if i > 0 {
-			b.WriteString(", ")
+		if ps[i].matchHost(host, port) {
+			return true
 		}
-		b.WriteString(ps[i].String())
 	}
-	b.WriteByte(']')
-	return b.String()
+	return false
 }
 
 // asciiEqualFold reports whether a and b are equal with ASCII letters
