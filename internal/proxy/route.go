@@ -77,11 +77,10 @@ func compilePath(pm model.PathMatch) (pathMatcher, error) {
 	switch pm.Kind {
 	case model.PathExact, model.PathPrefix:
 	case model.PathRegex:
-		re, err := regexp.Compile(`^(?:` + pm.Value + `)$`)
-		if err != nil {
+		if _, err := regexp.Compile(pm.Value); err != nil {
 			return m, fmt.Errorf("compiling regex: %w", err)
 		}
-		m.re = re
+		m.re = regexp.MustCompile(`^(?:` + pm.Value + `)$`)
 	default:
 		return m, fmt.Errorf("unknown path match kind %q", pm.Kind)
 	}

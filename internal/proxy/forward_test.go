@@ -1,0 +1,256 @@
+package proxy
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+func TestForwardHeaders(t *testing.T) {
+	echo := newEcho(t)
+	rt := build(t, oneRoute(echo.URL+"/base", model.Route{}), Options{})
+	s := startServer(t, rt, nil)
+	base := "http://" + s.Addr("web").String()
+
+	res := get(t, nil, base+"/x/y?q=1", map[string]string{
+		"Host":              "www.example.com:8080",
+		"X-Forwarded-For":   "203.0.113.9",
+		"X-Forwarded-Host":  "spoofed.example",
+		"X-Forwarded-Proto": "https",
+		"Connection":        "X-Hop",
+		"X-Hop":             "secret",
+		"Te":                "trailers",
+		"Authorization":     "Bearer not-checked-on-an-open-route",
+	})
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d %q", res.status, res.body)
+	}
+	e := res.echo(t)
+	checks := []struct{ name, got, want string }{
+		{"Host kept", e.Host, "www.example.com:8080"},
+		{"backend path prefixed, query kept", e.RequestURI, "/base/x/y?q=1"},
+		{"X-Forwarded-For is the client only", e.Header.Get("X-Forwarded-For"), "127.0.0.1"},
+		{"X-Forwarded-Host", e.Header.Get("X-Forwarded-Host"), "www.example.com:8080"},
+		{"X-Forwarded-Proto", e.Header.Get("X-Forwarded-Proto"), "http"},
+		{"hop-by-hop named in Connection removed", e.Header.Get("X-Hop"), ""},
+		{"Authorization passes an open route", e.Header.Get("Authorization"), "Bearer not-checked-on-an-open-route"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestUpstreamErrors(t *testing.T) {
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+
+	// A TLS upstream whose certificate the gateway does not trust.
+	untrusted := httptest.NewTLSServer(http.HandlerFunc(echoHandler))
+	t.Cleanup(untrusted.Close)
+
+	tests := []struct {
+		name    string
+		backend model.Backend
+		status  int
+		body    string
+	}{
+		{"connection refused", model.Backend{URL: refused}, 503, "no healthy upstream"},
+		{"unknown host", model.Backend{URL: "http://upstream.invalid"}, 503, "no healthy upstream"},
+		{"untrusted certificate", model.Backend{URL: untrusted.URL}, 503, "no healthy upstream"},
+		{"timeout", model.Backend{URL: slow.URL, Timeout: 100 * time.Millisecond}, 504, "upstream request timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs logBuffer
+			cfg := oneRoute(tt.backend.URL, model.Route{Backend: tt.backend})
+			cfg.Routes[0].Backend = tt.backend
+			h := build(t, cfg, Options{Logger: logs.logger()}).Handler("web")
+			res := do(t, h, "GET", "/x", nil)
+			if res.status != tt.status || res.body != tt.body {
+				t.Fatalf("got %d %q, want %d %q", res.status, res.body, tt.status, tt.body)
+			}
+			if ct := res.header.Get("Content-Type"); ct != "text/plain" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			lines := logs.access(t)
+			if len(lines) != 1 || lines[0]["status"] != float64(tt.status) || lines[0]["upstream_error"] == nil {
+				t.Errorf("access log %v", lines)
+			}
+		})
+	}
+}
+
+// TestClientGone: a client that goes away while the upstream is slow is
+// logged as 499.
+func TestClientGone(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+	var logs logBuffer
+	rt := build(t, oneRoute(slow.URL, model.Route{}), Options{Logger: logs.logger()})
+	s := startServer(t, rt, nil)
+	c, err := net.Dial("tcp", s.Addr("web").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if lines := logs.access(t); len(lines) == 1 {
+			if lines[0]["status"] != float64(499) {
+				t.Fatalf("logged %v, want status 499", lines[0])
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no access log line")
+}
+
+func TestTLSOrigination(t *testing.T) {
+	p := newPKI(t)
+	srvCert, srvKey, _ := p.leaf(t, "upstream", []string{"upstream.test"}, nil)
+	cliCert, cliKey, _ := p.leaf(t, "gateway-client", nil, nil)
+	serverTLS := func(clientAuth tls.ClientAuthType) *httptest.Server {
+		cert, err := tls.LoadX509KeyPair(srvCert, srvKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: clientAuth, ClientCAs: p.pool}
+		s.StartTLS()
+		t.Cleanup(s.Close)
+		return s
+	}
+	simple := serverTLS(tls.NoClientCert)
+	mutual := serverTLS(tls.RequireAndVerifyClientCert)
+
+	// httptest.NewTLSServer with its own certificate, written to a PEM file.
+	ht := httptest.NewTLSServer(http.HandlerFunc(echoHandler))
+	t.Cleanup(ht.Close)
+	htCA := p.write(t, "httptest.pem", "CERTIFICATE", ht.Certificate().Raw)
+
+	tests := []struct {
+		name    string
+		backend model.Backend
+		status  int
+		cn      string
+	}{
+		{"simple with CA file", model.Backend{URL: simple.URL, CAFile: p.caFile}, 200, ""},
+		{"httptest server with its certificate as CA", model.Backend{URL: ht.URL, CAFile: htCA}, 200, ""},
+		{"server name override", model.Backend{URL: simple.URL, CAFile: p.caFile, ServerName: "upstream.test"}, 200, ""},
+		{"wrong server name", model.Backend{URL: simple.URL, CAFile: p.caFile, ServerName: "other.test"}, 503, ""},
+		{"mutual with client certificate", model.Backend{URL: mutual.URL, CAFile: p.caFile, CertFile: cliCert, KeyFile: cliKey}, 200, "gateway-client"},
+		{"mutual without client certificate", model.Backend{URL: mutual.URL, CAFile: p.caFile}, 503, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := oneRoute(tt.backend.URL, model.Route{})
+			cfg.Routes[0].Backend = tt.backend
+			h := build(t, cfg, Options{}).Handler("web")
+			res := do(t, h, "GET", "/tls", map[string]string{"Host": "client.example"})
+			if res.status != tt.status {
+				t.Fatalf("status %d %q, want %d", res.status, res.body, tt.status)
+			}
+			if tt.status != 200 {
+				return
+			}
+			e := res.echo(t)
+			if !e.TLS || e.ClientCert != tt.cn || e.Host != "client.example" {
+				t.Fatalf("upstream saw %+v", e)
+			}
+		})
+	}
+}
+
+// TestWebSocket upgrades through the gateway: a raw handshake, then bytes
+// echoed over the hijacked connection.
+func TestWebSocket(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			http.Error(w, "want upgrade", http.StatusBadRequest)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Path: " + r.URL.Path + "\r\n\r\n")
+		brw.Flush()
+		line, err := brw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		brw.WriteString("echo: " + line)
+		brw.Flush()
+	}))
+	t.Cleanup(up.Close)
+	var logs logBuffer
+	rt := build(t, oneRoute(up.URL, model.Route{}), Options{Logger: logs.logger()})
+	s := startServer(t, rt, nil)
+
+	c, err := net.Dial("tcp", s.Addr("web").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /ws/./chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(c)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusSwitchingProtocols || res.Header.Get("X-Path") != "/ws/chat" {
+		t.Fatalf("handshake: %d %v", res.StatusCode, res.Header)
+	}
+	io.WriteString(c, "hello\n")
+	line, err := br.ReadString('\n')
+	if err != nil || line != "echo: hello\n" {
+		t.Fatalf("read %q, %v", line, err)
+	}
+	c.Close()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if lines := logs.access(t); len(lines) == 1 {
+			if lines[0]["status"] != float64(101) {
+				t.Fatalf("logged %v", lines[0])
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no access log line")
+}
