@@ -186,6 +186,11 @@ func (p *Provider) Close() {
 	}
 }
 
+// Ready reports whether the provider has keys: always for local key sets,
+// after the first successful fetch for remote ones. Until then tokens that
+// reach the signature check fail with ErrJwksFetch.
+func (p *Provider) Ready() bool { return p.keys.Load() != nil }
+
 // OutputHeaders are the request headers this provider sets (claim headers,
 // payload header), canonicalized. The proxy strips them from every
 // incoming request on routes that use the provider.

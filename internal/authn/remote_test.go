@@ -184,6 +184,9 @@ func TestRemoteInitialFetchFailure(t *testing.T) {
 	srv := newJWKSServer(t, "")
 	srv.set(503, "down")
 	p := remoteProvider(t, model.KeySource{URI: srv.URL, Timeout: 300 * time.Millisecond, RefetchInterval: time.Millisecond})
+	if p.Ready() {
+		t.Fatal("ready before any fetch")
+	}
 	tok := mint(t, "RS256", "k1", rsaKey, claims(), nil)
 	ctx := context.Background()
 
@@ -209,6 +212,9 @@ func TestRemoteInitialFetchFailure(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	wantErr(t, err, nil)
+	if !p.Ready() {
+		t.Fatal("not ready after a successful fetch")
+	}
 }
 
 func TestRemoteNeverHS(t *testing.T) {
