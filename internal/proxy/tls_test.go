@@ -1,0 +1,112 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"testing"
+
+	"jwtgate.dev/jwtgate/internal/authz"
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// tlsClient trusts the test CA and presents certs, if any.
+func tlsClient(p *pki, certs ...tls.Certificate) *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs:      p.pool,
+		Certificates: certs,
+		ServerName:   "gw.test",
+	}}}
+}
+
+func TestHTTPSListener(t *testing.T) {
+	p := newPKI(t)
+	certFile, keyFile, _ := p.leaf(t, "gw", []string{"gw.test"}, nil)
+	echo := newEcho(t)
+	cfg := oneRoute(echo.URL, model.Route{})
+	cfg.Listeners[0].TLS = &model.ListenerTLS{CertFile: certFile, KeyFile: keyFile}
+	s := startServer(t, build(t, cfg, Options{}), nil)
+	res := get(t, tlsClient(p), "https://"+s.Addr("web").String()+"/secure", map[string]string{"Host": "gw.test"})
+	if res.status != 200 {
+		t.Fatalf("status %d %q", res.status, res.body)
+	}
+	if e := res.echo(t); e.Header.Get("X-Forwarded-Proto") != "https" {
+		t.Fatalf("X-Forwarded-Proto %q", e.Header.Get("X-Forwarded-Proto"))
+	}
+}
+
+// TestMTLSListener: with a client CA, require rejects handshakes without a
+// certificate and request accepts them; the SPIFFE URI SAN of a verified
+// certificate is the source principal policies see.
+func TestMTLSListener(t *testing.T) {
+	p := newPKI(t)
+	certFile, keyFile, _ := p.leaf(t, "gw", []string{"gw.test"}, nil)
+	_, _, client := p.leaf(t, "client", nil, []string{"spiffe://cluster.local/ns/default/sa/sleep"})
+	_, _, other := p.leaf(t, "other", nil, []string{"spiffe://cluster.local/ns/prod/sa/web"})
+	stranger := newPKI(t)
+	_, _, untrusted := stranger.leaf(t, "stranger", nil, []string{"spiffe://cluster.local/ns/default/sa/sleep"})
+	echo := newEcho(t)
+
+	for _, mode := range []model.ClientCertMode{"", model.ClientCertsRequire, model.ClientCertsRequest} {
+		t.Run("mode="+string(mode), func(t *testing.T) {
+			cfg := oneRoute(echo.URL, model.Route{})
+			cfg.Listeners[0].TLS = &model.ListenerTLS{CertFile: certFile, KeyFile: keyFile, ClientCAFile: p.caFile, ClientCerts: mode}
+			cfg.Policies = []model.Policy{{
+				Name:   "sleep-or-anonymous",
+				Action: model.ActionAllow,
+				Rules: []model.Rule{
+					{From: []model.From{{Principals: []string{"cluster.local/ns/default/sa/sleep"}, Namespaces: []string{"default"}, ServiceAccounts: []string{"default/sleep"}}}},
+					{To: []model.To{{Paths: []string{"/anonymous"}}}},
+				},
+			}}
+			s := startServer(t, build(t, cfg, Options{}), nil)
+			base := "https://" + s.Addr("web").String()
+
+			if res := get(t, tlsClient(p, client), base+"/x", nil); res.status != 200 {
+				t.Errorf("allowed SPIFFE ID: %d %q", res.status, res.body)
+			}
+			if res := get(t, tlsClient(p, other), base+"/x", nil); res.status != 403 || res.body != "RBAC: access denied" {
+				t.Errorf("other SPIFFE ID: %d %q", res.status, res.body)
+			}
+			_, err := tlsClient(p, untrusted).Get(base + "/anonymous")
+			if err == nil {
+				t.Errorf("a certificate from another CA was accepted")
+			}
+			res, err := tlsClient(p).Get(base + "/anonymous")
+			if mode == model.ClientCertsRequest {
+				if err != nil {
+					t.Fatalf("request mode without a certificate: %v", err)
+				}
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					t.Errorf("request mode without a certificate: status %d", res.StatusCode)
+				}
+			} else if err == nil {
+				res.Body.Close()
+				t.Errorf("require mode accepted a client without a certificate")
+			}
+		})
+	}
+}
+
+func TestPeerOf(t *testing.T) {
+	p := newPKI(t)
+	for _, tt := range []struct {
+		uris []string
+		want authz.Peer
+	}{
+		{[]string{"spiffe://td/ns/NS/sa/SA"}, authz.Peer{Principal: "td/ns/NS/sa/SA", Namespace: "NS", ServiceAccount: "NS/SA"}},
+		{[]string{"https://example.com/x", "spiffe://td/ns/a/sa/b"}, authz.Peer{Principal: "td/ns/a/sa/b", Namespace: "a", ServiceAccount: "a/b"}},
+		{[]string{"spiffe://td/workload/x"}, authz.Peer{Principal: "td/workload/x"}},
+		{nil, authz.Peer{}},
+	} {
+		_, _, cert := p.leaf(t, "peer", nil, tt.uris)
+		r := &http.Request{TLS: &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert.Leaf}}}}
+		if got := peerOf(r); got != tt.want {
+			t.Errorf("peerOf(%v) = %+v, want %+v", tt.uris, got, tt.want)
+		}
+	}
+	if got := peerOf(&http.Request{}); got != (authz.Peer{}) {
+		t.Errorf("plain request: %+v", got)
+	}
+}
