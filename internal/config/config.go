@@ -76,7 +76,18 @@ type loader struct {
 	files  map[string]int // order in which files were first read
 }
 
+// seen records the order in which files are first met, for sorting issues.
+func (l *loader) seen(file string) {
+	if l.files == nil {
+		l.files = map[string]int{}
+	}
+	if _, ok := l.files[file]; !ok {
+		l.files[file] = len(l.files) + 1
+	}
+}
+
 func (l *loader) errorf(file string, line int, format string, args ...any) {
+	l.seen(file)
 	l.issues = append(l.issues, model.Issue{
 		Severity: model.Error,
 		Origin:   model.Origin{File: file, Line: line},
@@ -123,6 +134,7 @@ func fsError(err error) string {
 }
 
 func (l *loader) loadFile(name string) {
+	l.seen(name)
 	data, err := os.ReadFile(name)
 	if err != nil {
 		l.errorf(name, 0, "%s", fsError(err))
@@ -135,12 +147,7 @@ var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // addFile splits data into documents and decodes each.
 func (l *loader) addFile(name string, data []byte) {
-	if l.files == nil {
-		l.files = map[string]int{}
-	}
-	if _, ok := l.files[name]; !ok {
-		l.files[name] = len(l.files) + 1
-	}
+	l.seen(name)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var n yaml.Node
