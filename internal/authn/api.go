@@ -67,6 +67,7 @@ const (
 	Verified
 )
 
+// String names the outcome for logs: "missing", "invalid" or "verified".
 func (o Outcome) String() string {
 	switch o {
 	case Missing:

@@ -16,6 +16,7 @@ type Error struct {
 	Reason string
 }
 
+// Error returns the body the client is sent.
 func (e *Error) Error() string { return e.Msg }
 
 func newError(status int, msg, reason string) *Error {
