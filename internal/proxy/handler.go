@@ -239,11 +239,11 @@ func (l *listener) authorize(x *exchange, rt *route, r *http.Request, host, path
 	}
 	d := rt.engine.Evaluate(&ar)
 	x.policy, x.rule = d.Policy, d.Rule
-	if x.policy == "" {
-		x.policy = d.Reason
-	}
 	if d.Allowed {
 		return true
+	}
+	if x.policy == "" {
+		x.policy = d.Reason // "no ALLOW policy matched"
 	}
 	writeText(&x.rec, http.StatusForbidden, bodyDenied)
 	return false
