@@ -1,0 +1,115 @@
+package model
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func validConfig() *Config {
+	return &Config{
+		Listeners: []Listener{{Name: "web", Address: "127.0.0.1:8080", Origin: Origin{File: "a.yaml", Path: "listeners[0]", Line: 4}}},
+		Providers: []Provider{{Name: "p", JWKS: KeySource{Inline: `{"keys":[]}`}, ClockSkew: DefaultClockSkew, MaxTokenBytes: DefaultMaxTokenBytes}},
+		Routes: []Route{{
+			Name: "r", Listener: "web", Backend: Backend{URL: "http://127.0.0.1:8000"},
+			JWT:    &JWTRequirement{Providers: []string{"p"}, Mode: AuthRequired},
+			Origin: Origin{File: "a.yaml", Path: "routes[0]", Line: 10},
+		}},
+	}
+}
+
+func texts(is Issues) string {
+	var out []string
+	for _, i := range is {
+		out = append(out, i.Error())
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestValidateValid(t *testing.T) {
+	if is := validConfig().Validate(); len(is) != 0 {
+		t.Fatalf("issues:\n%s", texts(is))
+	}
+	// A config built in code, without origins, validates too.
+	if is := (&Config{}).Validate(); len(is) != 0 {
+		t.Fatalf("empty config: %s", texts(is))
+	}
+}
+
+func TestValidateIssues(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		want   string
+	}{
+		{"unknown provider", func(c *Config) { c.Routes[0].JWT.Providers = []string{"dev"} },
+			`a.yaml:10: routes[0].jwt.providers[0]: unknown provider "dev" (route "r")`},
+		{"duplicate listener", func(c *Config) {
+			c.Listeners = append(c.Listeners, Listener{Name: "web", Address: ":1", Origin: Origin{File: "b.yaml", Path: "listeners[0]", Line: 3}})
+		}, `b.yaml:3: listeners[0].name: duplicate listener name "web", first defined at a.yaml:4 (listener "web")`},
+		// A provider built in code has no origin: the path starts at the field.
+		{"negative durations", func(c *Config) {
+			c.Providers[0].JWKS = KeySource{URI: "https://k.example/jwks", Timeout: -time.Second}
+			c.Providers[0].MaxTokenBytes = -1
+		}, "jwks.timeout: must not be negative, got -1s (provider \"p\")\nmaxTokenBytes: must not be negative, got -1 (provider \"p\")"},
+		{"mode", func(c *Config) { c.Routes[0].JWT.Mode = "sometimes" },
+			`a.yaml:10: routes[0].jwt.mode: invalid mode "sometimes" (want required, allowMissing or allowMissingOrFailed) (route "r")`},
+		{"loopback http is fine", func(c *Config) {
+			c.Providers[0].JWKS = KeySource{URI: "http://[::1]:9000/jwks"}
+			c.Providers = append(c.Providers, Provider{Name: "q", JWKS: KeySource{URI: "http://localhost/jwks"}},
+				Provider{Name: "s", JWKS: KeySource{URI: "http://127.8.0.1/jwks"}})
+		}, ``},
+		{"discovery over http", func(c *Config) { c.Providers[0].JWKS = KeySource{}; c.Providers[0].Issuer = "http://idp.example" },
+			`warning: issuer: OIDC discovery over plain http from "idp.example": keys can be tampered with in transit; use https (provider "p")`},
+		{"condition kind", func(c *Config) {
+			c.Policies = []Policy{{Name: "x", Action: ActionDeny, Rules: []Rule{{When: []Condition{{Kind: "ip", Values: []string{"a"}}, {Kind: CondHeader, Values: []string{"a"}}}}}}}
+		}, "rules[0].when[0]: invalid condition kind \"ip\" (policy \"x\")\nrules[0].when[1]: header condition needs a name (policy \"x\")"},
+		{"listener required", func(c *Config) {
+			c.Listeners = append(c.Listeners, Listener{Name: "b", Address: ":2"})
+			c.Routes[0].Listener = ""
+		}, `a.yaml:10: routes[0].listener: required when there is not exactly one listener (route "r")`},
+		{"jwt policy loses to route", func(c *Config) {
+			c.JWTPolicies = []JWTPolicy{{Name: "all", Requirement: JWTRequirement{Providers: []string{"p"}}, Origin: Origin{File: "a.yaml", Path: "jwtPolicies[0]", Line: 20}}}
+		}, `a.yaml:20: warning: jwtPolicies[0]: jwtPolicy "all" not applied to route "r": route already has a JWT requirement of its own`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.change(c)
+			got := texts(c.Validate())
+			if got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCovers(t *testing.T) {
+	pre := func(v string) PathMatch { return PathMatch{Kind: PathPrefix, Value: v} }
+	ex := func(v string) PathMatch { return PathMatch{Kind: PathExact, Value: v} }
+	re := func(v string) PathMatch { return PathMatch{Kind: PathRegex, Value: v} }
+	tests := []struct {
+		name         string
+		earlier, m   RouteMatch
+		shadowedWant bool
+	}{
+		{"everything covers anything", RouteMatch{}, RouteMatch{Hosts: []string{"a"}, Methods: []string{"GET"}}, true},
+		{"identical", RouteMatch{Paths: []PathMatch{ex("/a")}, Hosts: []string{"a"}}, RouteMatch{Paths: []PathMatch{ex("/a")}, Hosts: []string{"A"}}, true},
+		{"prefix covers exact and longer prefix", RouteMatch{Paths: []PathMatch{pre("/a/")}}, RouteMatch{Paths: []PathMatch{ex("/a/b"), pre("/a/c/")}}, true},
+		{"prefix misses other path", RouteMatch{Paths: []PathMatch{pre("/a/")}}, RouteMatch{Paths: []PathMatch{ex("/a/b"), ex("/b")}}, false},
+		{"later matches any path", RouteMatch{Paths: []PathMatch{pre("/a/")}}, RouteMatch{}, false},
+		{"host restricted earlier", RouteMatch{Hosts: []string{"a"}}, RouteMatch{}, false},
+		{"method restricted earlier", RouteMatch{Methods: []string{"GET"}}, RouteMatch{Methods: []string{"GET", "POST"}}, false},
+		{"method subset", RouteMatch{Methods: []string{"GET", "POST"}}, RouteMatch{Methods: []string{"GET"}}, true},
+		{"header present covers value", RouteMatch{Headers: map[string]string{"X-A": "*"}}, RouteMatch{Headers: map[string]string{"x-a": "1"}}, true},
+		{"header value differs", RouteMatch{Headers: map[string]string{"x-a": "1"}}, RouteMatch{Headers: map[string]string{"x-a": "2"}}, false},
+		{"header missing later", RouteMatch{Headers: map[string]string{"x-a": "*"}}, RouteMatch{}, false},
+		{"same regex", RouteMatch{Paths: []PathMatch{re("/a.*")}}, RouteMatch{Paths: []PathMatch{re("/a.*")}}, true},
+		{"regex never assumed to cover", RouteMatch{Paths: []PathMatch{re(".*")}}, RouteMatch{Paths: []PathMatch{ex("/a")}}, false},
+	}
+	for _, tt := range tests {
+		if got := covers(tt.earlier, tt.m); got != tt.shadowedWant {
+			t.Errorf("%s: covers = %v", tt.name, got)
+		}
+	}
+}
