@@ -1,0 +1,316 @@
+// Command bench measures jwtgate's throughput and latency against an
+// upstream reached directly and through a tuned httputil.ReverseProxy,
+// all on loopback, with a closed-loop load generator of its own.
+//
+//	go run ./bench [-duration 10s] [-conns 64] [-warmup 2s] [-tokens 10000]
+//
+// It runs, in turn: (a) the upstream alone; (b) a bare ReverseProxy whose
+// Transport keeps as many idle connections as there are clients; (c)
+// jwtgate with the same valid RS256 token on every request (a cache hit
+// after the first); (d) jwtgate with a different token on each request,
+// cycling through a pool larger than twice the verified-token cache so
+// that every request verifies a signature. Results are printed as a
+// table with the ratios c/b, c/a and d/b.
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"jwtgate.dev/jwtgate/internal/config"
+	"jwtgate.dev/jwtgate/internal/demo"
+	"jwtgate.dev/jwtgate/internal/proxy"
+)
+
+//go:embed bench.yaml.tmpl
+var configTemplate string
+
+func main() {
+	var (
+		duration = flag.Duration("duration", 10*time.Second, "measured time per scenario")
+		conns    = flag.Int("conns", 64, "concurrent client connections")
+		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured load before each scenario")
+		tokens   = flag.Int("tokens", 10000, "distinct tokens minted for the fresh-token scenario (RS256 signing costs about 1-2 ms each)")
+	)
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout, *duration, *warmup, *conns, *tokens); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, conns, tokens int) error {
+	fmt.Fprintf(out, "jwtgate load benchmark: %s, %d CPUs (GOMAXPROCS %d), %s\n",
+		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel())
+	fmt.Fprintf(out, "%d connections, %s warm-up + %s measured per scenario, all on loopback in one process\n\n",
+		conns, warmup, duration)
+
+	// The upstream: a tiny fixed 200.
+	body := []byte(`{"ok":true}`)
+	upstream, err := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+	if err != nil {
+		return err
+	}
+	defer upstream.Close()
+
+	// The tuned bare reverse proxy.
+	target, _ := url.Parse("http://" + upstream.addr)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 2 * conns
+	tr.MaxIdleConnsPerHost = 2 * conns
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		},
+		Transport: tr,
+		// Connections the load generator drops at the end of a run are
+		// not worth a log line each.
+		ErrorLog:     log.New(io.Discard, "", 0),
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) },
+	}
+	bare, err := serveHTTP(rp)
+	if err != nil {
+		return err
+	}
+	defer bare.Close()
+
+	// jwtgate, with a key made now and given inline.
+	iss, err := demo.NewIssuer("https://bench.jwtgate.dev")
+	if err != nil {
+		return err
+	}
+	gw, closeGW, err := startGateway(ctx, iss, "http://"+upstream.addr)
+	if err != nil {
+		return err
+	}
+	defer closeGW()
+	token, err := iss.MintFor("bench", 24*time.Hour, nil)
+	if err != nil {
+		return err
+	}
+
+	// The gateway must do its job before it is timed.
+	for _, c := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {token, http.StatusOK}, {token + "x", http.StatusUnauthorized}} {
+		if err := expect("http://"+gw+"/", c.token, c.want); err != nil {
+			return err
+		}
+	}
+
+	measure := func(name, addr string, warm, next requests) (result, error) {
+		fmt.Fprintf(out, "  %-40s", name+" ...")
+		if warmup > 0 {
+			if _, err := load(ctx, name, addr, conns, warmup, warm); err != nil {
+				fmt.Fprintln(out)
+				return result{}, fmt.Errorf("warm-up: %w", err)
+			}
+		}
+		r, err := load(ctx, name, addr, conns, duration, next)
+		if err != nil {
+			fmt.Fprintln(out)
+			return result{}, err
+		}
+		fmt.Fprintf(out, " %8.0f req/s\n", r.rps())
+		runtime.GC()
+		return r, ctx.Err()
+	}
+
+	var results []result
+	plainA := fixed(rawGET(upstream.addr, "/", ""))
+	a, err := measure("(a) upstream directly", upstream.addr, plainA, plainA)
+	if err != nil {
+		return err
+	}
+	plainB := fixed(rawGET(bare.addr, "/", ""))
+	b, err := measure("(b) bare httputil.ReverseProxy", bare.addr, plainB, plainB)
+	if err != nil {
+		return err
+	}
+	same := fixed(rawGET(gw, "/", token))
+	c, err := measure("(c) jwtgate, same token (cached)", gw, same, same)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "  minting %d distinct tokens on %d CPUs ...", tokens, runtime.GOMAXPROCS(0))
+	t0 := time.Now()
+	pool, err := mintPool(iss, gw, tokens)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, " %s\n", time.Since(t0).Round(100*time.Millisecond))
+	d, err := measure("(d) jwtgate, fresh token per request", gw, same, cycle(pool))
+	if err != nil {
+		return err
+	}
+	results = append(results, a, b, c, d)
+
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\treq/s\tp50\tp99\trequests\terrors\t")
+	for _, r := range results {
+		if r.firstErr != nil {
+			defer fmt.Fprintf(out, "%s: first error: %v\n", r.name, r.firstErr)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%d\t%d\t\n", r.name, r.rps(),
+			fmtDur(percentile(r.latencies, 50)), fmtDur(percentile(r.latencies, 99)), r.requests, r.errors)
+	}
+	tw.Flush()
+	fmt.Fprintln(out)
+	ratio := func(x, y result) string {
+		if y.rps() == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f", x.rps()/y.rps())
+	}
+	fmt.Fprintf(out, "c/b = %s   (jwtgate with a cached token vs the bare proxy; the bar is >= 0.95)\n", ratio(c, b))
+	fmt.Fprintf(out, "c/a = %s   (jwtgate with a cached token vs the upstream alone)\n", ratio(c, a))
+	fmt.Fprintf(out, "d/b = %s   (jwtgate verifying every token vs the bare proxy; the bar is >= 0.65)\n", ratio(d, b))
+	return nil
+}
+
+// expect sends one GET and checks its status.
+func expect(url, token string, want int) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("sanity check: GET %s (token %t) = %d %q, want %d", url, token != "", resp.StatusCode, body, want)
+	}
+	return nil
+}
+
+// server is an HTTP server on a loopback port.
+type server struct {
+	addr string
+	srv  *http.Server
+}
+
+func (s *server) Close() { _ = s.srv.Close() }
+
+func serveHTTP(h http.Handler) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{addr: ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// startGateway loads the embedded configuration through the real loader,
+// builds the runtime and serves it; it returns the listener address.
+func startGateway(ctx context.Context, iss *demo.Issuer, upstream string) (string, func(), error) {
+	tmpl := template.Must(template.New("bench.yaml").Funcs(template.FuncMap{"quote": strconv.Quote}).Parse(configTemplate))
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, map[string]string{
+		"Issuer": iss.URL, "JWKS": string(iss.JWKS()), "Upstream": upstream,
+	}); err != nil {
+		return "", nil, err
+	}
+	cfg, issues := config.LoadBytes("bench.yaml", buf.Bytes())
+	if err := issues.Err(); err != nil {
+		return "", nil, fmt.Errorf("loading bench config: %w", err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	rt, issues := proxy.Build(cfg, proxy.Options{Logger: logger})
+	if err := issues.Err(); err != nil {
+		return "", nil, fmt.Errorf("building bench gateway: %w", err)
+	}
+	srv := proxy.NewServer(logger)
+	if err := srv.Start(ctx, rt); err != nil {
+		rt.Close()
+		return "", nil, err
+	}
+	addr := srv.Addr("bench")
+	if addr == nil {
+		return "", nil, fmt.Errorf("gateway listener %q has no address", "bench")
+	}
+	return addr.String(), func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		rt.Close()
+	}, nil
+}
+
+// mintPool signs n distinct tokens in parallel and returns the requests
+// carrying them.
+func mintPool(iss *demo.Issuer, addr string, n int) ([][]byte, error) {
+	pool := make([][]byte, n)
+	var (
+		wg   sync.WaitGroup
+		once sync.Once
+		ferr error
+	)
+	workers := runtime.GOMAXPROCS(0)
+	exp := time.Now().Add(24 * time.Hour).Unix()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				tok, err := iss.Mint(map[string]any{"sub": "bench-" + strconv.Itoa(i), "exp": exp})
+				if err != nil {
+					once.Do(func() { ferr = err })
+					return
+				}
+				pool[i] = rawGET(addr, "/", tok)
+			}
+		}()
+	}
+	wg.Wait()
+	return pool, ferr
+}
+
+// cpuModel is the first "model name" in /proc/cpuinfo, or "".
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// result is what one load run measured.
+type result struct {
+	name     string
+	requests int // answered with the expected status
+	errors   int // other statuses and transport errors
+	firstErr error
+	elapsed  time.Duration
+	// latencies are sorted ascending.
+	latencies []time.Duration
+}
+
+func (r result) rps() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) of sorted by the
+// nearest-rank method: the smallest value such that at least p percent
+// of the values are less than or equal to it. It returns 0 for no values.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	if p <= 0 {
+		return sorted[0]
+	}
+	// rank = ceil(p/100 * n), computed in integers to avoid rounding
+	// 0.99*100 up to 100.0000001.
+	n := len(sorted)
+	rank := int((p*float64(n) + 99.999999) / 100)
+	rank = max(1, min(rank, n))
+	return sorted[rank-1]
+}
+
+// merge joins per-worker latencies and sorts them.
+func merge(parts [][]time.Duration) []time.Duration {
+	var n int
+	for _, p := range parts {
+		n += len(p)
+	}
+	all := make([]time.Duration, 0, n)
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	slices.Sort(all)
+	return all
+}
+
+// fmtDur prints a latency in microseconds or milliseconds.
+func fmtDur(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.0f us", float64(d)/float64(time.Microsecond))
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPercentile(t *testing.T) {
+	var hundred []time.Duration
+	for i := 1; i <= 100; i++ {
+		hundred = append(hundred, time.Duration(i))
+	}
+	tests := []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"empty", nil, 50, 0},
+		{"one", []time.Duration{7}, 99, 7},
+		{"p50 of 100", hundred, 50, 50},
+		{"p99 of 100", hundred, 99, 99},
+		{"p100 of 100", hundred, 100, 100},
+		{"p0", hundred, 0, 1},
+		{"p50 of 4", []time.Duration{1, 2, 3, 4}, 50, 2},
+		{"p99 of 4", []time.Duration{1, 2, 3, 4}, 99, 4},
+		{"p50 of 3", []time.Duration{1, 2, 3}, 50, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := percentile(tt.sorted, tt.p); got != tt.want {
+				t.Errorf("percentile(%v, %v) = %v, want %v", len(tt.sorted), tt.p, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMerge(t *testing.T) {
+	got := merge([][]time.Duration{{3, 1}, nil, {2}})
+	if len(got) != 3 || got[0] != 1 || got[1] != 2 || got[2] != 3 {
+		t.Errorf("merge = %v", got)
+	}
+}
+
+func TestRPS(t *testing.T) {
+	r := result{requests: 500, elapsed: 2 * time.Second}
+	if r.rps() != 250 {
+		t.Errorf("rps = %v", r.rps())
+	}
+	if (result{}).rps() != 0 {
+		t.Error("rps of nothing should be 0")
+	}
+}
