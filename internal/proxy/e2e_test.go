@@ -15,7 +15,7 @@ import (
 // solo.io, inline JWKS whose modulus starts with a zero byte, team ->
 // x-team, org -> x-org) applied by a policy to the protected route; a
 // second route stays open.
-func seed004Config(t *testing.T, upstream string) *model.Config {
+func seed004Config(t testing.TB, upstream string) *model.Config {
 	return &model.Config{
 		Listeners: []model.Listener{{Name: "http", Address: "127.0.0.1:0"}},
 		Providers: []model.Provider{{
@@ -336,4 +336,29 @@ func checkLogs(t *testing.T, logs *logBuffer, token string, want []map[string]an
 			}
 		}
 	}
+}
+
+// TestAccessLogDenied: a request no ALLOW rule matches is logged with the
+// reason in the policy field; a 400 and a 404 are logged without a query.
+func TestAccessLogDenied(t *testing.T) {
+	echo := newEcho(t)
+	var logs logBuffer
+	cfg := oneRoute(echo.URL, model.Route{Name: "api", Match: model.RouteMatch{Paths: []model.PathMatch{{Kind: model.PathPrefix, Value: "/api/"}}}})
+	cfg.Policies = []model.Policy{{Name: "only-get", Action: model.ActionAllow, Rules: []model.Rule{{To: []model.To{{Methods: []string{"GET"}}}}}}}
+	h := build(t, cfg, Options{Logger: logs.logger()}).Handler("web")
+	assertResponse(t, do(t, h, "POST", "/api/x?access_token=secret-value", nil), 403, "RBAC: access denied")
+	if res := do(t, h, "GET", "/api/x?access_token=secret-value", nil); res.status != 200 {
+		t.Fatalf("GET: %d", res.status)
+	}
+	assertResponse(t, do(t, h, "GET", "/other?access_token=secret-value", nil), 404, "")
+	assertResponse(t, do(t, h, "GET", "/api/%2f?access_token=secret-value", nil), 400, "")
+	if strings.Contains(logs.String(), "secret-value") {
+		t.Fatalf("query logged:\n%s", logs.String())
+	}
+	checkLogs(t, &logs, "", []map[string]any{
+		{"route": "api", "status": 403.0, "policy": "no ALLOW policy matched", "rule": "", "authn": "none", "method": "POST", "path": "/api/x", "upstream": ""},
+		{"route": "api", "status": 200.0, "policy": "only-get", "rule": "rules[0]", "upstream": echo.URL},
+		{"route": "", "status": 404.0, "path": "/other"},
+		{"route": "", "status": 400.0, "path": "/api/%2f"},
+	})
 }

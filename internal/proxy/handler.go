@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -91,13 +92,13 @@ func (l *listener) serve(x *exchange, r *http.Request) {
 	w := &x.rec
 	raw := rawPath(r)
 	x.path = raw
+	x.authn = "none"
 	path, err := NormalizePath(raw)
 	if err != nil {
 		writeText(w, http.StatusBadRequest, "")
 		return
 	}
 	x.path = path
-	x.authn = "none"
 
 	host := hostOnly(r.Host)
 	var rt *route
@@ -305,6 +306,23 @@ var (
 	hdrNoSniff   = []string{"nosniff"}
 )
 
+// contentLengths are shared Content-Length values for the short bodies the
+// gateway writes, so that answering allocates nothing.
+var contentLengths = func() [][]string {
+	out := make([][]string, 128)
+	for i := range out {
+		out[i] = []string{strconv.Itoa(i)}
+	}
+	return out
+}()
+
+func contentLength(n int) []string {
+	if n < len(contentLengths) {
+		return contentLengths[n]
+	}
+	return []string{strconv.Itoa(n)}
+}
+
 // writeText writes one of the gateway's own responses: a text/plain body
 // (none for an empty one) with its Content-Length.
 func writeText(w http.ResponseWriter, status int, body string) {
@@ -315,10 +333,10 @@ func writeText(w http.ResponseWriter, status int, body string) {
 	} else {
 		delete(h, "Content-Type")
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = contentLength(len(body))
 	w.WriteHeader(status)
 	if body != "" {
-		_, _ = w.Write([]byte(body))
+		_, _ = io.WriteString(w, body)
 	}
 }
 
@@ -395,6 +413,17 @@ func (w *recorder) Write(b []byte) (int, error) {
 		}
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+// WriteString avoids copying the gateway's own bodies into a []byte.
+func (w *recorder) WriteString(s string) (int, error) {
+	if !w.wrote {
+		w.wrote = true
+		if w.status == 0 {
+			w.status = http.StatusOK
+		}
+	}
+	return io.WriteString(w.ResponseWriter, s)
 }
 
 // Hijack hands the connection over (an upgrade the upstream accepted);
