@@ -100,7 +100,7 @@ func Build(cfg *model.Config, opts Options) (*Runtime, model.Issues) {
 	b.compilePolicies()
 	b.compileRoutes()
 	if len(b.issues.Errors()) > 0 {
-		b.rt.closeTransports()
+		b.rt.Close()
 		return nil, b.issues
 	}
 	return b.rt, b.issues
@@ -256,7 +256,7 @@ func (b *builder) compileRoutes() {
 				errf("listener", "listener %q is not defined", ln)
 			}
 		}
-		r := &route{name: mr.Name, listener: ln, methods: mr.Match.Methods, headers: compileHeaders(mr.Match.Headers)}
+		r := &route{name: mr.Name, listener: ln, methods: slices.Clone(mr.Match.Methods), headers: compileHeaders(mr.Match.Headers)}
 		for _, h := range mr.Match.Hosts {
 			r.hosts = append(r.hosts, compileHost(h))
 		}
@@ -283,7 +283,7 @@ func (b *builder) compileRoutes() {
 			if mode == "" {
 				mode = model.AuthRequired
 			}
-			ex.JWT = &JWTExplanation{Providers: q.Providers, RequireAll: q.RequireAll, Mode: mode, Phase: phase, Priority: q.Priority, From: applied.From, NotApplied: applied.NotApplied}
+			ex.JWT = &JWTExplanation{Providers: slices.Clone(q.Providers), RequireAll: q.RequireAll, Mode: mode, Phase: phase, Priority: q.Priority, From: applied.From, NotApplied: applied.NotApplied}
 		}
 		if pols := b.cfg.PoliciesFor(mr); len(pols) > 0 {
 			r.engine = b.engine(pols)

@@ -60,10 +60,12 @@ func peerOf(r *http.Request) authz.Peer {
 		}
 		p := authz.Peer{Principal: u.Host + u.Path}
 		// /ns/NS/sa/SA
-		parts := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
-		if len(parts) == 4 && parts[0] == "ns" && parts[2] == "sa" && parts[1] != "" && parts[3] != "" {
-			p.Namespace = parts[1]
-			p.ServiceAccount = parts[1] + "/" + parts[3]
+		if rest, ok := strings.CutPrefix(u.Path, "/ns/"); ok {
+			ns, rest, _ := strings.Cut(rest, "/")
+			if sa, ok := strings.CutPrefix(rest, "sa/"); ok && ns != "" && sa != "" && !strings.Contains(sa, "/") {
+				p.Namespace = ns
+				p.ServiceAccount = ns + "/" + sa
+			}
 		}
 		return p
 	}

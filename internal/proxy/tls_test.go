@@ -98,6 +98,8 @@ func TestPeerOf(t *testing.T) {
 		{[]string{"spiffe://td/ns/NS/sa/SA"}, authz.Peer{Principal: "td/ns/NS/sa/SA", Namespace: "NS", ServiceAccount: "NS/SA"}},
 		{[]string{"https://example.com/x", "spiffe://td/ns/a/sa/b"}, authz.Peer{Principal: "td/ns/a/sa/b", Namespace: "a", ServiceAccount: "a/b"}},
 		{[]string{"spiffe://td/workload/x"}, authz.Peer{Principal: "td/workload/x"}},
+		{[]string{"spiffe://td/ns/a/sa/b/c"}, authz.Peer{Principal: "td/ns/a/sa/b/c"}},
+		{[]string{"spiffe://td/ns//sa/b"}, authz.Peer{Principal: "td/ns//sa/b"}},
 		{nil, authz.Peer{}},
 	} {
 		_, _, cert := p.leaf(t, "peer", nil, tt.uris)
