@@ -1,0 +1,79 @@
+package native
+
+import (
+	"reflect"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+func decode(t *testing.T, file, src string) Result {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
+		t.Fatal(err)
+	}
+	return Decode(file, &n)
+}
+
+func TestPathsAndRenames(t *testing.T) {
+	r := decode(t, "conf/a.yaml", `apiVersion: jwtgate.dev/v1alpha1
+kind: Config
+routes:
+  - name: r
+    match:
+      paths: ["*", "/*", /exact, "/pre/*"]
+      pathRegex: ["/re/.*"]
+    backend: {url: http://x, caFile: ca.pem, certFile: /abs/c.pem}
+`)
+	if len(r.Issues) != 0 {
+		t.Fatal(r.Issues)
+	}
+	got := r.Config.Routes[0]
+	want := []model.PathMatch{
+		{Kind: model.PathPrefix, Value: "/"}, {Kind: model.PathPrefix, Value: "/"},
+		{Kind: model.PathExact, Value: "/exact"}, {Kind: model.PathPrefix, Value: "/pre/"},
+		{Kind: model.PathRegex, Value: "/re/.*"},
+	}
+	if !reflect.DeepEqual(got.Match.Paths, want) {
+		t.Errorf("paths = %+v", got.Match.Paths)
+	}
+	if r.Renames["routes[0].match.paths[4]"] != "routes[0].match.pathRegex[0]" {
+		t.Errorf("renames = %v", r.Renames)
+	}
+	if got.Backend.CAFile != "conf/ca.pem" || got.Backend.CertFile != "/abs/c.pem" {
+		t.Errorf("backend = %+v", got.Backend)
+	}
+	if got.Origin != (model.Origin{File: "conf/a.yaml", Path: "routes[0]", Line: 4}) {
+		t.Errorf("origin = %+v", got.Origin)
+	}
+}
+
+func TestConditionKeys(t *testing.T) {
+	c := &converter{lines: map[string]int{}, in: &document{}, renames: map[string]string{}}
+	tests := []struct {
+		key  string
+		kind model.ConditionKind
+		name string
+	}{
+		{"request.auth.claims[groups]", model.CondClaim, "groups"},
+		{"request.auth.claims[llms][openai]", model.CondClaim, "llms.openai"},
+		{"request.headers[x-tenant]", model.CondHeader, "x-tenant"},
+		{"request.auth.audiences", model.CondAudience, ""},
+		{"request.auth.presenter", model.CondPresenter, ""},
+		{"request.auth.principal", model.CondPrincipal, ""},
+		{"source.ip", "", ""},
+		{"request.auth.claims[]", "", ""},
+	}
+	for _, tt := range tests {
+		kind, name := c.conditionKey(tt.key, "when[0].key")
+		if kind != tt.kind || name != tt.name {
+			t.Errorf("%s -> %s %q, want %s %q", tt.key, kind, name, tt.kind, tt.name)
+		}
+	}
+	if len(c.issues) != 2 {
+		t.Errorf("issues = %v", c.issues)
+	}
+}
