@@ -200,8 +200,6 @@ var cases = []struct {
 	{"ports", []model.Policy{allowP("a", toRule(model.To{Ports: []int{8443}}))}, anon(), allowedBy("a", "rules[0]")},
 	{"notPorts", []model.Policy{allowP("a", toRule(model.To{NotPorts: []int{8443}}))}, anon(), noneMatch},
 	{"to entry all fields must match", []model.Policy{allowP("a", toRule(model.To{Methods: []string{"GET"}, Paths: []string{"/admin/*"}}))}, anon(), noneMatch},
-	{"empty to entry matches everything", []model.Policy{denyP("d", toRule(model.To{}))}, anon(), deniedBy("d", "rules[0]")},
-	{"empty from entry matches everyone", []model.Policy{allowP("a", fromRule(model.From{}))}, anon(), allowedBy("a", "rules[0]")},
 	{"to any entry matches", []model.Policy{allowP("a", toRule(model.To{Paths: []string{"/admin/*"}}, model.To{Methods: []string{"GET"}}))}, anon(), allowedBy("a", "rules[0]")},
 
 	// when.
@@ -313,6 +311,10 @@ func TestCompileErrors(t *testing.T) {
 			`policy "x": rules[0].to[0].notHosts[0]: "a*b:80": "a*b": "*" is only allowed as the whole value, a prefix or a suffix`},
 		{"double wildcard host", allowP("x", toRule(model.To{Hosts: []string{"*.example.*"}})),
 			`policy "x": rules[0].to[0].hosts[0]: "*.example.*": "*" is only allowed as the whole value, a prefix or a suffix`},
+		{"empty from entry", allowP("x", fromRule(model.From{})),
+			`policy "x": rules[0].from[0]: empty from entry`},
+		{"empty to entry", allowP("x", model.Rule{To: []model.To{{}}}),
+			`policy "x": rules[0].to[0]: empty to entry`},
 		{"empty principal", allowP("x", fromRule(model.From{RequestPrincipals: []string{""}})),
 			`policy "x": rules[0].from[0].requestPrincipals[0]: empty value`},
 		{"bad port", allowP("x", toRule(model.To{Ports: []int{0}})),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/textproto"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -259,6 +260,11 @@ func containsAddr(blocks []netip.Prefix, ip netip.Addr) bool {
 }
 
 func (c *compiler) from(path string, mf *model.From) from {
+	if reflect.DeepEqual(*mf, model.From{}) {
+		// Istio rejects an empty source: matching everyone would make an
+		// ALLOW rule allow-all by accident.
+		c.errorf(path, "empty from entry")
+	}
 	f := from{
 		requestPrincipals:    c.patterns(path, "requestPrincipals", mf.RequestPrincipals, compilePattern),
 		notRequestPrincipals: c.patterns(path, "notRequestPrincipals", mf.NotRequestPrincipals, compilePattern),
@@ -418,6 +424,9 @@ func (t *to) match(r *Request) bool {
 }
 
 func (c *compiler) to(path string, mt *model.To) to {
+	if reflect.DeepEqual(*mt, model.To{}) {
+		c.errorf(path, "empty to entry")
+	}
 	return to{
 		hosts:      c.patterns(path, "hosts", mt.Hosts, compileHostPattern),
 		notHosts:   c.patterns(path, "notHosts", mt.NotHosts, compileHostPattern),

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -530,6 +531,11 @@ func (v *validator) policies() {
 func (v *validator) rule(a at, f string, r Rule) {
 	for i, fr := range r.From {
 		ff := index(field(f, "from"), i)
+		if reflect.DeepEqual(fr, From{}) {
+			// Istio rejects an empty source; matching everyone here would
+			// turn an ALLOW rule into allow-all by accident.
+			a.errorf(ff, "empty from entry: set at least one field")
+		}
 		patterns(a, field(ff, "requestPrincipals"), fr.RequestPrincipals)
 		patterns(a, field(ff, "notRequestPrincipals"), fr.NotRequestPrincipals)
 		patterns(a, field(ff, "principals"), fr.Principals)
@@ -539,6 +545,9 @@ func (v *validator) rule(a at, f string, r Rule) {
 	}
 	for i, to := range r.To {
 		tf := index(field(f, "to"), i)
+		if reflect.DeepEqual(to, To{}) {
+			a.errorf(tf, "empty to entry: set at least one field")
+		}
 		patterns(a, field(tf, "paths"), to.Paths)
 		patterns(a, field(tf, "notPaths"), to.NotPaths)
 		patterns(a, field(tf, "hosts"), to.Hosts)

@@ -64,6 +64,9 @@ func TestValidateIssues(t *testing.T) {
 		{"condition kind", func(c *Config) {
 			c.Policies = []Policy{{Name: "x", Action: ActionDeny, Rules: []Rule{{When: []Condition{{Kind: "ip", Values: []string{"a"}}, {Kind: CondHeader, Values: []string{"a"}}}}}}}
 		}, "rules[0].when[0]: invalid condition kind \"ip\" (policy \"x\")\nrules[0].when[1]: header condition needs a name (policy \"x\")"},
+		{"empty from and to entries fail closed", func(c *Config) {
+			c.Policies = []Policy{{Name: "x", Action: ActionAllow, Rules: []Rule{{From: []From{{}}, To: []To{{Methods: []string{"GET"}}, {}}}}}}
+		}, "rules[0].from[0]: empty from entry: set at least one field (policy \"x\")\nrules[0].to[1]: empty to entry: set at least one field (policy \"x\")"},
 		{"listener required", func(c *Config) {
 			c.Listeners = append(c.Listeners, Listener{Name: "b", Address: ":2"})
 			c.Routes[0].Listener = ""
