@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -51,7 +52,7 @@ func TestReload(t *testing.T) {
 
 	// A request in flight on the old runtime.
 	slow := make(chan response, 1)
-	go func() { slow <- get(t, nil, base+"/slow", nil) }()
+	go func() { slow <- getAsync(base + "/slow") }()
 	<-started
 
 	rtB := build(t, oneRoute(b.URL, model.Route{}), Options{})
@@ -156,7 +157,7 @@ func TestShutdownDrains(t *testing.T) {
 	}
 	addr := s.Addr("web").String()
 	slow := make(chan response, 1)
-	go func() { slow <- get(t, nil, "http://"+addr+"/slow", nil) }()
+	go func() { slow <- getAsync("http://" + addr + "/slow") }()
 	<-started
 
 	done := make(chan error, 1)
@@ -217,4 +218,16 @@ func TestStartBindFailure(t *testing.T) {
 	if s.Ready() {
 		t.Fatal("ready after a failed Start")
 	}
+}
+
+// getAsync is get for goroutines other than the test's: an error gives
+// status 0 and the error text as body.
+func getAsync(target string) response {
+	res, err := http.Get(target)
+	if err != nil {
+		return response{body: err.Error()}
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: string(b)}
 }
