@@ -584,6 +584,8 @@ func (v *validator) rule(a at, f string, r Rule) {
 		if len(c.Values) == 0 && len(c.NotValues) == 0 {
 			a.errorf(wf, "values or notValues is required")
 		}
+		patterns(a, field(wf, "values"), c.Values)
+		patterns(a, field(wf, "notValues"), c.NotValues)
 	}
 }
 
