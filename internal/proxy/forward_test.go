@@ -254,3 +254,28 @@ func TestWebSocket(t *testing.T) {
 	}
 	t.Fatal("no access log line")
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestPanicRecovered: a panic in the pipeline is answered 500 with an
+// empty body and logged, never sent.
+func TestPanicRecovered(t *testing.T) {
+	var logs logBuffer
+	rt := build(t, oneRoute("http://127.0.0.1:1", model.Route{}), Options{Logger: logs.logger()})
+	rt.byName["web"].routes[0].backend.proxy.Transport = roundTripFunc(func(*http.Request) (*http.Response, error) {
+		panic("secret-panic-value")
+	})
+	res := do(t, rt.Handler("web"), "GET", "/x", nil)
+	if res.status != 500 || res.body != "" || strings.Contains(res.header.Get("Content-Type"), "html") {
+		t.Fatalf("got %d %q %v", res.status, res.body, res.header)
+	}
+	if !strings.Contains(logs.String(), "handler panic") {
+		t.Fatalf("panic not logged:\n%s", logs.String())
+	}
+	lines := logs.access(t)
+	if len(lines) != 1 || lines[0]["status"] != 500.0 {
+		t.Fatalf("access log %v", lines)
+	}
+}
