@@ -2,7 +2,7 @@
 // upstream reached directly and through a tuned httputil.ReverseProxy,
 // all on loopback, with a closed-loop load generator of its own.
 //
-//	go run ./bench [-duration 10s] [-conns 64] [-warmup 2s] [-tokens 10000]
+//	go run ./bench [-duration 10s] [-conns 64] [-warmup 2s] [-tokens 10000] [-rounds 1]
 //
 // It runs, in turn: (a) the upstream alone; (b) a bare ReverseProxy whose
 // Transport keeps as many idle connections as there are clients; (c)
@@ -10,7 +10,9 @@
 // after the first); (d) jwtgate with a different token on each request,
 // cycling through a pool larger than twice the verified-token cache so
 // that every request verifies a signature. Results are printed as a
-// table with the ratios c/b, c/a and d/b.
+// table with the ratios c/b, c/a and d/b. With -rounds N the four
+// scenarios run N times, interleaved, so that a machine whose speed drifts
+// (a shared CI runner) affects them alike; the figures pool every round.
 package main
 
 import (
@@ -41,6 +43,11 @@ import (
 	"jwtgate.dev/jwtgate/internal/proxy"
 )
 
+// tokenCacheSize is the number of verified tokens a provider remembers
+// (internal/authn). Cycling through more than twice as many tokens in
+// order makes every lookup in its LRU miss.
+const tokenCacheSize = 4096
+
 //go:embed bench.yaml.tmpl
 var configTemplate string
 
@@ -49,22 +56,27 @@ func main() {
 		duration = flag.Duration("duration", 10*time.Second, "measured time per scenario")
 		conns    = flag.Int("conns", 64, "concurrent client connections")
 		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured load before each scenario")
-		tokens   = flag.Int("tokens", 10000, "distinct tokens minted for the fresh-token scenario (RS256 signing costs about 1-2 ms each)")
+		tokens   = flag.Int("tokens", 10000, "distinct tokens for the fresh-token scenario, cycled; keep it above twice the verified-token cache (4096) so every request misses it")
+		rounds   = flag.Int("rounds", 1, "rounds of all four scenarios, interleaved; the figures are over all rounds")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout, *duration, *warmup, *conns, *tokens); err != nil {
+	if *conns < 1 || *rounds < 1 || *tokens < 1 || *duration <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: -conns, -rounds, -tokens and -duration must be positive")
+		os.Exit(2)
+	}
+	if err := run(ctx, os.Stdout, *duration, *warmup, *conns, *tokens, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, conns, tokens int) error {
+func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, conns, tokens, rounds int) error {
 	fmt.Fprintf(out, "jwtgate load benchmark: %s, %d CPUs (GOMAXPROCS %d), %s\n",
 		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel())
-	fmt.Fprintf(out, "%d connections, %s warm-up + %s measured per scenario, all on loopback in one process\n\n",
-		conns, warmup, duration)
+	fmt.Fprintf(out, "%d connections, %s warm-up + %s measured per scenario, %d round(s), all on loopback in one process\n",
+		conns, warmup, duration, rounds)
 
 	// The upstream: a tiny fixed 200.
 	body := []byte(`{"ok":true}`)
@@ -125,53 +137,56 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 		}
 	}
 
-	measure := func(name, addr string, warm, next requests) (result, error) {
-		fmt.Fprintf(out, "  %-40s", name+" ...")
-		if warmup > 0 {
-			if _, err := load(ctx, name, addr, conns, warmup, warm); err != nil {
-				fmt.Fprintln(out)
-				return result{}, fmt.Errorf("warm-up: %w", err)
-			}
-		}
-		r, err := load(ctx, name, addr, conns, duration, next)
-		if err != nil {
-			fmt.Fprintln(out)
-			return result{}, err
-		}
-		fmt.Fprintf(out, " %8.0f req/s\n", r.rps())
-		runtime.GC()
-		return r, ctx.Err()
-	}
-
-	var results []result
-	plainA := fixed(rawGET(upstream.addr, "/", ""))
-	a, err := measure("(a) upstream directly", upstream.addr, plainA, plainA)
-	if err != nil {
-		return err
-	}
-	plainB := fixed(rawGET(bare.addr, "/", ""))
-	b, err := measure("(b) bare httputil.ReverseProxy", bare.addr, plainB, plainB)
-	if err != nil {
-		return err
-	}
-	same := fixed(rawGET(gw, "/", token))
-	c, err := measure("(c) jwtgate, same token (cached)", gw, same, same)
-	if err != nil {
-		return err
-	}
-
-	fmt.Fprintf(out, "  minting %d distinct tokens on %d CPUs ...", tokens, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(out, "minting %d distinct tokens on %d CPUs ...", tokens, runtime.GOMAXPROCS(0))
 	t0 := time.Now()
 	pool, err := mintPool(iss, gw, tokens)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, " %s\n", time.Since(t0).Round(100*time.Millisecond))
-	d, err := measure("(d) jwtgate, fresh token per request", gw, same, cycle(pool))
-	if err != nil {
-		return err
+	if tokens <= 2*tokenCacheSize {
+		fmt.Fprintf(out, "note: %d tokens is not more than twice the verified-token cache (%d): (d) will hit the cache\n", tokens, tokenCacheSize)
 	}
-	results = append(results, a, b, c, d)
+	fmt.Fprintln(out)
+
+	same := fixed(rawGET(gw, "/", token))
+	scenarios := []struct {
+		name       string
+		addr       string
+		warm, next requests
+	}{
+		{"(a) upstream directly", upstream.addr, fixed(rawGET(upstream.addr, "/", "")), fixed(rawGET(upstream.addr, "/", ""))},
+		{"(b) bare httputil.ReverseProxy", bare.addr, fixed(rawGET(bare.addr, "/", "")), fixed(rawGET(bare.addr, "/", ""))},
+		{"(c) jwtgate, same token (cached)", gw, same, same},
+		{"(d) jwtgate, fresh token per request", gw, same, cycle(pool)},
+	}
+	results := make([]result, len(scenarios))
+	for round := range rounds {
+		if rounds > 1 {
+			fmt.Fprintf(out, "round %d of %d\n", round+1, rounds)
+		}
+		for i, sc := range scenarios {
+			fmt.Fprintf(out, "  %-40s", sc.name+" ...")
+			if warmup > 0 {
+				if _, err := load(ctx, sc.name, sc.addr, conns, warmup, sc.warm); err != nil {
+					fmt.Fprintln(out)
+					return fmt.Errorf("warm-up: %w", err)
+				}
+			}
+			r, err := load(ctx, sc.name, sc.addr, conns, duration, sc.next)
+			if err != nil {
+				fmt.Fprintln(out)
+				return err
+			}
+			fmt.Fprintf(out, " %8.0f req/s\n", r.rps())
+			results[i] = results[i].add(r)
+			runtime.GC()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	a, b, c, d := results[0], results[1], results[2], results[3]
 
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)

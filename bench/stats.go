@@ -17,6 +17,19 @@ type result struct {
 	latencies []time.Duration
 }
 
+// add pools two runs of the same scenario.
+func (r result) add(o result) result {
+	if r.firstErr == nil {
+		r.firstErr = o.firstErr
+	}
+	r.name = o.name
+	r.requests += o.requests
+	r.errors += o.errors
+	r.elapsed += o.elapsed
+	r.latencies = merge([][]time.Duration{r.latencies, o.latencies})
+	return r
+}
+
 func (r result) rps() float64 {
 	if r.elapsed <= 0 {
 		return 0

@@ -51,3 +51,12 @@ func TestRPS(t *testing.T) {
 		t.Error("rps of nothing should be 0")
 	}
 }
+
+func TestAdd(t *testing.T) {
+	var r result
+	r = r.add(result{name: "x", requests: 2, elapsed: time.Second, latencies: []time.Duration{5, 1}})
+	r = r.add(result{name: "x", requests: 4, errors: 1, elapsed: time.Second, latencies: []time.Duration{3}})
+	if r.name != "x" || r.requests != 6 || r.errors != 1 || r.rps() != 3 || len(r.latencies) != 3 || r.latencies[0] != 1 {
+		t.Errorf("add = %+v", r)
+	}
+}
