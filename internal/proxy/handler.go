@@ -57,6 +57,7 @@ type exchange struct {
 	path     string
 	authn    string
 	reason   string
+	detail   string // authn's log-only reason: tells apart failures that share a body
 	sub      string
 	policy   string
 	rule     string
@@ -169,13 +170,13 @@ func (l *listener) authenticate(x *exchange, rt *route, r *http.Request, raw str
 		x.authn = "missing"
 	}
 	if res.Err != nil && res.Outcome != authn.Verified {
-		x.reason = res.Err.Msg
+		x.reason, x.detail = res.Err.Msg, res.Err.Reason
 	}
 	e := rt.req.Reject(*res)
 	if e == nil {
 		return true
 	}
-	x.reason = e.Msg
+	x.reason, x.detail = e.Msg, e.Reason
 	h := x.rec.Header()
 	h["Www-Authenticate"] = []string{bearerChallenge(r, raw, e != authn.ErrMissing)}
 	writeText(&x.rec, e.Status, e.Msg)
@@ -361,6 +362,7 @@ func (l *listener) log(x *exchange, r *http.Request) {
 		slog.Int("status", status),
 		slog.String("authn", x.authn),
 		slog.String("reason", x.reason),
+		slog.String("detail", x.detail),
 		slog.String("sub", x.sub),
 		slog.String("policy", x.policy),
 		slog.String("rule", x.rule),
