@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,8 @@ func main() {
 		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured load before each scenario")
 		tokens   = flag.Int("tokens", 10000, "distinct tokens for the fresh-token scenario, cycled; keep it above twice the verified-token cache (4096) so every request misses it")
 		rounds   = flag.Int("rounds", 1, "rounds of all four scenarios, interleaved; the figures are over all rounds")
+		only     = flag.String("only", "abcd", "the scenarios to run, by letter")
+		profile  = flag.String("cpuprofile", "", "write a CPU profile of the whole process, from the first measured run to the end, to this file")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -66,13 +69,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -conns, -rounds, -tokens and -duration must be positive")
 		os.Exit(2)
 	}
-	if err := run(ctx, os.Stdout, *duration, *warmup, *conns, *tokens, *rounds); err != nil {
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		profileTo = f
+	}
+	if err := run(ctx, os.Stdout, *duration, *warmup, *conns, *tokens, *rounds, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, conns, tokens, rounds int) error {
+// profileTo, when set, receives a CPU profile of the measured runs.
+var profileTo io.Writer
+
+func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, conns, tokens, rounds int, only string) error {
 	fmt.Fprintf(out, "jwtgate load benchmark: %s, %d CPUs (GOMAXPROCS %d), %s\n",
 		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), cpuModel())
 	fmt.Fprintf(out, "%d connections, %s warm-up + %s measured per scenario, %d round(s), all on loopback in one process\n",
@@ -137,6 +152,9 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 		}
 	}
 
+	if !strings.Contains(only, "d") {
+		tokens = 1
+	}
 	fmt.Fprintf(out, "minting %d distinct tokens on %d CPUs ...", tokens, runtime.GOMAXPROCS(0))
 	t0 := time.Now()
 	pool, err := mintPool(iss, gw, tokens)
@@ -144,7 +162,7 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 		return err
 	}
 	fmt.Fprintf(out, " %s\n", time.Since(t0).Round(100*time.Millisecond))
-	if tokens <= 2*tokenCacheSize {
+	if tokens <= 2*tokenCacheSize && strings.Contains(only, "d") {
 		fmt.Fprintf(out, "note: %d tokens is not more than twice the verified-token cache (%d): (d) will hit the cache\n", tokens, tokenCacheSize)
 	}
 	fmt.Fprintln(out)
@@ -161,17 +179,28 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 		{"(d) jwtgate, fresh token per request", gw, same, cycle(pool)},
 	}
 	results := make([]result, len(scenarios))
+	skip := func(i int) bool { return !strings.ContainsRune(only, rune('a'+i)) }
 	for round := range rounds {
 		if rounds > 1 {
 			fmt.Fprintf(out, "round %d of %d\n", round+1, rounds)
 		}
 		for i, sc := range scenarios {
+			if skip(i) {
+				results[i].name = sc.name
+				continue
+			}
 			fmt.Fprintf(out, "  %-40s", sc.name+" ...")
 			if warmup > 0 {
 				if _, err := load(ctx, sc.name, sc.addr, conns, warmup, sc.warm); err != nil {
 					fmt.Fprintln(out)
 					return fmt.Errorf("warm-up: %w", err)
 				}
+			}
+			if profileTo != nil {
+				if err := pprof.StartCPUProfile(profileTo); err == nil {
+					defer pprof.StopCPUProfile()
+				}
+				profileTo = nil
 			}
 			r, err := load(ctx, sc.name, sc.addr, conns, duration, sc.next)
 			if err != nil {
@@ -191,7 +220,10 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\treq/s\tp50\tp99\trequests\terrors\t")
-	for _, r := range results {
+	for i, r := range results {
+		if skip(i) {
+			continue
+		}
 		if r.firstErr != nil {
 			defer fmt.Fprintf(out, "%s: first error: %v\n", r.name, r.firstErr)
 		}
