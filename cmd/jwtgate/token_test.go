@@ -116,6 +116,28 @@ func TestTokenKeys(t *testing.T) {
 	}
 }
 
+// TestTokenECParameters reads a key as "openssl ecparam -genkey" writes
+// it: an EC PARAMETERS block before the key.
+func TestTokenECParameters(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22}})
+	path := filepath.Join(t.TempDir(), "ec.pem")
+	if err := os.WriteFile(path, append(params, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, "token", "--key", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := jwt.Parse(strings.TrimSpace(out), func(*jwt.Token) (any, error) { return &k.PublicKey, nil }, jwt.WithValidMethods([]string{"ES384"})); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestTokenClaims(t *testing.T) {
 	now := time.Now().Unix()
 	parse := func(t *testing.T, args ...string) jwt.MapClaims {
@@ -293,5 +315,8 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "token", "-h"); code != 0 || !strings.Contains(errOut, "-claim") {
 		t.Errorf("token -h: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, "help", "serve"); code != 0 || !strings.Contains(errOut, "-drain-timeout") {
+		t.Errorf("help serve: exit %d, %q", code, errOut)
 	}
 }
