@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitFor polls fn until it returns true or the deadline passes.
+func waitFor(t *testing.T, what string, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBinaryServeSignals builds the real binary and runs `jwtgate serve`:
+// real signals, a real config file, net/http and curl as clients. SIGHUP
+// with a broken file keeps the old config; SIGHUP with a good one applies
+// it; SIGTERM lets a request in flight finish, then the process exits 0.
+func TestBinaryServeSignals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "jwtgate")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/jwtgate")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	released := make(chan struct{})
+	started := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			<-released
+		}
+		fmt.Fprintf(w, "upstream saw %s", r.URL.Path)
+	}))
+	defer slow.Close()
+	defer func() {
+		select {
+		case <-released:
+		default:
+			close(released)
+		}
+	}()
+
+	addr := freeAddr(t)
+	cfgPath := filepath.Join(dir, "gateway.yaml")
+	writeConfig := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := func(jwksInline string) string {
+		return `apiVersion: jwtgate.dev/v1alpha1
+kind: Config
+listeners:
+  - name: web
+    address: ` + addr + `
+providers:
+  - name: selfminted
+    issuer: solo.io
+    jwks:
+      inline: '` + jwksInline + `'
+routes:
+  - name: open
+    match: {paths: ["/slow", "/open/*"]}
+    backend: {url: ` + slow.URL + `}
+  - name: protected
+    backend: {url: ` + slow.URL + `}
+    jwt: {providers: [selfminted]}
+`
+	}
+	jwks := testdata(t, "seed004-jwks.json")
+	writeConfig(config(jwks))
+
+	var logs syncBuffer
+	cmd := exec.Command(bin, "serve", "-c", cfgPath, "--admin", freeAddr(t))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+
+	base := "http://" + addr
+	get := func(path, token string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	waitFor(t, "the gateway to listen", func() bool { s, _ := get("/open/x", ""); return s == 200 })
+
+	token := testdata(t, "seed004-alice.jwt")
+	if s, b := get("/headers", token); s != 200 {
+		t.Fatalf("with the seed token: %d %q", s, b)
+	}
+
+	// curl, as the walkthroughs use it.
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-s", "-i", base+"/headers", "-H", "host: www.example.com:8080").CombinedOutput()
+		if err != nil {
+			t.Fatalf("curl: %v\n%s", err, out)
+		}
+		text := string(out)
+		for _, want := range []string{"HTTP/1.1 401 Unauthorized", `Www-Authenticate: Bearer realm="http://www.example.com:8080/headers"`, "\r\n\r\nJwt is missing"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("curl output lacks %q:\n%s", want, text)
+			}
+		}
+	}
+
+	// A broken file on SIGHUP: logged, the old config keeps serving.
+	writeConfig(config(jwks) + "bogus: true\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reload error in the log", func() bool { return strings.Contains(logs.String(), `unknown field \"bogus\"`) })
+	if s, b := get("/headers", token); s != 200 {
+		t.Fatalf("after a bad reload the old config must serve: %d %q", s, b)
+	}
+
+	// A good file on SIGHUP: an empty key set now rejects the seed token.
+	writeConfig(config(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"other","x":"GGsZR3N0a7oyZparsLTnWqDooeDkRdtE2ZVz5mP6Fwc"}]}`))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new config", func() bool { s, _ := get("/headers", token); return s == 401 })
+
+	// SIGTERM while a request is in flight: it completes, then exit 0.
+	type result struct {
+		status int
+		body   string
+	}
+	inflight := make(chan result, 1)
+	go func() { s, b := get("/slow", ""); inflight <- result{s, b} }()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request never reached the upstream")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if s, _ := get("/open/x", ""); s != 0 {
+		t.Errorf("a new request after SIGTERM got %d; the listener should be closed", s)
+	}
+	close(released)
+	r := <-inflight
+	if r.status != 200 || r.body != "upstream saw /slow" {
+		t.Errorf("in-flight request: %d %q, want 200 from the upstream", r.status, r.body)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit: %v\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway did not exit after draining")
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Error("the token appears in the logs")
+	}
+}
