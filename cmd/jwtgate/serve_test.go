@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,33 +11,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"jwtgate.dev/jwtgate/internal/logtest"
+
 	"jwtgate.dev/jwtgate/internal/demo"
 	"jwtgate.dev/jwtgate/internal/proxy"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger writing while a test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fixture is a token issuer and an upstream with a /slow endpoint that
 // holds requests until release is closed.
@@ -136,7 +117,7 @@ func TestServeReloadAndDrain(t *testing.T) {
 	signals := make(chan os.Signal, 1)
 	started := make(chan [2]net.Addr, 1)
 	reloaded := make(chan error, 1)
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- serve(context.Background(),
@@ -237,7 +218,7 @@ func TestServeContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	done := make(chan int, 1)
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	go func() {
 		done <- serve(ctx, []string{"-c", cfgPath, "--admin", "off"}, &stderr, serveHooks{
 			signals: make(chan os.Signal),
@@ -303,7 +284,7 @@ func TestServeBinary(t *testing.T) {
 	cfgPath := filepath.Join(dir, "gw.yaml")
 	writeFile(t, cfgPath, f.config(addr, true))
 
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	cmd := exec.Command(bin, "serve", "-c", cfgPath, "--admin", adminAddr)
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -352,7 +333,7 @@ func TestServeBinary(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool, logs *syncBuffer) {
+func waitFor(t *testing.T, cond func() bool, logs *logtest.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {

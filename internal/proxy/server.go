@@ -75,6 +75,17 @@ func (s *Server) Start(ctx context.Context, rt *Runtime) error {
 	if s.stopped || s.current.Load() != nil {
 		return errors.New("proxy: server already started")
 	}
+	if err := s.activate(ctx, rt); err != nil {
+		return err
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// activate binds rt's new addresses, starts its providers, makes it current
+// and serves the new sockets. Callers hold s.mu. On a bind error nothing
+// changes.
+func (s *Server) activate(ctx context.Context, rt *Runtime) error {
 	opened, err := s.bindNew(rt)
 	if err != nil {
 		return err
@@ -84,7 +95,6 @@ func (s *Server) Start(ctx context.Context, rt *Runtime) error {
 	for _, b := range opened {
 		s.serve(b)
 	}
-	s.ready.Store(true)
 	return nil
 }
 
@@ -192,14 +202,8 @@ func (s *Server) Reload(ctx context.Context, rt *Runtime) error {
 	if old == rt {
 		return nil
 	}
-	opened, err := s.bindNew(rt)
-	if err != nil {
+	if err := s.activate(ctx, rt); err != nil {
 		return err
-	}
-	rt.start(ctx)
-	s.current.Store(rt)
-	for _, b := range opened {
-		s.serve(b)
 	}
 	for addr, b := range s.bound {
 		if rt.byAddr[addr] != nil {
