@@ -94,6 +94,11 @@ var (
 	// successfully (or not within the fetch timeout).
 	ErrJwksFetch = newError(unauthorized, "Jwks remote fetch is failed", "remote key set not available")
 
+	// ErrTooManyTokens: a request carries more than MaxTokens tokens. Every
+	// token costs a signature check, so the count is bounded; the body is
+	// Envoy's wording for multiple tokens.
+	ErrTooManyTokens = newError(unauthorized, "Found multiple Jwt tokens", "more tokens in one request than MaxTokens")
+
 	// Our own checks beyond Envoy's. They answer "Jwt verification fails"
 	// but are distinct values so that logs can tell them apart.
 

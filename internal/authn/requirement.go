@@ -75,6 +75,11 @@ func NewRequirement(req model.JWTRequirement, providers map[string]*Provider) (*
 	return q, nil
 }
 
+// MaxTokens is the most tokens one request may carry across all the places
+// a requirement reads; more is answered with ErrTooManyTokens before any is
+// verified, so a request cannot buy many signature checks.
+const MaxTokens = 8
+
 // Authenticate finds the tokens in r and verifies them. Every token found
 // must verify against at least one provider that reads the place it was
 // found in; with RequireAll every provider must also have a token of its
@@ -91,6 +96,9 @@ func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result 
 	}
 	if len(fs) == 0 {
 		return Result{Outcome: Missing, Err: ErrMissing}
+	}
+	if len(fs) > MaxTokens {
+		return Result{Outcome: Invalid, Err: ErrTooManyTokens}
 	}
 
 	ids := make([]*Identity, len(q.providers))

@@ -88,6 +88,8 @@ func TestAuthenticate(t *testing.T) {
 		{"requireAll with one provider's token only", all, req("/", "Authorization", "Bearer "+a), Invalid, ErrUnknownIssuer, []string{"a"}},
 		{"requireAll, b's places empty", all, req("/?access_token=" + a), Invalid, ErrMissing, []string{"a"}},
 		{"requireAll with nothing", all, req("/"), Missing, ErrMissing, nil},
+		{"eight tokens are allowed", onlyA, req("/", repeat("Authorization", "Bearer "+a, MaxTokens)...), Verified, nil, []string{"a"}},
+		{"nine tokens are too many", onlyA, req("/", repeat("Authorization", "Bearer "+a, MaxTokens+1)...), Invalid, ErrTooManyTokens, nil},
 		{"requireAll with b expired", all, req("/?access_token="+a, "X-Token", expB), Invalid, ErrExpired, []string{"a"}},
 	}
 	for _, c := range cases {
@@ -295,4 +297,13 @@ func TestHeaderToken(t *testing.T) {
 			t.Errorf("headerToken(%q, %q) = %q, want %q", c.v, c.prefix, got, c.want)
 		}
 	}
+}
+
+// repeat gives n copies of a header name/value pair, for req.
+func repeat(name, value string, n int) []string {
+	var kv []string
+	for range n {
+		kv = append(kv, name, value)
+	}
+	return kv
 }
