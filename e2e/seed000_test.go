@@ -107,6 +107,8 @@ policies:
 		{"other subject", "GET", "/v1/payments/123", bearer(other), 403, "RBAC: access denied"},
 		{"no token", "GET", "/v1/payments/123", nil, 401, "Jwt is missing"},
 		{"dot segments cannot escape the rule", "GET", "/v1/payments/../refunds/1", bearer(payments), 403, "RBAC: access denied"},
+		{"doubled slashes are merged before matching", "GET", "//v1//payments/123", bearer(payments), 200, "*"},
+		{"doubled slashes cannot escape the rule", "GET", "/v1/payments//../refunds/1", bearer(payments), 403, "RBAC: access denied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := g.do(tc.method, host, tc.path, tc.headers)

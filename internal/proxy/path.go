@@ -18,8 +18,11 @@ var ErrUnsafePath = errors.New("path cannot be normalized safely")
 //     "~") are decoded, other escapes are kept with upper-case hex digits;
 //   - bytes that may not appear raw in a path (space, quotes, '{', bytes
 //     beyond ASCII, ...) are percent-encoded;
+//   - runs of slashes are merged ("/a//b" is "/a/b"), as Envoy's
+//     merge_slashes does, so that "//admin" cannot slip past a rule on
+//     "/admin" while the upstream serves /admin;
 //   - "." and ".." segments are removed ("/a/../b" is "/b"; ".." never
-//     climbs above the root). Empty segments ("//") are kept.
+//     climbs above the root).
 //
 // It fails with ErrUnsafePath, and the request is rejected rather than
 // matched loosely, when the path does not start with "/", contains an
@@ -72,7 +75,22 @@ func NormalizePath(p string) (string, error) {
 			b.WriteByte(upperHex[c&15])
 		}
 	}
-	return removeDotSegments(b.String()), nil
+	return removeDotSegments(mergeSlashes(b.String())), nil
+}
+
+// mergeSlashes replaces each run of slashes in p with one.
+func mergeSlashes(p string) string {
+	if !strings.Contains(p, "//") {
+		return p
+	}
+	b := make([]byte, 0, len(p))
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' && i > 0 && p[i-1] == '/' {
+			continue
+		}
+		b = append(b, p[i])
+	}
+	return string(b)
 }
 
 // normalized reports whether p (starting with "/") is already in normal
@@ -90,6 +108,10 @@ func normalized(p string) bool {
 				return false
 			}
 			i += 2
+		case c == '/':
+			if i > 0 && p[i-1] == '/' {
+				return false
+			}
 		case c == '.':
 			// A segment made of "." or ".." only.
 			if p[i-1] == '/' {
