@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -173,9 +174,49 @@ var tokenRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 // header names and methods.
 func validToken(s string) bool { return tokenRE.MatchString(s) }
 
+// reservedOutputs are headers a claim or the payload may not be copied
+// into: the gateway strips output headers from every incoming request, and
+// these carry the request's framing, routing or forwarding data.
+var reservedOutputs = []string{
+	"Connection", "Content-Length", "Content-Type", "Cookie", "Host", "Keep-Alive",
+	"Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding",
+	"Upgrade", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+}
+
+// tokenHeaders maps the canonical name of every header any provider reads
+// tokens from to the first such provider.
+func (v *validator) tokenHeaders() map[string]string {
+	m := map[string]string{}
+	for _, p := range v.c.Providers {
+		from := p.From
+		if len(from) == 0 {
+			from = DefaultTokenSources()
+		}
+		for _, s := range from {
+			if h := textproto.CanonicalMIMEHeaderKey(s.Header); s.Header != "" && m[h] == "" {
+				m[h] = p.Name
+			}
+		}
+	}
+	return m
+}
+
+// outputHeader checks a header a provider sets: a reserved header, or one
+// that tokens are read from, would be stripped from every request before
+// authentication and break the gateway silently.
+func outputHeader(a at, f, name string, tokenHeaders map[string]string) {
+	h := textproto.CanonicalMIMEHeaderKey(name)
+	if contains(reservedOutputs, h) {
+		a.errorf(f, "header %q cannot carry a claim or the payload", name)
+	} else if p, ok := tokenHeaders[h]; ok {
+		a.errorf(f, "header %q is where provider %q reads tokens; the gateway strips the headers it sets from every request, so those tokens would never be seen", name, p)
+	}
+}
+
 func (v *validator) providers() {
 	var seen names
 	seen.kind = "provider"
+	tokenHeaders := v.tokenHeaders()
 	for _, p := range v.c.Providers {
 		a := v.at("provider", p.Name, p.Origin)
 		seen.check(a, p.Name, p.Origin)
@@ -208,10 +249,16 @@ func (v *validator) providers() {
 				a.errorf(f+".header", "required")
 			case !validToken(ch.Header):
 				a.errorf(f+".header", "invalid header name %q", ch.Header)
+			default:
+				outputHeader(a, f+".header", ch.Header, tokenHeaders)
 			}
 		}
-		if p.PayloadHeader != "" && !validToken(p.PayloadHeader) {
+		switch {
+		case p.PayloadHeader == "":
+		case !validToken(p.PayloadHeader):
 			a.errorf("payloadHeader", "invalid header name %q", p.PayloadHeader)
+		default:
+			outputHeader(a, "payloadHeader", p.PayloadHeader, tokenHeaders)
 		}
 		for i, alg := range p.Algorithms {
 			if !contains(KnownAlgorithms, alg) {
