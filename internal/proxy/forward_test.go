@@ -279,3 +279,73 @@ func TestPanicRecovered(t *testing.T) {
 		t.Fatalf("access log %v", lines)
 	}
 }
+
+// TestConnectionHeaderCannotTouchOutputs: the headers a client's
+// Connection header names are hop-by-hop, but naming an output header
+// there must not delete what the gateway set, nor let a spoofed value
+// through.
+func TestConnectionHeaderCannotTouchOutputs(t *testing.T) {
+	echo := newEcho(t)
+	s := startServer(t, build(t, seed004Config(t, echo.URL), Options{}), nil)
+	addr := s.Addr("http").String()
+	token := readTestdata(t, "seed004.jwt")
+
+	res := rawRequest(t, addr, "GET /headers HTTP/1.1",
+		"Authorization: Bearer "+token+"\r\n",
+		"X-Team: spoofed\r\n",
+		"Connection: X-Team, x-jwt-payload, X-Org, X-Hop\r\n",
+		"X-Hop: secret\r\n",
+		"Host: www.example.com\r\n")
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d %q", res.status, res.body)
+	}
+	e := res.echo(t)
+	if got := e.Header.Values("X-Team"); len(got) != 1 || got[0] != "dev" {
+		t.Errorf("X-Team %q, want [dev]", got)
+	}
+	if got := e.Header.Get("X-Org"); got != "solo.io" {
+		t.Errorf("X-Org %q, want solo.io", got)
+	}
+	if got := e.Header.Get("X-Jwt-Payload"); got != strings.Split(token, ".")[1] {
+		t.Errorf("X-Jwt-Payload %q", got)
+	}
+	if got := e.Header.Get("X-Hop"); got != "" {
+		t.Errorf("X-Hop named in Connection was forwarded: %q", got)
+	}
+	if got := e.Header.Get("Connection"); got != "" {
+		t.Errorf("Connection forwarded: %q", got)
+	}
+
+	// On an open route the spoofed header is still stripped.
+	res = rawRequest(t, addr, "GET /open HTTP/1.1", "X-Team: admin\r\n", "Connection: X-Team\r\n")
+	if got := res.echo(t).Header.Get("X-Team"); got != "" {
+		t.Errorf("open route: X-Team %q reached the upstream", got)
+	}
+}
+
+// TestOnlyWebSocketUpgrades: an upgrade to anything but WebSocket (h2c
+// would give the client an HTTP/2 connection straight to the upstream,
+// past routing and authentication for every later request) is forwarded
+// as an ordinary request, without Upgrade.
+func TestOnlyWebSocketUpgrades(t *testing.T) {
+	echo := newEcho(t)
+	s := startServer(t, build(t, oneRoute(echo.URL, model.Route{}), Options{}), nil)
+	addr := s.Addr("web").String()
+	res := rawRequest(t, addr, "GET /x HTTP/1.1",
+		"Connection: Upgrade, HTTP2-Settings\r\n", "Upgrade: h2c\r\n", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n")
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d %q", res.status, res.body)
+	}
+	e := res.echo(t)
+	for _, h := range []string{"Upgrade", "Connection", "Http2-Settings"} {
+		if got := e.Header.Get(h); got != "" {
+			t.Errorf("%s forwarded: %q", h, got)
+		}
+	}
+	// A WebSocket handshake keeps its upgrade headers.
+	res = rawRequest(t, addr, "GET /x HTTP/1.1", "Connection: keep-alive, Upgrade\r\n", "Upgrade: WebSocket\r\n")
+	e = res.echo(t)
+	if e.Header.Get("Upgrade") != "WebSocket" || e.Header.Get("Connection") != "Upgrade" {
+		t.Errorf("WebSocket upgrade headers: %v", e.Header)
+	}
+}

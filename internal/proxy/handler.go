@@ -95,7 +95,9 @@ func (l *listener) serve(x *exchange, r *http.Request) {
 	x.path = raw
 	x.authn = "none"
 	path, err := NormalizePath(raw)
-	if err != nil {
+	if err != nil || r.Method == http.MethodConnect {
+		// CONNECT asks for a tunnel, which a reverse proxy does not
+		// give, whatever its target.
 		writeText(w, http.StatusBadRequest, "")
 		return
 	}
@@ -115,7 +117,9 @@ func (l *listener) serve(x *exchange, r *http.Request) {
 	}
 	x.route = rt.name
 
-	// Headers this gateway sets are never taken from the client.
+	// Headers this gateway sets are never taken from the client, and
+	// the client's Connection header may not remove them later.
+	dropConnectionHeaders(r.Header)
 	for _, h := range l.rt.strip {
 		delete(r.Header, h)
 	}
@@ -152,6 +156,44 @@ func (l *listener) serve(x *exchange, r *http.Request) {
 	}
 	x.upstream = rt.backend.url
 	rt.backend.proxy.ServeHTTP(w, r)
+}
+
+// dropConnectionHeaders removes the hop-by-hop headers the client's
+// Connection header names, and Connection itself, before the pipeline
+// looks at the request. ReverseProxy would remove them only when
+// forwarding, after the outputs are added: "Connection: X-Team" would
+// then delete the X-Team the gateway set. A WebSocket upgrade is kept
+// (Connection: Upgrade, Upgrade: websocket); any other upgrade (h2c, for
+// one, which would hand the client an HTTP/2 connection to the upstream
+// past the gateway's checks) is removed and the request forwarded as an
+// ordinary one.
+func dropConnectionHeaders(h http.Header) {
+	conn, ok := h["Connection"]
+	if !ok {
+		delete(h, "Upgrade")
+		return
+	}
+	upgrade := false
+	for _, v := range conn {
+		for v != "" {
+			var tok string
+			tok, v, _ = strings.Cut(v, ",")
+			tok = strings.Trim(tok, " \t")
+			switch {
+			case tok == "":
+			case strings.EqualFold(tok, "upgrade"):
+				upgrade = true
+			default:
+				delete(h, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+	delete(h, "Connection")
+	if up := h["Upgrade"]; upgrade && len(up) == 1 && strings.EqualFold(strings.Trim(up[0], " \t"), "websocket") {
+		h["Connection"] = []string{"Upgrade"}
+		return
+	}
+	delete(h, "Upgrade")
 }
 
 // authenticate runs the route's requirement and answers the request when

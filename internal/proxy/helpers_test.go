@@ -117,7 +117,8 @@ func get(t testing.TB, c *http.Client, target string, hdr map[string]string) res
 }
 
 // rawRequest writes a request line by hand (for targets net/http would
-// not send) and returns the response.
+// not send) and returns the response. It adds "Host: example.com" unless
+// hdr has a Host line, and always "Connection: close" last.
 func rawRequest(t testing.TB, addr, requestLine string, hdr ...string) response {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -125,7 +126,13 @@ func rawRequest(t testing.TB, addr, requestLine string, hdr ...string) response 
 		t.Fatal(err)
 	}
 	defer c.Close()
-	msg := requestLine + "\r\nHost: example.com\r\n" + strings.Join(hdr, "") + "Connection: close\r\n\r\n"
+	host := "Host: example.com\r\n" // unless hdr has one
+	for _, h := range hdr {
+		if strings.HasPrefix(strings.ToLower(h), "host:") {
+			host = ""
+		}
+	}
+	msg := requestLine + "\r\n" + host + strings.Join(hdr, "") + "Connection: close\r\n\r\n"
 	if _, err := io.WriteString(c, msg); err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,9 @@ type hostMatcher struct {
 }
 
 func compileHost(h string) hostMatcher {
-	h = strings.ToLower(h)
+	// Request hosts are compared lower case without a trailing dot;
+	// configured ones too.
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
 	switch {
 	case h == "*":
 		return hostMatcher{any: true}

@@ -1,9 +1,15 @@
 package proxy
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"jwtgate.dev/jwtgate/internal/model"
 )
@@ -29,6 +35,7 @@ func TestRouting(t *testing.T) {
 			r("first", model.RouteMatch{Paths: []model.PathMatch{{Kind: model.PathPrefix, Value: "/order/"}}}),
 			r("second", model.RouteMatch{Paths: []model.PathMatch{{Kind: model.PathPrefix, Value: "/order/"}}}),
 			r("host-any-path", model.RouteMatch{Hosts: []string{"api.example.net"}}),
+			r("configured-dot", model.RouteMatch{Hosts: []string{"Dot.Example.", "*.wild.example."}}),
 		},
 	}
 	h := build(t, cfg, Options{}).Handler("web")
@@ -60,6 +67,8 @@ func TestRouting(t *testing.T) {
 		{"header absent", "GET", "/h/x", nil, ""},
 		{"first match wins", "GET", "/order/1", nil, "first"},
 		{"host with any path", "GET", "/anything", map[string]string{"Host": "api.example.net"}, "host-any-path"},
+		{"configured host: case and trailing dot ignored", "GET", "/x", map[string]string{"Host": "dot.example"}, "configured-dot"},
+		{"configured wildcard with trailing dot", "GET", "/x", map[string]string{"Host": "a.wild.example."}, "configured-dot"},
 		{"no route", "GET", "/nowhere", nil, ""},
 	}
 	for _, tt := range tests {
@@ -107,13 +116,10 @@ func TestPathRejected(t *testing.T) {
 	rt := build(t, oneRoute(echo.URL, model.Route{}), Options{})
 	s := startServer(t, rt, nil)
 	addr := s.Addr("web").String()
-	for _, target := range []string{"/a%2Fb", "/a%2fb", "/a%5Cb", "/a%00b", "/a\\b", "*"} {
-		t.Run(target, func(t *testing.T) {
-			method := "GET"
-			if target == "*" {
-				method = "OPTIONS"
-			}
-			res := rawRequest(t, addr, method+" "+target+" HTTP/1.1")
+	for _, line := range []string{"GET /a%2Fb", "GET /a%2fb", "GET /a%5Cb", "GET /a%00b", "GET /a\\b", "OPTIONS *",
+		"CONNECT www.example.com:443", "CONNECT /x", "GET http://h.example/a%2Fb"} {
+		t.Run(line, func(t *testing.T) {
+			res := rawRequest(t, addr, line+" HTTP/1.1")
 			if res.status != http.StatusBadRequest || res.body != "" {
 				t.Fatalf("got %d %q, want 400 with an empty body", res.status, res.body)
 			}
@@ -173,5 +179,60 @@ func TestBuildErrors(t *testing.T) {
 	}
 	if len(issues) != len(want) {
 		t.Errorf("got %d issues, want %d:\n%s", len(issues), len(want), all)
+	}
+}
+
+// TestMalformedRequests: what net/http answers before the pipeline, as
+// docs/proxy.md lists it, and request framing the gateway and the
+// upstream must read alike.
+func TestMalformedRequests(t *testing.T) {
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s cl=%d te=%v body=%q", r.Method, r.Host, r.ContentLength, r.TransferEncoding, b)
+	}))
+	t.Cleanup(echo.Close)
+	var logs logBuffer
+	s := startServer(t, build(t, oneRoute(echo.URL, model.Route{}), Options{Logger: logs.logger()}), nil)
+	addr := s.Addr("web").String()
+	tests := []struct {
+		name, msg string
+		status    int
+		body      string
+	}{
+		{"missing Host", "GET / HTTP/1.1\r\n\r\n", 400, "400 Bad Request: missing required Host header"},
+		{"two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "400 Bad Request"},
+		{"differing Content-Lengths", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd", 400, "400 Bad Request"},
+		{"unsupported Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, "Unsupported transfer encoding"},
+		{"headers too large", "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", 431, "431 Request Header Fields Too Large"},
+		{"path too long", "GET /" + strings.Repeat("a", 70<<10) + " HTTP/1.1\r\nHost: a\r\n\r\n", 431, "431 Request Header Fields Too Large"},
+		{"chunked wins over Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 200, `POST a cl=-1 te=[chunked] body="hello"`},
+		{"absolute form: its authority is the host", "GET http://other/p HTTP/1.1\r\nHost: a\r\n\r\n", 200, `GET other cl=0 te=[] body=""`},
+		{"HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, tt.msg)
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.status || (tt.body != "" && string(b) != tt.body) {
+				t.Fatalf("got %d %q, want %d %q", res.StatusCode, b, tt.status, tt.body)
+			}
+			if tt.status >= 400 && (!res.Close || res.Header.Get("Content-Type") != "text/plain; charset=utf-8") {
+				t.Errorf("Connection close %v, Content-Type %q", res.Close, res.Header.Get("Content-Type"))
+			}
+		})
+	}
+	if n := len(logs.access(t)); n != 3 {
+		t.Errorf("%d access lines, want 3 (only the requests that reached the pipeline)", n)
 	}
 }
