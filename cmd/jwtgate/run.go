@@ -66,6 +66,11 @@ func runHelp(_ context.Context, args []string, stdout, stderr io.Writer) int {
 				return c.run(context.Background(), []string{"-h"}, stdout, stderr)
 			}
 		}
+		if args[0] != "help" {
+			fmt.Fprintf(stderr, "jwtgate help: unknown command %q\n\n", args[0])
+			usage(stderr)
+			return exitUsage
+		}
 	}
 	usage(stdout)
 	return exitOK
@@ -87,7 +92,7 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: jwtgate %s %s\n\nFlags:\n", name, synopsis)
+		fmt.Fprintf(stderr, "Usage: jwtgate %s\n\nFlags:\n", strings.TrimSpace(name+" "+synopsis))
 		fs.PrintDefaults()
 	}
 	return fs

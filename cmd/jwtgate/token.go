@@ -55,11 +55,22 @@ func runToken(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "jwtgate token: %v\n", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
 		return exitError
 	}
 	fmt.Fprintln(stdout, tok)
 	return exitOK
 }
+
+// usageError is a mistake in the flags themselves (exit 2): a missing or
+// conflicting key flag, a value that does not parse. Errors that depend on
+// the key (it cannot be read, the algorithm does not fit it) are not.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 type tokenRequest struct {
 	keyFile, secret, alg, kid string
@@ -78,7 +89,7 @@ func mintToken(req tokenRequest) (string, error) {
 	)
 	switch {
 	case req.keyFile != "" && req.secret != "":
-		return "", errors.New("--key and --secret are exclusive")
+		return "", usagef("--key and --secret are exclusive")
 	case req.keyFile != "":
 		data, err := os.ReadFile(req.keyFile)
 		if err != nil {
@@ -100,11 +111,11 @@ func mintToken(req tokenRequest) (string, error) {
 			alg = "HS256"
 		}
 	default:
-		return "", errors.New("--key or --secret is required")
+		return "", usagef("--key or --secret is required")
 	}
 	method := jwt.GetSigningMethod(alg)
 	if method == nil || alg == "none" {
-		return "", fmt.Errorf("unsupported --alg %q", alg)
+		return "", usagef("unsupported --alg %q", alg)
 	}
 	if err := checkKeyFits(alg, key); err != nil {
 		return "", err
@@ -114,14 +125,14 @@ func mintToken(req tokenRequest) (string, error) {
 	if req.exp != "none" {
 		v, err := parseTime(req.exp, req.now)
 		if err != nil {
-			return "", fmt.Errorf("--exp: %w", err)
+			return "", usagef("--exp: %w", err)
 		}
 		c["exp"] = v
 	}
 	if req.nbf != "" {
 		v, err := parseTime(req.nbf, req.now)
 		if err != nil {
-			return "", fmt.Errorf("--nbf: %w", err)
+			return "", usagef("--nbf: %w", err)
 		}
 		c["nbf"] = v
 	}
@@ -143,7 +154,7 @@ func mintToken(req tokenRequest) (string, error) {
 		dec := json.NewDecoder(strings.NewReader(req.claimsJSON))
 		dec.UseNumber()
 		if err := dec.Decode(&m); err != nil || m == nil {
-			return "", fmt.Errorf("--claims: not a JSON object: %q", req.claimsJSON)
+			return "", usagef("--claims: not a JSON object: %q", req.claimsJSON)
 		}
 		for k, v := range m {
 			c[k] = v
@@ -152,7 +163,7 @@ func mintToken(req tokenRequest) (string, error) {
 	for _, kv := range req.claims {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
-			return "", fmt.Errorf("--claim %q: want name=value", kv)
+			return "", usagef("--claim %q: want name=value", kv)
 		}
 		c[name] = claimValue(value)
 	}

@@ -264,20 +264,20 @@ func TestTokenErrors(t *testing.T) {
 		wantCode int
 		wantErr  string
 	}{
-		{"no key", nil, 1, "--key or --secret is required"},
-		{"both", []string{"--key", ecPath, "--secret", "x"}, 1, "exclusive"},
+		{"no key", nil, 2, "--key or --secret is required"},
+		{"both", []string{"--key", ecPath, "--secret", "x"}, 2, "exclusive"},
 		{"missing file", []string{"--key", filepath.Join(dir, "nope.pem")}, 1, "no such file"},
 		{"garbage", []string{"--key", garbage}, 1, "no PEM private key"},
 		{"public key", []string{"--key", pub}, 1, "no PEM private key"},
 		{"wrong curve", []string{"--key", ecPath, "--alg", "ES384"}, 1, "does not fit a P-256 key (use ES256)"},
 		{"rsa alg on ec", []string{"--key", ecPath, "--alg", "RS256"}, 1, "does not fit the key (an EC key)"},
 		{"hs with key", []string{"--key", ecPath, "--alg", "HS256"}, 1, "does not fit"},
-		{"unknown alg", []string{"--secret", "x", "--alg", "XX1"}, 1, "unsupported --alg"},
-		{"none alg", []string{"--secret", "x", "--alg", "none"}, 1, "unsupported --alg"},
-		{"bad exp", []string{"--secret", "x", "--exp", "soon"}, 1, "--exp"},
-		{"bad nbf", []string{"--secret", "x", "--nbf", "later"}, 1, "--nbf"},
-		{"bad claim", []string{"--secret", "x", "--claim", "novalue"}, 1, "want name=value"},
-		{"bad claims", []string{"--secret", "x", "--claims", "[1]"}, 1, "not a JSON object"},
+		{"unknown alg", []string{"--secret", "x", "--alg", "XX1"}, 2, "unsupported --alg"},
+		{"none alg", []string{"--secret", "x", "--alg", "none"}, 2, "unsupported --alg"},
+		{"bad exp", []string{"--secret", "x", "--exp", "soon"}, 2, "--exp"},
+		{"bad nbf", []string{"--secret", "x", "--nbf", "later"}, 2, "--nbf"},
+		{"bad claim", []string{"--secret", "x", "--claim", "novalue"}, 2, "want name=value"},
+		{"bad claims", []string{"--secret", "x", "--claims", "[1]"}, 2, "not a JSON object"},
 		{"unknown flag", []string{"--bogus"}, 2, "flag provided but not defined"},
 		{"stray arg", []string{"--secret", "x", "extra"}, 2, "unexpected argument"},
 	}
@@ -318,5 +318,11 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "help", "serve"); code != 0 || !strings.Contains(errOut, "-drain-timeout") {
 		t.Errorf("help serve: exit %d, %q", code, errOut)
+	}
+	if code, out, errOut := runCmd(t, "help", "frobnicate"); code != exitUsage || out != "" || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("help frobnicate: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if code, _, errOut := runCmd(t, "version", "-h"); code != 0 || !strings.HasPrefix(errOut, "Usage: jwtgate version\n") {
+		t.Errorf("version -h: exit %d, %q", code, errOut)
 	}
 }
