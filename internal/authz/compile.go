@@ -158,6 +158,14 @@ func (c *compiler) rule(path string, mr *model.Rule) rule {
 	if rl.name == "" {
 		rl.name = path
 	}
+	// As Istio: "from: []" or "to: []" is an error, not "no from part",
+	// which would make the rule match every caller or every operation.
+	if mr.From != nil && len(mr.From) == 0 {
+		c.errorf(path+".from", "empty list: give at least one entry, or leave from out")
+	}
+	if mr.To != nil && len(mr.To) == 0 {
+		c.errorf(path+".to", "empty list: give at least one entry, or leave to out")
+	}
 	for i := range mr.From {
 		rl.from = append(rl.from, c.from(fmt.Sprintf("%s.from[%d]", path, i), &mr.From[i]))
 	}
@@ -394,7 +402,7 @@ type to struct {
 
 func (t *to) match(r *Request) bool {
 	if t.hosts != nil || t.notHosts != nil {
-		h := stripPort(r.Host)
+		h := requestHost(r.Host)
 		if t.hosts != nil && !t.hosts.matchHost(h, r.Port) {
 			return false
 		}
@@ -521,6 +529,14 @@ func (c *compiler) condition(path string, mc *model.Condition) condition {
 			c.errorf(path+".name", "header condition without a header name")
 		}
 		cd.header = textproto.CanonicalMIMEHeaderKey(mc.Name)
+		switch cd.header {
+		case "Host":
+			// net/http moves Host out of the header map: a condition on
+			// it would never match, a silent hole in a DENY rule.
+			c.errorf(path+".name", "the Host header is not a condition header: use to[].hosts (compared without the port, ignoring case)")
+		case "Transfer-Encoding", "Trailer":
+			c.errorf(path+".name", "header %q cannot be matched: it is consumed while reading the request", cd.header)
+		}
 	case model.CondAudience, model.CondPresenter, model.CondIssuer, model.CondPrincipal:
 		if mc.Name != "" {
 			c.errorf(path+".name", "%s condition takes no name", mc.Kind)

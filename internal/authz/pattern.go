@@ -85,7 +85,7 @@ func compileHostPattern(v string) (pattern, error) {
 			port = n
 		}
 	}
-	p, err := compilePattern(host)
+	p, err := compilePattern(bareHost(host))
 	if err != nil {
 		if host != v {
 			return pattern{}, fmt.Errorf("%q: %w", v, err)
@@ -95,6 +95,28 @@ func compileHostPattern(v string) (pattern, error) {
 	p.fold = true
 	p.port = port
 	return p, nil
+}
+
+// bareHost returns h without IPv6 brackets and without a trailing dot
+// ("example.com." is the fully qualified form of "example.com"), the form
+// in which request hosts are compared: "[::1]" is "::1", and a pattern
+// written with a trailing dot must not silently never match. A dot right
+// after a '*' is kept ("*." stays a suffix pattern rather than becoming
+// "*").
+func bareHost(h string) string {
+	if len(h) > 2 && h[0] == '[' && h[len(h)-1] == ']' {
+		h = h[1 : len(h)-1]
+	}
+	if n := len(h); n > 1 && h[n-1] == '.' && h[n-2] != '*' {
+		h = h[:n-1]
+	}
+	return h
+}
+
+// requestHost is the host a request is compared with: without port,
+// brackets or trailing dot. It slices h and never allocates.
+func requestHost(h string) string {
+	return bareHost(stripPort(h))
 }
 
 // matchHost matches a host (without port) and the request's port.

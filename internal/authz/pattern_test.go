@@ -41,7 +41,8 @@ func seedPatterns(f *testing.F) {
 		{"*", "/"}, {"/v1/*", "/v1/x"}, {"/v1/*", "/v1"}, {"*.php", "/a.php"}, {"/exact", "/exact"},
 		{"/exact", "/exact/"}, {"*.example.com", "API.Example.com"}, {"api.*", "api.example.com"},
 		{"Example.COM", "example.com"}, {"/a/*/b", "/a/x/b"}, {"**", "x"}, {"", ""}, {"*", ""},
-		{"/{**}", "/x"}, {"k", "\u212a"}, {"[::1]:80", "[::1]"},
+		{"/{**}", "/x"}, {"k", "\u212a"}, {"[::1]:80", "[::1]"}, {"example.com.", "example.com"},
+		{"[::1]", "::1"}, {"*.", "a."}, {".", "."},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -82,12 +83,21 @@ func FuzzHostPattern(f *testing.F) {
 			return
 		}
 		got := p.match(in)
+		// Reference form of the pattern: IPv6 brackets and a trailing dot
+		// (not one right after '*') are not part of the host compared.
+		ref := pat
+		if len(ref) > 2 && ref[0] == '[' && ref[len(ref)-1] == ']' {
+			ref = ref[1 : len(ref)-1]
+		}
+		if strings.HasSuffix(ref, ".") && len(ref) > 1 && !strings.HasSuffix(ref, "*.") {
+			ref = ref[:len(ref)-1]
+		}
 		if hostHasPort(pat) {
 			// "host:PORT" also needs the port; checked below through Evaluate.
-		} else if want := wantPatternMatch(pat, in, true); got != want {
+		} else if want := wantPatternMatch(ref, in, true); got != want {
 			t.Fatalf("host pattern %q on %q: got %v, want %v", pat, in, got, want)
 		}
-		if !strings.Contains(pat, "*") && !hostHasPort(pat) && got != (in != "" && asciiLower(in) == asciiLower(pat)) {
+		if !strings.Contains(pat, "*") && !hostHasPort(pat) && got != (in != "" && asciiLower(in) == asciiLower(ref)) {
 			t.Fatalf("exact host pattern %q on %q: got %v", pat, in, got)
 		}
 		e, err := Compile([]model.Policy{denyP("p", toRule(model.To{Hosts: []string{pat}}))})
@@ -114,6 +124,37 @@ func TestPatternErrors(t *testing.T) {
 	for _, v := range []string{"::1", "[::1]", "2001:db8::1", "*.example.com", "example.com:80", "[::1]:443", "*:80", "example.*:*"} {
 		if _, err := compileHostPattern(v); err != nil {
 			t.Errorf("compileHostPattern(%q): %v", v, err)
+		}
+	}
+}
+
+// TestHostForms: a host pattern and a request host are compared without
+// the port, IPv6 brackets or a trailing dot, so that "example.com." or
+// "[::1]" in a DENY rule is not a pattern that silently never matches.
+func TestHostForms(t *testing.T) {
+	for _, tc := range []struct {
+		pat, host string
+		want      bool
+	}{
+		{"admin.example.com.", "admin.example.com", true},
+		{"admin.example.com", "admin.example.com.", true},
+		{"admin.example.com.", "ADMIN.example.com.:8443", true},
+		{"*.example.com.", "a.example.com", true},
+		{"[::1]", "::1", true},
+		{"[::1]", "[::1]:8443", true},
+		{"::1", "[::1]", true},
+		{"[::1]:8443", "::1", true},
+		{"*.", "example.com", false},
+		{"*", "example.com.", true},
+	} {
+		e, err := Compile([]model.Policy{denyP("d", toRule(model.To{Hosts: []string{tc.pat}}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := anon()
+		r.Host = tc.host
+		if d := e.Evaluate(r); d.Allowed == tc.want {
+			t.Errorf("hosts [%q] on %q: %s, want match %v", tc.pat, tc.host, d, tc.want)
 		}
 	}
 }

@@ -1,0 +1,333 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"jwtgate.dev/jwtgate/internal/config"
+	"jwtgate.dev/jwtgate/internal/demo"
+	"jwtgate.dev/jwtgate/internal/logtest"
+	"jwtgate.dev/jwtgate/internal/proxy"
+)
+
+// docBlock returns the first ```yaml block of docs/authorization.md after
+// the heading line that starts with heading ("### to: paths").
+func docBlock(t *testing.T, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile("../docs/authorization.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	i := 0
+	for ; i < len(lines); i++ {
+		if strings.HasPrefix(lines[i], "#") && strings.HasPrefix(strings.TrimLeft(lines[i], "# "), heading) {
+			break
+		}
+	}
+	if i == len(lines) {
+		t.Fatalf("docs/authorization.md has no heading %q", heading)
+	}
+	for ; i < len(lines) && strings.TrimSpace(lines[i]) != "```yaml"; i++ {
+	}
+	start := i + 1
+	for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+	}
+	if start >= len(lines) || i == len(lines) {
+		t.Fatalf("no yaml block after %q", heading)
+	}
+	return strings.Join(lines[start:i], "\n") + "\n"
+}
+
+// azGateway is a gateway built from a documentation example, with a JWKS
+// server for its provider, an echo upstream and a captured access log.
+type azGateway struct {
+	t    *testing.T
+	srv  *proxy.Server
+	is   *issuer
+	logs *logtest.Buffer
+	// client is used for every request; for TLS listeners it is replaced.
+	client *http.Client
+	scheme string
+}
+
+// startDocGateway starts yaml (a documentation example) after applying
+// repl (old, new pairs), then the standard substitutions: the JWKS URI and
+// backends of the examples point at test servers, listener addresses at
+// 127.0.0.1:0.
+func startDocGateway(t *testing.T, yaml string, repl ...string) *azGateway {
+	t.Helper()
+	is := newIssuer(t)
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, is.jwks)
+	}))
+	t.Cleanup(jwks.Close)
+	up := httptest.NewServer(demo.Echo())
+	t.Cleanup(up.Close)
+
+	yaml = strings.NewReplacer(repl...).Replace(yaml)
+	yaml = strings.NewReplacer(
+		"http://127.0.0.1:9000/jwks.json", jwks.URL+"/jwks.json",
+		"http://127.0.0.1:8000", up.URL,
+		"http://127.0.0.1:9080", up.URL,
+		"{url: https://api.payment-provider.com}", "{url: "+up.URL+"}",
+		"127.0.0.1:8080", "127.0.0.1:0",
+		"127.0.0.1:8443", "127.0.0.1:0",
+		"127.0.0.1:9090", "127.0.0.1:0",
+	).Replace(yaml)
+
+	logs := &logtest.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg, issues := config.LoadBytes("gateway.yaml", []byte(yaml))
+	if err := issues.Err(); err != nil {
+		t.Fatalf("config rejected:\n%v\n%s", err, yaml)
+	}
+	rt, issues := proxy.Build(cfg, proxy.Options{Logger: logger})
+	if err := issues.Err(); err != nil {
+		t.Fatalf("build rejected:\n%v", err)
+	}
+	srv := proxy.NewServer(logger)
+	if err := srv.Start(context.Background(), rt); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return &azGateway{t: t, srv: srv, is: is, logs: logs, client: &http.Client{}, scheme: "http"}
+}
+
+// bearer is the header set carrying tok.
+func bearer(tok string) http.Header {
+	return http.Header{"Authorization": {"Bearer " + tok}}
+}
+
+// tok mints a token for the example provider's issuer.
+func (g *azGateway) tok(claims jwt.MapClaims) string {
+	return g.is.token(g.t, claims)
+}
+
+// do sends method host path on listener, with headers h (several values
+// per name are sent as several header lines).
+func (g *azGateway) do(listener, method, host, path string, h http.Header) response {
+	g.t.Helper()
+	req, err := http.NewRequest(method, g.scheme+"://"+g.srv.Addr(listener).String()+path, nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	req.Host = host
+	for k, vs := range h {
+		req.Header[http.CanonicalHeaderKey(k)] = vs
+	}
+	res, err := g.client.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, header: res.Header, body: string(b)}
+	if res.StatusCode == http.StatusOK && method != http.MethodHead {
+		if err := json.Unmarshal(b, &out.echo); err != nil {
+			g.t.Fatalf("upstream answer is not the echo JSON: %v\n%s", err, b)
+		}
+	}
+	return out
+}
+
+// raw sends a request line exactly as given (the target is not cleaned
+// or re-encoded by a client library) on a plain-HTTP listener.
+func (g *azGateway) raw(listener, method, target, host string, h http.Header) response {
+	g.t.Helper()
+	c, err := net.Dial("tcp", g.srv.Addr(listener).String())
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer c.Close()
+	var b strings.Builder
+	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n")
+	for k, vs := range h {
+		for _, v := range vs {
+			b.WriteString(k + ": " + v + "\r\n")
+		}
+	}
+	b.WriteString("\r\n")
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		g.t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, header: res.Header, body: string(body)}
+	if res.StatusCode == http.StatusOK && method != http.MethodHead {
+		if err := json.Unmarshal(body, &out.echo); err != nil {
+			g.t.Fatalf("upstream answer is not the echo JSON: %v\n%s", err, body)
+		}
+	}
+	return out
+}
+
+// denied checks the 403 of authorization: Envoy's body, text/plain, no
+// challenge.
+func (r response) denied(t *testing.T) {
+	t.Helper()
+	r.expect(t, http.StatusForbidden, "RBAC: access denied", "")
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("Content-Type = %q, want text/plain", ct)
+	}
+}
+
+// allowed checks that the request reached the upstream.
+func (r response) allowed(t *testing.T) {
+	t.Helper()
+	r.expect(t, http.StatusOK, "*", "")
+}
+
+// lastAccess waits for the access log line of the n-th request (1-based)
+// and returns it decoded.
+func (g *azGateway) access(n int) map[string]any {
+	g.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		var lines []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(g.logs.String()), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "access" {
+				lines = append(lines, m)
+			}
+		}
+		if len(lines) >= n {
+			return lines[n-1]
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("access log has %d lines, want %d:\n%s", len(lines), n, g.logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// pki mints a CA and certificates signed by it into a temporary folder.
+type pki struct {
+	dir    string
+	ca     *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	caFile string
+	pool   *x509.CertPool
+	serial int64
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "mesh CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	p := &pki{dir: t.TempDir(), ca: ca, caKey: key, pool: x509.NewCertPool(), serial: 1}
+	p.pool.AddCert(ca)
+	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", der)
+	return p
+}
+
+func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
+	t.Helper()
+	f := filepath.Join(p.dir, name)
+	if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// leaf mints a certificate named cn (for 127.0.0.1 and dns) with the URI
+// SANs uris, signed by the CA.
+func (p *pki) leaf(t *testing.T, cn string, dns []string, uris ...string) (certFile, keyFile string, cert tls.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(p.serial),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:     dns,
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	for _, u := range uris {
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.URIs = append(tmpl.URIs, pu)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = p.write(t, cn+".pem", "CERTIFICATE", der)
+	keyFile = p.write(t, cn+"-key.pem", "PRIVATE KEY", kder)
+	cert, err = tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
