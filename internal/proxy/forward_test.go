@@ -349,3 +349,23 @@ func TestOnlyWebSocketUpgrades(t *testing.T) {
 		t.Errorf("WebSocket upgrade headers: %v", e.Header)
 	}
 }
+
+// TestForwardQuery: the query goes on as sent, after the backend URL's
+// own query; a query with parameters that do not parse loses them and is
+// re-encoded (ReverseProxy's cleanQueryParams), so that no parameter
+// reaches the upstream that the gateway could not read.
+func TestForwardQuery(t *testing.T) {
+	echo := newEcho(t)
+	for _, tt := range []struct{ backend, target, want string }{
+		{"", "/x?b=2&a=1&a=0", "/x?b=2&a=1&a=0"},
+		{"/base?v=2", "/x?b=2&a=1", "/base/x?v=2&b=2&a=1"},
+		{"/base?v=2", "/x", "/base/x?v=2"},
+		{"", "/x?z=1&a=1;b=2&c=%zz&d=4", "/x?d=4&z=1"},
+	} {
+		s := startServer(t, build(t, oneRoute(echo.URL+tt.backend, model.Route{}), Options{}), nil)
+		res := rawRequest(t, s.Addr("web").String(), "GET "+tt.target+" HTTP/1.1")
+		if got := res.echo(t).RequestURI; got != tt.want {
+			t.Errorf("backend %q, GET %s: upstream saw %q, want %q", tt.backend, tt.target, got, tt.want)
+		}
+	}
+}
