@@ -33,5 +33,10 @@ func (r *remote) discover() (string, error) {
 	if !strings.HasPrefix(doc.JWKSURI, "https://") && !strings.HasPrefix(doc.JWKSURI, "http://") {
 		return "", fmt.Errorf("parsing discovery document %s: jwks_uri %q is not an http(s) URL", u, doc.JWKSURI)
 	}
+	// An issuer reached over https cannot send the key fetch to plain
+	// http, where the keys could be replaced in transit.
+	if strings.HasPrefix(u, "https://") && !strings.HasPrefix(doc.JWKSURI, "https://") {
+		return "", fmt.Errorf("parsing discovery document %s: jwks_uri %q is not https, as the issuer is", u, doc.JWKSURI)
+	}
 	return doc.JWKSURI, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -113,11 +114,13 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 		refetchInterval: orDefault(js.RefetchInterval, model.DefaultJWKSRefetchInterval),
 		caFile:          js.CAFile,
 	}
-	client := opts.HTTPClient
-	if client == nil {
-		if client, err = newHTTPClient(t); err != nil {
-			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
-		}
+	var client *http.Client
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient
+		c.CheckRedirect = noRedirects
+		client = &c
+	} else if client, err = newHTTPClient(t); err != nil {
+		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr.remote = &remote{
@@ -244,11 +247,11 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 	}
 
 	if ks == nil {
-		if ks = p.remote.demand(ctx); ks == nil {
+		if ks = p.remote.demand(ctx, nil); ks == nil {
 			return nil, ErrJwksFetch
 		}
 	} else if p.remote != nil && t.kid != "" && !ks.hasKid(t.kid) {
-		ks = p.remote.demand(ctx)
+		ks = p.remote.demand(ctx, ks)
 	}
 	if err := ks.verify(t, p.allowed); err != nil {
 		return nil, err

@@ -82,8 +82,14 @@ func newHTTPClient(ks keySourceTimeouts) (*http.Client, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &http.Client{Transport: tr, Timeout: ks.timeout}, nil
+	return &http.Client{Transport: tr, Timeout: ks.timeout, CheckRedirect: noRedirects}, nil
 }
+
+// noRedirects makes a client return a redirect as it is, so that a 3xx
+// answer is a failed fetch (as Envoy's JWKS fetcher, which follows no
+// redirect, sees it): keys come from the configured host only, and never
+// over a redirect from https down to http.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // keySourceTimeouts are the settings of a remote key source, defaults
 // applied.
@@ -99,7 +105,7 @@ func (r *remote) start(ctx context.Context) {
 	}
 	// The first fetch begins now, so that a token arriving before the
 	// loop runs joins it rather than starting an on-demand fetch.
-	first := r.begin(false)
+	first := r.begin(false, nil)
 	go r.loop(ctx, first)
 }
 
@@ -119,7 +125,7 @@ func (r *remote) loop(ctx context.Context, c *fetchCall) {
 	limit := max(min(maxBackoff, r.cacheDuration), minBackoff)
 	for {
 		if c == nil {
-			c = r.begin(false)
+			c = r.begin(false, nil)
 		}
 		select {
 		case <-c.done:
@@ -153,13 +159,18 @@ func (r *remote) loop(ctx context.Context, c *fetchCall) {
 // begin joins the fetch in progress or starts one. An on-demand fetch is
 // not started when one started less than the refetch interval ago; begin
 // then returns nil.
-func (r *remote) begin(onDemand bool) *fetchCall {
+func (r *remote) begin(onDemand bool, have *keySet) *fetchCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.call != nil {
 		return r.call
 	}
 	if onDemand {
+		// A fetch stores its keys before it clears r.call under r.mu, so a
+		// fetch that ended after the caller looked is seen here.
+		if r.keys.Load() != have {
+			return nil
+		}
 		now := time.Now()
 		if !r.lastOnDemand.IsZero() && now.Sub(r.lastOnDemand) < r.refetchInterval {
 			return nil
@@ -188,10 +199,12 @@ func (r *remote) begin(onDemand bool) *fetchCall {
 }
 
 // demand fetches on behalf of a token (keys never fetched yet, or a kid
-// in no key) and waits for the result up to the fetch timeout. It returns
-// the key set current afterwards, nil if there is none.
-func (r *remote) demand(ctx context.Context) *keySet {
-	if c := r.begin(true); c != nil {
+// in no key) and waits for the result up to the fetch timeout. have is
+// the key set the token was checked against (nil if none): when another
+// fetch has replaced it meanwhile, that fetch counts and none is started.
+// It returns the key set current afterwards, nil if there is none.
+func (r *remote) demand(ctx context.Context, have *keySet) *keySet {
+	if c := r.begin(true, have); c != nil {
 		t := time.NewTimer(r.timeout)
 		select {
 		case <-c.done:

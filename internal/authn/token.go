@@ -1,12 +1,15 @@
 package authn
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"math"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // token is a parsed compact JWS, before any check against a provider.
@@ -78,7 +81,7 @@ func parseToken(raw string) (*token, *Error) {
 		return nil, ErrHeaderBase64
 	}
 	var hdr map[string]any
-	if err := json.Unmarshal(hb, &hdr); err != nil || hdr == nil {
+	if err := json.Unmarshal(hb, &hdr); err != nil || hdr == nil || checkUniqueNames(hb) != nil {
 		return nil, ErrHeaderJSON
 	}
 	alg, ok := hdr["alg"].(string)
@@ -122,7 +125,7 @@ func parseToken(raw string) (*token, *Error) {
 }
 
 // decodeObject decodes one JSON object, numbers as json.Number, and
-// rejects anything after it but white space.
+// rejects anything after it but white space, and duplicate member names.
 func decodeObject(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.UseNumber()
@@ -136,7 +139,97 @@ func decodeObject(b []byte) (map[string]any, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the object")
 	}
+	if err := checkUniqueNames(b); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// checkUniqueNames rejects JSON text in which an object, at any depth, has
+// two members of the same name (compared after unescaping, so "sub" and
+// "\u0073ub" are the same). encoding/json would keep the last one, while
+// another parser (the upstream's, reading the payload header) may keep the
+// first: RFC 7515 section 5.2 and RFC 7519 section 4 allow rejecting such
+// tokens, and rejecting leaves no room for the two to disagree.
+//
+// b must be valid JSON (the caller has decoded it): the scan only tracks
+// nesting and strings, and allocates nothing for small objects.
+func checkUniqueNames(b []byte) error {
+	type frame struct {
+		obj   bool
+		start int                 // this object's names start at names[start]
+		set   map[string]struct{} // built once an object has many names
+	}
+	var fbuf [8]frame
+	var nbuf [32][]byte
+	stack, names := fbuf[:0], nbuf[:0]
+	for i := 0; i < len(b); {
+		switch b[i] {
+		case '{', '[':
+			stack = append(stack, frame{obj: b[i] == '{', start: len(names)})
+			i++
+		case '}', ']':
+			if n := len(stack); n > 0 {
+				names = names[:stack[n-1].start]
+				stack = stack[:n-1]
+			}
+			i++
+		case '"':
+			j, esc := i+1, false
+			for j < len(b) && b[j] != '"' {
+				if b[j] == '\\' {
+					esc = true
+					j++
+				}
+				j++
+			}
+			if j >= len(b) {
+				return errors.New("unterminated string")
+			}
+			name, quoted := b[i+1:j], b[i:j+1]
+			i = j + 1
+			k := i
+			for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n' || b[k] == '\r') {
+				k++
+			}
+			n := len(stack)
+			if n == 0 || !stack[n-1].obj || k >= len(b) || b[k] != ':' {
+				continue // a value, not a member name
+			}
+			if esc || !utf8.Valid(name) {
+				// encoding/json unescapes, and turns invalid UTF-8
+				// into U+FFFD: compare the names it will see.
+				var u string
+				if err := json.Unmarshal(quoted, &u); err != nil {
+					return err
+				}
+				name = []byte(u)
+			}
+			top := &stack[n-1]
+			if top.set != nil {
+				if _, dup := top.set[string(name)]; dup {
+					return fmt.Errorf("duplicate member name %q", name)
+				}
+				top.set[string(name)] = struct{}{}
+				continue
+			}
+			for _, seen := range names[top.start:] {
+				if bytes.Equal(seen, name) {
+					return fmt.Errorf("duplicate member name %q", name)
+				}
+			}
+			names = append(names, name)
+			if len(names)-top.start > 32 {
+				top.set = make(map[string]struct{}, 64)
+				for _, seen := range names[top.start:] {
+					top.set[string(seen)] = struct{}{}
+				}
+			}
+		default:
+			i++
+		}
+	}
+	return nil
 }
 
 // readClaims checks the types of the registered claims Envoy checks.
@@ -200,21 +293,55 @@ func intClaim(c map[string]any, name string, notInt, notPos *Error) (int64, bool
 	if !ok {
 		return 0, false, notInt
 	}
-	if i, err := n.Int64(); err == nil {
-		if i < 0 {
-			return 0, false, notPos
-		}
-		return i, true, nil
-	}
-	f, err := n.Float64()
-	if err != nil || math.IsInf(f, 0) {
-		return 0, false, notPos
-	}
-	if f != math.Trunc(f) {
+	i, whole, inRange := wholeNumber(string(n))
+	if !whole {
 		return 0, false, notInt
 	}
-	if f < 0 || f >= math.MaxInt64 {
+	if !inRange {
 		return 0, false, notPos
 	}
-	return int64(f), true, nil
+	return i, true, nil
+}
+
+// wholeNumber reads a JSON number exactly, in decimal, never through a
+// float64 (which would round 9999999999.9999999 to a whole number): whole
+// reports whether it has no fractional part, inRange whether it is also
+// from 0 to the largest signed 64-bit integer, and then i is its value.
+func wholeNumber(s string) (i int64, whole, inRange bool) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	mant, exp := s, int64(0)
+	if k := strings.IndexAny(s, "eE"); k >= 0 {
+		mant = s[:k]
+		es := s[k+1:]
+		e, err := strconv.ParseInt(es, 10, 64)
+		if err != nil || e > 1<<40 || e < -(1<<40) {
+			// An exponent this large only matters through its sign.
+			e = 1 << 40
+			if strings.HasPrefix(es, "-") {
+				e = -e
+			}
+		}
+		exp = e
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := strings.TrimLeft(intPart+frac, "0")
+	exp -= int64(len(frac))
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+		exp++
+	}
+	switch {
+	case digits == "":
+		return 0, true, true // zero, -0 included
+	case exp < 0:
+		return 0, false, false
+	case neg, int64(len(digits))+exp > 19:
+		return 0, true, false
+	}
+	n, err := strconv.ParseInt(digits+strings.Repeat("0", int(exp)), 10, 64)
+	if err != nil {
+		return 0, true, false
+	}
+	return n, true, true
 }
