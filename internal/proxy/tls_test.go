@@ -112,3 +112,39 @@ func TestPeerOf(t *testing.T) {
 		t.Errorf("plain request: %+v", got)
 	}
 }
+
+// TestHTTPSListenerEdges: the realm of a challenge over TLS is https; the
+// listener speaks HTTP/1.1 and TLS 1.2 or later only; plain HTTP to it is
+// answered by net/http with 400.
+func TestHTTPSListenerEdges(t *testing.T) {
+	p := newPKI(t)
+	certFile, keyFile, _ := p.leaf(t, "gw", []string{"gw.test"}, nil)
+	echo := newEcho(t)
+	cfg := seed004Config(t, echo.URL)
+	cfg.Listeners[0].TLS = &model.ListenerTLS{CertFile: certFile, KeyFile: keyFile}
+	s := startServer(t, build(t, cfg, Options{}), nil)
+	addr := s.Addr("http").String()
+
+	res := get(t, tlsClient(p), "https://"+addr+"/headers?q=1", map[string]string{"Host": "www.example.com"})
+	if got, want := res.header.Get("Www-Authenticate"), `Bearer realm="https://www.example.com/headers"`; res.status != 401 || got != want {
+		t.Errorf("got %d %q, want 401 %q", res.status, got, want)
+	}
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.pool, ServerName: "gw.test", NextProtos: []string{"h2"}}); err == nil {
+		t.Error("a client offering only h2 completed the handshake")
+	}
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.pool, ServerName: "gw.test", NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ConnectionState().NegotiatedProtocol; got != "http/1.1" {
+		t.Errorf("ALPN %q, want http/1.1", got)
+	}
+	c.Close()
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.pool, ServerName: "gw.test", MaxVersion: tls.VersionTLS11}); err == nil {
+		t.Error("TLS 1.1 accepted")
+	}
+	plain := rawRequest(t, addr, "GET /headers HTTP/1.1")
+	if plain.status != 400 || plain.body != "Client sent an HTTP request to an HTTPS server.\n" {
+		t.Errorf("plain HTTP: %d %q", plain.status, plain.body)
+	}
+}
