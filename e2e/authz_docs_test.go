@@ -756,3 +756,81 @@ policies:
 	}
 	g.do("web", "GET", "www.example.com", "/", nil).allowed(t)
 }
+
+// TestAuthzPathPatternForms: a path pattern written with raw non-ASCII
+// bytes, lower-case or needless escapes, or doubled slashes is compared in
+// the normalized form of the request path, so that such a DENY rule is not
+// a hole.
+func TestAuthzPathPatternForms(t *testing.T) {
+	g := startDocGateway(t, `
+apiVersion: jwtgate.dev/v1alpha1
+kind: Config
+listeners: [{name: web, address: 127.0.0.1:8080}]
+routes:
+  - name: all
+    backend: {url: http://127.0.0.1:8000}
+policies:
+  - name: block
+    action: DENY
+    rules:
+      - to: [{paths: ["/café/*", "/a%3fb", "/%61dmin/*", "//ops"]}]
+`)
+	for _, p := range []string{"/caf%C3%A9/menu", "/caf%c3%a9/menu", "/caf\xc3\xa9/menu", "/a%3Fb", "/a%3fb", "/admin/x", "/%61dmin/x", "/ops", "//ops"} {
+		g.raw("web", "GET", p, "h", nil).denied(t)
+	}
+	g.raw("web", "GET", "/a?b", "h", nil).allowed(t) // the query is not the path
+	g.raw("web", "GET", "/cafe/menu", "h", nil).allowed(t)
+
+	for _, bad := range []string{"admin/*", "/search?q=x", "/50%"} {
+		yaml := `
+apiVersion: jwtgate.dev/v1alpha1
+kind: Config
+listeners: [{name: web, address: 127.0.0.1:0}]
+routes:
+  - name: all
+    backend: {url: http://127.0.0.1:1}
+policies:
+  - name: block
+    action: DENY
+    rules:
+      - to: [{paths: ["` + bad + `"]}]
+`
+		if got := loadErrors(t, yaml); !strings.Contains(got, "paths[0]") {
+			t.Errorf("paths [%q]: errors %q", bad, got)
+		}
+	}
+}
+
+// TestAuthzGatewayHeaders: headers the gateway sets from the token are
+// removed before authorization, so a client cannot plant them to satisfy
+// or dodge a condition; a condition on them sees them absent.
+func TestAuthzGatewayHeaders(t *testing.T) {
+	g := startDocGateway(t, `
+apiVersion: jwtgate.dev/v1alpha1
+kind: Config
+listeners: [{name: web, address: 127.0.0.1:8080}]
+providers:
+  - name: corp
+    jwks: {uri: http://127.0.0.1:9000/jwks.json}
+    claimsToHeaders: [{claim: team, header: x-team}]
+routes:
+  - name: api
+    backend: {url: http://127.0.0.1:8000}
+    jwt: {providers: [corp], allowMissing: true}
+policies:
+  - name: team-header
+    action: ALLOW
+    rules:
+      - when: [{header: x-team, values: [admins]}]
+      - when: [{claim: team, values: [admins]}]
+`)
+	g.do("web", "GET", "h", "/", http.Header{"X-Team": {"admins"}}).denied(t)
+	dev := bearer(g.tok(jwt.MapClaims{"sub": "u", "team": "dev"}))
+	dev.Set("X-Team", "admins")
+	g.do("web", "GET", "h", "/", dev).denied(t)
+	r := g.do("web", "GET", "h", "/", bearer(g.tok(jwt.MapClaims{"sub": "u", "team": "admins"})))
+	r.allowed(t)
+	if a := g.access(3); a["rule"] != "rules[1]" {
+		t.Errorf("decided by %v, want the claim rule", a["rule"])
+	}
+}

@@ -56,6 +56,9 @@ func FuzzPathPattern(f *testing.F) {
 			return
 		}
 		got := p.match(in)
+		if norm, _ := normalizePathPattern(pat); norm != pat {
+			return // rewritten to the normalized form: TestPathPatternForms
+		}
 		if want := wantPatternMatch(pat, in, false); got != want {
 			t.Fatalf("pattern %q on %q: got %v, want %v", pat, in, got, want)
 		}
@@ -124,6 +127,43 @@ func TestPatternErrors(t *testing.T) {
 	for _, v := range []string{"::1", "[::1]", "2001:db8::1", "*.example.com", "example.com:80", "[::1]:443", "*:80", "example.*:*"} {
 		if _, err := compileHostPattern(v); err != nil {
 			t.Errorf("compileHostPattern(%q): %v", v, err)
+		}
+	}
+}
+
+// TestPathPatternForms: a path pattern is compared in the form of a
+// normalized request path, so that a pattern written with raw non-ASCII
+// bytes, lower-case or needless escapes, or doubled slashes still matches
+// the paths it names; patterns that could never match are errors.
+func TestPathPatternForms(t *testing.T) {
+	for _, tc := range []struct {
+		pat, path string
+		want      bool
+	}{
+		{"/café/*", "/caf%C3%A9/menu", true},
+		{"/caf%c3%a9", "/caf%C3%A9", true},
+		{"/a%3fb", "/a%3Fb", true},
+		{"/%61dmin/*", "/admin/x", true},
+		{"//admin", "/admin", true},
+		{"/a b", "/a%20b", true},
+		{"*.PHP", "/x.PHP", true},
+		{"*.php", "/x.PHP", false},
+		{"/v1/*", "/v1/x", true},
+		{"*", "/", true},
+	} {
+		e, err := Compile([]model.Policy{denyP("d", toRule(model.To{Paths: []string{tc.pat}}))})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.pat, err)
+		}
+		r := anon()
+		r.Path = tc.path
+		if d := e.Evaluate(r); d.Allowed == tc.want {
+			t.Errorf("paths [%q] on %q: %s, want match %v", tc.pat, tc.path, d, tc.want)
+		}
+	}
+	for _, v := range []string{"api/*", "admin", "/a?b", "/a#b", "/50%", "/%zz", "/%4"} {
+		if _, err := compilePathPattern(v); err == nil {
+			t.Errorf("compilePathPattern(%q) succeeded", v)
 		}
 	}
 }
