@@ -369,3 +369,36 @@ func TestForwardQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeRefusedOrMismatched: an upstream that ignores a WebSocket
+// handshake answers as usual; one that switches to another protocol than
+// the one asked is a failure, 503.
+func TestUpgradeRefusedOrMismatched(t *testing.T) {
+	plain := newEcho(t)
+	mismatched := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+	}))
+	t.Cleanup(mismatched.Close)
+	for _, tt := range []struct {
+		name, upstream string
+		status         int
+		body           string
+	}{
+		{"upstream ignores the upgrade", plain.URL, 200, ""},
+		{"upstream switches to another protocol", mismatched.URL, 503, "no healthy upstream"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t, build(t, oneRoute(tt.upstream, model.Route{}), Options{}), nil)
+			res := rawRequest(t, s.Addr("web").String(), "GET /ws HTTP/1.1", "Connection: Upgrade\r\n", "Upgrade: websocket\r\n")
+			if res.status != tt.status || (tt.body != "" && res.body != tt.body) {
+				t.Fatalf("got %d %q, want %d %q", res.status, res.body, tt.status, tt.body)
+			}
+		})
+	}
+}
