@@ -99,4 +99,6 @@ type foundToken struct {
 	found
 	// by is the index of the provider that verified it, -1 if none did.
 	by int
+	// strip: a provider that verified it does not forward tokens.
+	strip bool
 }

@@ -2,6 +2,9 @@ package authn
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -590,12 +593,14 @@ func TestDiscoveryAttacks(t *testing.T) {
 // TestClaimRenderingUnicode: claims outside ASCII are emitted as UTF-8,
 // and escaped control characters are still refused.
 func TestClaimRenderingUnicode(t *testing.T) {
-	c, err := decodeObject([]byte(`{"u":"Ærø 😀","esc":"\u00c6","cr":"a\u000db","ls":"a\u2028b","arr":["é",2.50,null,"x"],"o":{"é":"\u0000"}}`))
+	c, err := decodeObject([]byte(`{"u":"Ærø 😀","esc":"\u00c6","cr":"a\u000db","ls":"a\u2028b","arr":["é",2.50,null,"x"],"o":{"é":"\u0000"},
+		"eo":{},"ea":[],"es":"","ae":["a",{},[]],"n":{"eo":{}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ claim, want string }{
 		{"u", "Ærø 😀"}, {"esc", "Æ"}, {"cr", ""}, {"ls", "a\u2028b"}, {"arr", "é,2.50,x"}, {"o", `{"é":"\u0000"}`},
+		{"eo", ""}, {"ea", ""}, {"es", ""}, {"ae", "a,{},[]"}, {"n.eo", ""}, {"n", `{"eo":{}}`},
 	} {
 		p := &Provider{}
 		if err := p.compileOutputs(model.Provider{ClaimsToHeaders: []model.ClaimToHeader{{Claim: tc.claim, Header: "x-out"}}}); err != nil {
@@ -755,5 +760,78 @@ func refUnique(s string) bool {
 			top.names[name] = true
 			top.key = false
 		}
+	}
+}
+
+// TestRequireAllStrip: under requireAll one token may verify for two
+// providers; it is removed when either of them does not forward tokens.
+func TestRequireAllStrip(t *testing.T) {
+	keys(t)
+	ks := model.KeySource{Inline: jwksOf(t, jwk(&rsaKey.PublicKey, "", ""))}
+	mk := func(fwdA, fwdB bool) *Requirement {
+		provs := map[string]*Provider{
+			"a": newTestProvider(t, model.Provider{Name: "a", JWKS: ks, ForwardToken: fwdA}),
+			"b": newTestProvider(t, model.Provider{Name: "b", JWKS: ks, ForwardToken: fwdB}),
+		}
+		return mustReq(t, model.JWTRequirement{Providers: []string{"a", "b"}, RequireAll: true}, provs)
+	}
+	tok := mint(t, "RS256", "", rsaKey, claims(), nil)
+	for _, c := range []struct {
+		fwdA, fwdB, kept bool
+	}{{true, true, true}, {true, false, false}, {false, true, false}, {false, false, false}} {
+		q := mk(c.fwdA, c.fwdB)
+		r := req("/", "Authorization", "Bearer "+tok)
+		res := q.Authenticate(context.Background(), r)
+		if res.Outcome != Verified || len(res.Identities) != 2 {
+			t.Fatalf("%v %v %d", res.Outcome, res.Err, len(res.Identities))
+		}
+		q.Apply(r, res)
+		if kept := r.Header.Get("Authorization") != ""; kept != c.kept {
+			t.Errorf("forward a=%v b=%v: token kept %v, want %v", c.fwdA, c.fwdB, kept, c.kept)
+		}
+	}
+}
+
+// TestReasonAcrossProviders: the reason reported when a token fails
+// several providers.
+func TestReasonAcrossProviders(t *testing.T) {
+	keys(t)
+	rsa := model.KeySource{Inline: jwksOf(t, jwk(&rsaKey.PublicKey, "ka", ""))}
+	ec := model.KeySource{Inline: jwksOf(t, jwk(&ecKey.PublicKey, "kb", ""))}
+	provs := map[string]*Provider{
+		"a": newTestProvider(t, model.Provider{Name: "a", Issuer: "https://a.test", JWKS: rsa}),
+		"b": newTestProvider(t, model.Provider{Name: "b", Issuer: "https://b.test", JWKS: ec}),
+		"c": newTestProvider(t, model.Provider{Name: "c", JWKS: rsa}), // no issuer
+		"d": newTestProvider(t, model.Provider{Name: "d", Issuer: "https://b.test", Audiences: []string{"d"}, JWKS: ec}),
+	}
+	tokB := func(priv any, kv ...any) string {
+		return mint(t, "ES256", "kb", priv, claims(append([]any{"iss", "https://b.test"}, kv...)...), nil)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		provs []string
+		token string
+		want  *Error
+	}{
+		{"every provider: foreign issuer", []string{"a", "b"}, mint(t, "RS256", "ka", rsaKey, claims("iss", "https://x.test"), nil), ErrUnknownIssuer},
+		{"issuer-less provider has no key: its reason wins over issuer", []string{"a", "b", "c"}, mint(t, "ES256", "", ecKey, claims("iss", "https://x.test"), nil), ErrKidAlgMismatch},
+		{"b's signature reason beats a's issuer", []string{"a", "b"}, tokB(other), ErrVerificationFail},
+		{"b's signature reason beats c's missing key", []string{"c", "b"}, tokB(other), ErrVerificationFail},
+		{"b's signature reason beats c's missing key, other order", []string{"b", "c"}, tokB(other), ErrVerificationFail},
+		{"first specific reason stands: d's audience before b's signature", []string{"a", "d", "b"}, tokB(other), ErrAudience},
+		{"first specific reason stands: b's signature before d's audience", []string{"a", "b", "d"}, tokB(other), ErrVerificationFail},
+		{"expired beats foreign issuer", []string{"a", "b"}, tokB(ecKey, "exp", 1), ErrExpired},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q := mustReq(t, model.JWTRequirement{Providers: c.provs}, provs)
+			res := q.Authenticate(context.Background(), req("/", "Authorization", "Bearer "+c.token))
+			if res.Outcome != Invalid || res.Err != c.want {
+				t.Fatalf("got %v %v, want %v", res.Outcome, res.Err, c.want)
+			}
+		})
 	}
 }

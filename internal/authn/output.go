@@ -111,9 +111,10 @@ func renderClaim(v any) (string, bool) {
 		for _, e := range x {
 			var s string
 			var ok bool
-			if _, nested := e.([]any); nested {
+			switch e.(type) {
+			case []any, map[string]any:
 				s, ok = compactJSON(e)
-			} else {
+			default:
 				s, ok = renderClaim(e)
 			}
 			if !ok {
@@ -123,6 +124,9 @@ func renderClaim(v any) (string, bool) {
 		}
 		return strings.Join(parts, ","), true
 	case map[string]any:
+		if len(x) == 0 {
+			return "", true // empty, like "" and []
+		}
 		return compactJSON(x)
 	}
 	return "", false

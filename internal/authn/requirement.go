@@ -123,6 +123,9 @@ func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result 
 			if toks[i].by < 0 {
 				toks[i].by = pi
 			}
+			if !q.providers[pi].forward {
+				toks[i].strip = true
+			}
 			if ids[pi] == nil {
 				ids[pi] = id
 			}
@@ -206,9 +209,10 @@ func (q *Requirement) Reject(res Result) *Error {
 // payload header) and removes the tokens of providers that do not forward
 // them. Call it only after the request is allowed.
 //
-// A verified token is removed when the provider that verified it does not
-// forward tokens; a token that verified with no provider is removed when
-// any provider reading its place does not forward tokens.
+// A verified token is removed when a provider that verified it does not
+// forward tokens (with RequireAll one token may verify for several); a
+// token that verified with no provider is removed when any provider
+// reading its place does not forward tokens.
 func (q *Requirement) Apply(r *http.Request, res Result) {
 	set := map[string]bool{}
 	for _, id := range res.Identities {
@@ -241,7 +245,7 @@ func (q *Requirement) removes(t foundToken) bool {
 		return false
 	}
 	if t.by >= 0 {
-		return !q.providers[t.by].forward
+		return t.strip
 	}
 	for _, pi := range q.readers[t.loc] {
 		if !q.providers[pi].forward {
