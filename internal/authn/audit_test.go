@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -214,7 +213,7 @@ func TestParseAttacks(t *testing.T) {
 	}
 }
 
-// TestNoKidAndOctKeys: an HS token with no kid meets an RSA key without a
+// TestKeyTypeNeverCrosses: an HS token with no kid meets an RSA key without a
 // kid, and an RSA token meets an oct key: neither key fits.
 func TestKeyTypeNeverCrosses(t *testing.T) {
 	keys(t)
@@ -614,8 +613,6 @@ func TestClaimRenderingUnicode(t *testing.T) {
 	}
 }
 
-var _ = url.QueryEscape
-
 // TestDemandAfterFetch: a token that found no keys while the first fetch
 // was ending joins that fetch's result rather than fetching again.
 func TestDemandAfterFetch(t *testing.T) {
@@ -831,6 +828,71 @@ func TestReasonAcrossProviders(t *testing.T) {
 			res := q.Authenticate(context.Background(), req("/", "Authorization", "Bearer "+c.token))
 			if res.Outcome != Invalid || res.Err != c.want {
 				t.Fatalf("got %v %v, want %v", res.Outcome, res.Err, c.want)
+			}
+		})
+	}
+}
+
+// TestOddJWKs: every key the doc says is skipped is skipped: beside a good
+// key the set loads, alone it is a configuration error.
+func TestOddJWKs(t *testing.T) {
+	keys(t)
+	n, e := b64s(rsaKey.N.Bytes()), "AQAB"
+	good := strings.TrimSuffix(strings.TrimPrefix(jwksOf(t, jwk(&rsaKey.PublicKey, "good", "")), `{"keys":[`), "]}")
+	x, y := b64s(ecKey.X.FillBytes(make([]byte, 32))), b64s(ecKey.Y.FillBytes(make([]byte, 32)))
+	for _, c := range []struct{ name, key string }{
+		{"use enc", `{"kty":"RSA","use":"enc","n":"` + n + `","e":"` + e + `"}`},
+		{"unknown kty", `{"kty":"XYZ","n":"` + n + `","e":"` + e + `"}`},
+		{"EC P-192", `{"kty":"EC","crv":"P-192","x":"` + x + `","y":"` + y + `"}`},
+		{"EC secp256k1", `{"kty":"EC","crv":"secp256k1","x":"` + x + `","y":"` + y + `"}`},
+		{"EC point not on the curve", `{"kty":"EC","crv":"P-256","x":"` + x + `","y":"` + x + `"}`},
+		{"OKP X25519", `{"kty":"OKP","crv":"X25519","x":"` + b64s(make([]byte, 32)) + `"}`},
+		{"RSA broken n", `{"kty":"RSA","n":"!!","e":"` + e + `"}`},
+		{"RSA without e", `{"kty":"RSA","n":"` + n + `"}`},
+		{"alg RSA-OAEP", `{"kty":"RSA","alg":"RSA-OAEP","n":"` + n + `","e":"` + e + `"}`},
+		{"alg none", `{"kty":"RSA","alg":"none","n":"` + n + `","e":"` + e + `"}`},
+		{"alg ES256 on an RSA key", `{"kty":"RSA","alg":"ES256","n":"` + n + `","e":"` + e + `"}`},
+		{"alg HS256 on an RSA key", `{"kty":"RSA","alg":"HS256","n":"` + n + `","e":"` + e + `"}`},
+		{"alg ES384 on a P-256 key", `{"kty":"EC","crv":"P-256","alg":"ES384","x":"` + x + `","y":"` + y + `"}`},
+		{"alg RS256 on an oct key", `{"kty":"oct","alg":"RS256","k":"` + b64s(hmacKey) + `"}`},
+		{"oct without k", `{"kty":"oct"}`},
+		{"oct with empty k", `{"kty":"oct","k":""}`},
+		{"not an object", `"key"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := NewProvider(model.Provider{Name: "x", JWKS: model.KeySource{Inline: `{"keys":[` + c.key + `]}`}}, Options{}); err == nil {
+				t.Fatal("a set of only this key loaded")
+			}
+			p := newTestProvider(t, model.Provider{JWKS: model.KeySource{Inline: `{"keys":[` + c.key + `,` + good + `]}`}})
+			if n := len(p.keys.Load().keys); n != 1 {
+				t.Fatalf("%d keys loaded, want the good one only", n)
+			}
+			_, err := p.Verify(context.Background(), mint(t, "RS256", "good", rsaKey, claims(), nil))
+			wantErr(t, err, nil)
+		})
+	}
+}
+
+// TestCookieRemovalMatchesParsing: whatever cookie syntax Go's parser
+// reads a token from, Apply removes that token.
+func TestCookieRemovalMatchesParsing(t *testing.T) {
+	provs := twoProviders(t, func(a, _ *model.Provider) { a.From = []model.TokenSource{{Cookie: "session"}} })
+	q := mustReq(t, model.JWTRequirement{Providers: []string{"a"}}, provs)
+	a := tokA(t)
+	for i, line := range []string{
+		"session=" + a, "session =" + a, "session= " + a, " session=" + a + " ", "session=" + a + ";",
+		";session=" + a, "x=1;;session=" + a + ";;y=2", `session="` + a + `"`, "session=" + a + "; session=" + a,
+		"session=" + a + ";x", "x;session=" + a, "session=" + a + "\t; y=1",
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			r := req("/", "Cookie", line)
+			res := q.Authenticate(context.Background(), r)
+			if res.Outcome != Verified {
+				return // Go's parser found no token: nothing to remove
+			}
+			q.Apply(r, res)
+			if again := q.Authenticate(context.Background(), r); again.Outcome != Missing {
+				t.Fatalf("token still present after Apply: Cookie %q (sent %q)", r.Header.Values("Cookie"), line)
 			}
 		})
 	}
