@@ -113,7 +113,9 @@ func (l *loader) loadPath(p string) {
 	n := 0
 	for _, e := range entries { // sorted by name
 		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+		// Hidden files are skipped as a shell's *.yaml skips them: editor
+		// lock and backup files (.#gw.yaml) and Kubernetes' ..data links.
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml") || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		n++
@@ -133,9 +135,20 @@ func fsError(err error) string {
 	return "reading: " + err.Error()
 }
 
+// MaxFileBytes bounds the size of one configuration file. Larger files are
+// refused before they are parsed: a parsed YAML tree takes many times its
+// size in memory.
+const MaxFileBytes = 8 << 20
+
 func (l *loader) loadFile(name string) {
 	l.seen(name)
-	data, err := os.ReadFile(name)
+	f, err := os.Open(name)
+	if err != nil {
+		l.errorf(name, 0, "%s", fsError(err))
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		l.errorf(name, 0, "%s", fsError(err))
 		return
@@ -148,6 +161,10 @@ var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // addFile splits data into documents and decodes each.
 func (l *loader) addFile(name string, data []byte) {
 	l.seen(name)
+	if len(data) > MaxFileBytes {
+		l.errorf(name, 0, "file too large: more than %d bytes", MaxFileBytes)
+		return
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var n yaml.Node
@@ -161,11 +178,34 @@ func (l *loader) addFile(name string, data []byte) {
 				line, _ = strconv.Atoi(m[1])
 				msg = m[2]
 			}
+			// The parser may name the line of the construct it was in;
+			// point at the tab itself.
+			switch tl := tabLine(data, line); {
+			case tl == 0:
+			case strings.Contains(msg, "tab character"),
+				strings.Contains(msg, "cannot start any token") && tl == line:
+				line, msg = tl, "tab character in indentation (YAML indents with spaces)"
+			}
 			l.errorf(name, line, "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
 			return
 		}
 		l.addDocument(name, &n)
 	}
+}
+
+// tabLine returns the first line, from line from on, whose indentation
+// holds a tab; 0 when there is none.
+func tabLine(data []byte, from int) int {
+	for i, ln := range bytes.Split(data, []byte("\n")) {
+		if i+1 < from {
+			continue
+		}
+		indent := ln[:len(ln)-len(bytes.TrimLeft(ln, " \t"))]
+		if bytes.IndexByte(indent, '\t') >= 0 && len(bytes.TrimSpace(ln)) > 0 {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // decodeNode reads the next document, turning a parser panic into an error.
@@ -196,13 +236,16 @@ func (l *loader) addDocument(file string, n *yaml.Node) {
 	apiVersion, kind := "", ""
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		if v.Kind != yaml.ScalarNode {
+		if k.Value != "apiVersion" && k.Value != "kind" {
 			continue
 		}
-		switch k.Value {
-		case "apiVersion":
+		if v.Kind != yaml.ScalarNode {
+			l.errorf(file, v.Line, "%s: expected a string, got %s", k.Value, kindName(v))
+			return
+		}
+		if k.Value == "apiVersion" {
 			apiVersion = v.Value
-		case "kind":
+		} else {
 			kind = v.Value
 		}
 	}
@@ -233,6 +276,8 @@ func kindName(n *yaml.Node) string {
 		return "a scalar"
 	case yaml.AliasNode:
 		return "an alias"
+	case yaml.MappingNode:
+		return "a mapping"
 	}
 	return "something else"
 }

@@ -314,13 +314,13 @@ routes:
   - name: a
     providers: [p]
 `, []string{
-			`bad.yaml:16: warning: jwtPolicies[0]: jwtPolicy "a" not applied to route "r": route already has a JWT requirement of its own`,
+			`bad.yaml:16: warning: jwtPolicies[0]: jwtPolicy "a" not applied to route "r": route already has a JWT requirement of its own (jwtPolicy "a")`,
 			`bad.yaml:17: jwtPolicies[0].routes[1]: unknown route "ghost" (jwtPolicy "a")`,
 			`bad.yaml:20: warning: jwtPolicies[1].selector: matches no route (jwtPolicy "b")`,
 			`bad.yaml:21: jwtPolicies[1].providers[0]: unknown provider "dev" (jwtPolicy "b")`,
 			`bad.yaml:22: jwtPolicies[1].phase: invalid phase "later" (want preAuthz or postAuthz) (jwtPolicy "b")`,
 			`bad.yaml:23: jwtPolicies[2].name: duplicate jwtPolicy name "a", first defined at bad.yaml:16 (jwtPolicy "a")`,
-			`bad.yaml:23: warning: jwtPolicies[2]: jwtPolicy "a" not applied to route "r": route already has a JWT requirement of its own`,
+			`bad.yaml:23: warning: jwtPolicies[2]: jwtPolicy "a" not applied to route "r": route already has a JWT requirement of its own (jwtPolicy "a")`,
 		}},
 		{"policies", head + route + `policies:
   - name: noaction
@@ -371,7 +371,7 @@ routes:
 			`bad.yaml:11: invalid YAML: did not find expected node content`,
 		}},
 		{"tabs", "apiVersion: jwtgate.dev/v1alpha1\nkind: Config\nlisteners:\n\t- name: web\n", []string{
-			`bad.yaml:4: invalid YAML: found character that cannot start any token`,
+			`bad.yaml:4: invalid YAML: tab character in indentation (YAML indents with spaces)`,
 		}},
 		{"multi-document duplicates", head + route + `---
 apiVersion: jwtgate.dev/v1alpha1

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // KnownAlgorithms are the JWS algorithms a provider may list.
@@ -106,6 +108,9 @@ func (n *names) check(a at, name string, o Origin) {
 		a.errorf("name", "required")
 		return
 	}
+	if msg := badName(name); msg != "" {
+		a.errorf("name", "invalid name %q: %s", name, msg)
+	}
 	if n.first == nil {
 		n.first = map[string]Origin{}
 	}
@@ -114,6 +119,21 @@ func (n *names) check(a at, name string, o Origin) {
 		return
 	}
 	n.first[name] = o
+}
+
+// badName says what is wrong with a resource name, or returns "". Names
+// appear in messages, logs and metrics: they may hold any printable
+// characters, but no control characters and no leading or trailing spaces.
+func badName(name string) string {
+	if strings.TrimSpace(name) != name {
+		return "leading or trailing white space"
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return "control character or invalid UTF-8"
+		}
+	}
+	return ""
 }
 
 func (v *validator) listeners() {
@@ -360,6 +380,7 @@ func (v *validator) routes() {
 	for _, l := range v.c.Listeners {
 		listeners[l.Name] = true
 	}
+	var shadows shadowIndex
 	for i, r := range v.c.Routes {
 		a := v.at("route", r.Name, r.Origin)
 		seen.check(a, r.Name, r.Origin)
@@ -376,19 +397,128 @@ func (v *validator) routes() {
 		if r.JWT != nil {
 			v.requirement(a, "jwt", *r.JWT)
 		}
-		for _, e := range v.c.Routes[:i] {
-			if e.Listener == r.Listener && covers(e.Match, r.Match) {
-				a.warnf("", "never matches: route %q (%s) comes first and matches every request this route matches", e.Name, where(e.Origin))
-				break
-			}
+		if j := shadows.first(r, v.c.Routes); j >= 0 {
+			e := v.c.Routes[j]
+			a.warnf("", "never matches: route %q (%s) comes first and matches every request this route matches", e.Name, where(e.Origin))
+		}
+		shadows.add(i, r)
+	}
+}
+
+// shadowIndex finds, among the routes added so far, the first that
+// covers a later one, without comparing every pair: a route can only be
+// covered by an earlier route that restricts neither hosts nor paths, or
+// that lists the later route's first host, or has an exact, regex or
+// prefix path that covers the later route's first path. Candidates are
+// then checked with covers, in order.
+type shadowIndex struct {
+	anyHost  map[string][]int // by listener: routes without hosts
+	byHost   map[string][]int // by listener and lower-case host
+	anyPath  map[string][]int // by listener: routes without paths
+	byPath   map[string][]int // by listener, kind and value
+	prefixes map[string]bool  // by listener: prefix lengths in use, "listener\x00n"
+}
+
+func (x *shadowIndex) add(i int, r Route) {
+	if x.anyHost == nil {
+		x.anyHost, x.byHost = map[string][]int{}, map[string][]int{}
+		x.anyPath, x.byPath = map[string][]int{}, map[string][]int{}
+		x.prefixes = map[string]bool{}
+	}
+	l := r.Listener
+	if len(r.Match.Hosts) == 0 {
+		x.anyHost[l] = append(x.anyHost[l], i)
+	}
+	for _, h := range r.Match.Hosts {
+		k := l + "\x00" + strings.ToLower(h)
+		if n := len(x.byHost[k]); n == 0 || x.byHost[k][n-1] != i {
+			x.byHost[k] = append(x.byHost[k], i)
+		}
+	}
+	if len(r.Match.Paths) == 0 {
+		x.anyPath[l] = append(x.anyPath[l], i)
+	}
+	for _, p := range r.Match.Paths {
+		k := l + "\x00" + string(p.Kind) + "\x00" + p.Value
+		if n := len(x.byPath[k]); n == 0 || x.byPath[k][n-1] != i {
+			x.byPath[k] = append(x.byPath[k], i)
+		}
+		if p.Kind == PathPrefix {
+			x.prefixes[l+"\x00"+strconv.Itoa(len(p.Value))] = true
 		}
 	}
 }
 
+// first returns the index of the first added route that covers r, or -1.
+func (x *shadowIndex) first(r Route, routes []Route) int {
+	if x.anyHost == nil {
+		return -1
+	}
+	l := r.Listener
+	byHost := x.anyHost[l]
+	if len(r.Match.Hosts) > 0 {
+		byHost = merge(byHost, x.byHost[l+"\x00"+strings.ToLower(r.Match.Hosts[0])])
+	}
+	byPath := x.anyPath[l]
+	if len(r.Match.Paths) > 0 {
+		p := r.Match.Paths[0]
+		byPath = merge(byPath, x.byPath[l+"\x00"+string(p.Kind)+"\x00"+p.Value])
+		if p.Kind == PathExact || p.Kind == PathPrefix {
+			for n := 0; n <= len(p.Value); n++ {
+				if x.prefixes[l+"\x00"+strconv.Itoa(n)] {
+					byPath = merge(byPath, x.byPath[l+"\x00"+string(PathPrefix)+"\x00"+p.Value[:n]])
+				}
+			}
+		}
+	}
+	// Both lists are sorted: walk their intersection in order.
+	for i, j := 0, 0; i < len(byHost) && j < len(byPath); {
+		switch a, b := byHost[i], byPath[j]; {
+		case a < b:
+			i++
+		case a > b:
+			j++
+		default:
+			if covers(routes[a].Match, r.Match) {
+				return a
+			}
+			i++
+			j++
+		}
+	}
+	return -1
+}
+
+// merge returns the sorted union of two sorted lists.
+func merge(a, b []int) []int {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]int, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case a[0] > b[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
 func (v *validator) routeMatch(a at, m RouteMatch) {
 	for i, h := range m.Hosts {
-		if h == "" || strings.ContainsAny(h, " /") || (strings.Contains(h, "*") && h != "*" && (!strings.HasPrefix(h, "*.") || strings.Count(h, "*") > 1)) {
+		switch {
+		case h == "" || strings.ContainsAny(h, " /\t[]@") || (strings.Contains(h, "*") && h != "*" && (!strings.HasPrefix(h, "*.") || strings.Count(h, "*") > 1)):
 			a.errorf(index("match.hosts", i), "invalid host %q (want a host name, *.suffix or *)", h)
+		case strings.Contains(h, ":") && !isIPv6(h):
+			// Hosts are compared without the port: this would never match.
+			a.errorf(index("match.hosts", i), "invalid host %q: hosts match without the port, leave it out", h)
 		}
 	}
 	for i, p := range m.Paths {
@@ -420,6 +550,11 @@ func (v *validator) routeMatch(a at, m RouteMatch) {
 			a.errorf("match.headers", "invalid header name %q", k)
 		}
 	}
+}
+
+func isIPv6(h string) bool {
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.Is6()
 }
 
 func (v *validator) backend(a at, b Backend) {
@@ -537,7 +672,7 @@ func (v *validator) jwtPolicies() {
 				skip = false
 				continue
 			}
-			a := at{v: v, origin: p.Origin}
+			a := v.at("jwtPolicy", p.Name, p.Origin)
 			a.warnf("", "jwtPolicy %q not applied to route %q: route already has a JWT requirement %s", p.Name, r.Name, from)
 		}
 	}

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +82,7 @@ func TestValidateIssues(t *testing.T) {
 		}, `a.yaml:10: routes[0].listener: required when there is not exactly one listener (route "r")`},
 		{"jwt policy loses to route", func(c *Config) {
 			c.JWTPolicies = []JWTPolicy{{Name: "all", Requirement: JWTRequirement{Providers: []string{"p"}}, Origin: Origin{File: "a.yaml", Path: "jwtPolicies[0]", Line: 20}}}
-		}, `a.yaml:20: warning: jwtPolicies[0]: jwtPolicy "all" not applied to route "r": route already has a JWT requirement of its own`},
+		}, `a.yaml:20: warning: jwtPolicies[0]: jwtPolicy "all" not applied to route "r": route already has a JWT requirement of its own (jwtPolicy "all")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,5 +123,63 @@ func TestCovers(t *testing.T) {
 		if got := covers(tt.earlier, tt.m); got != tt.shadowedWant {
 			t.Errorf("%s: covers = %v", tt.name, got)
 		}
+	}
+}
+
+// TestShadowIndex checks the indexed shadow search against comparing every
+// pair, on random route tables.
+func TestShadowIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(list ...string) string { return list[rng.IntN(len(list))] }
+	for round := range 200 {
+		var routes []Route
+		for i := range 30 {
+			r := Route{Name: strconv.Itoa(i), Listener: pick("a", "b")}
+			for range rng.IntN(3) {
+				r.Match.Hosts = append(r.Match.Hosts, pick("x.example", "X.example", "y.example", "*.example"))
+			}
+			for range rng.IntN(3) {
+				kind := []PathMatchKind{PathExact, PathPrefix, PathRegex}[rng.IntN(3)]
+				r.Match.Paths = append(r.Match.Paths, PathMatch{Kind: kind, Value: pick("/", "/a", "/a/", "/a/b", "/b")})
+			}
+			if rng.IntN(4) == 0 {
+				r.Match.Methods = []string{pick("GET", "POST")}
+			}
+			routes = append(routes, r)
+		}
+		var x shadowIndex
+		for i, r := range routes {
+			want := -1
+			for j, e := range routes[:i] {
+				if e.Listener == r.Listener && covers(e.Match, r.Match) {
+					want = j
+					break
+				}
+			}
+			if got := x.first(r, routes); got != want {
+				t.Fatalf("round %d, route %d %+v: first = %d, want %d", round, i, r, got, want)
+			}
+			x.add(i, r)
+		}
+	}
+}
+
+// TestShadowCheckScales validates many distinct routes quickly: the shadow
+// check does not compare every pair.
+func TestShadowCheckScales(t *testing.T) {
+	c := &Config{Listeners: []Listener{{Name: "web", Address: "127.0.0.1:8080"}}}
+	for i := range 50000 {
+		c.Routes = append(c.Routes, Route{
+			Name: "r" + strconv.Itoa(i), Listener: "web",
+			Match:   RouteMatch{Paths: []PathMatch{{Kind: PathExact, Value: "/p" + strconv.Itoa(i)}}},
+			Backend: Backend{URL: "http://127.0.0.1:8000"},
+		})
+	}
+	start := time.Now()
+	if is := c.Validate(); len(is) != 0 {
+		t.Fatalf("issues: %s", texts(is[:1]))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("validating 50000 routes took %s", d)
 	}
 }

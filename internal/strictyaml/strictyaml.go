@@ -16,8 +16,10 @@
 // decoded values (semantic validation) can be placed in the file too.
 //
 // Supported targets: structs (nested, pointers to structs, embedded
-// structs, which are inlined when untagged or tagged `yaml:",inline"`), strings, bools, signed and unsigned integers, floats,
-// time.Duration (Go duration strings such as "60s" or "1m30s"), slices,
+// structs, which are inlined when untagged or tagged `yaml:",inline"`),
+// strings, bools, signed and unsigned integers (decimal, or hexadecimal
+// with 0x), floats, time.Duration (Go duration strings such as "60s" or "1m30s"; a bare
+// number, even 0, is refused for want of a unit), slices,
 // maps with string keys, yaml.Node (the raw node, for fields a dialect
 // decodes itself) and interface values (decoded by yaml.v3, unchecked).
 // Named types of these kinds (type Action string) work as well.
@@ -248,13 +250,15 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		if !ok {
 			return
 		}
+		// A bare number, 0 included, is an error: it needs a unit. (Go's
+		// ParseDuration accepts "0" alone.)
+		if _, err := strconv.ParseFloat(s, 64); err == nil {
+			d.invalid(path, n.Line, `invalid duration %q (a duration needs a unit, such as "60s")`, s)
+			return
+		}
 		dur, err := time.ParseDuration(s)
 		if err != nil {
-			hint := ""
-			if _, err := strconv.ParseFloat(s, 64); err == nil {
-				hint = ` (a duration needs a unit, such as "60s")`
-			}
-			d.invalid(path, n.Line, "invalid duration %q%s", s, hint)
+			d.invalid(path, n.Line, "invalid duration %q", s)
 			return
 		}
 		v.SetInt(int64(dur))
@@ -304,9 +308,9 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		if !ok {
 			return
 		}
-		i, err := strconv.ParseInt(s, 0, t.Bits())
+		i, err := parseInt(s, t.Bits())
 		if err != nil {
-			d.invalid(path, n.Line, "invalid integer %q", s)
+			d.invalid(path, n.Line, "invalid integer %q%s", s, intHint(s))
 			return
 		}
 		v.SetInt(i)
@@ -315,9 +319,13 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 		if !ok {
 			return
 		}
-		i, err := strconv.ParseUint(s, 0, t.Bits())
+		i, err := parseUint(s, t.Bits())
 		if err != nil {
-			d.invalid(path, n.Line, "invalid integer %q (want a non-negative integer)", s)
+			hint := intHint(s)
+			if hint == "" {
+				hint = " (want a non-negative integer)"
+			}
+			d.invalid(path, n.Line, "invalid integer %q%s", s, hint)
 			return
 		}
 		v.SetUint(i)
@@ -349,6 +357,38 @@ func (d *Decoder) value(n *yaml.Node, path string, v reflect.Value) {
 	default:
 		panic("strictyaml: unsupported target type " + t.String())
 	}
+}
+
+// Integers are decimal, or hexadecimal with 0x. Octal (017, 0o17), binary
+// (0b11) and digit separators (1_000) are not accepted: YAML versions read
+// them differently, and a leading zero read as octal is a silent surprise.
+var (
+	decimalInt = regexp.MustCompile(`^[+-]?(0|[1-9][0-9]*)$`)
+	hexInt     = regexp.MustCompile(`^[+-]?0[xX][0-9a-fA-F]+$`)
+)
+
+func parseInt(s string, bits int) (int64, error) {
+	if !decimalInt.MatchString(s) && !hexInt.MatchString(s) {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseInt(s, 0, bits)
+}
+
+func parseUint(s string, bits int) (uint64, error) {
+	if !decimalInt.MatchString(s) && !hexInt.MatchString(s) || strings.HasPrefix(s, "-") {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseUint(strings.TrimPrefix(s, "+"), 0, bits)
+}
+
+// intHint explains why an integer-looking value was refused.
+func intHint(s string) string {
+	if _, err := strconv.ParseInt(s, 0, 64); err == nil || strings.Contains(s, "_") {
+		if !decimalInt.MatchString(s) && !hexInt.MatchString(s) {
+			return " (want a decimal integer, or hexadecimal with 0x)"
+		}
+	}
+	return ""
 }
 
 // scalar returns the value of a scalar node, or records a kind problem.
@@ -401,11 +441,12 @@ func clip(s string) string {
 }
 
 // mapping checks that n is a mapping and yields its key/value pairs,
-// reporting non-string keys, merge keys and duplicates.
-func (d *Decoder) mapping(n *yaml.Node, path string, each func(key string, k, v *yaml.Node)) {
+// reporting non-string keys, merge keys and duplicates. It reports whether
+// the mapping held a merge key (and so misses what it would have merged).
+func (d *Decoder) mapping(n *yaml.Node, path string, each func(key string, k, v *yaml.Node)) (merged bool) {
 	if n.Kind != yaml.MappingNode {
 		d.wrongKind(n, path, "a mapping")
-		return
+		return false
 	}
 	seen := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -418,7 +459,10 @@ func (d *Decoder) mapping(n *yaml.Node, path string, each func(key string, k, v 
 			continue
 		}
 		if k.ShortTag() == "!!merge" {
-			d.Addf(path, k.Line, `merge keys ("<<") are not supported`)
+			// What the merge would have brought in is missing: later checks
+			// on this mapping ("required") would only repeat the problem.
+			d.invalid(path, k.Line, `merge keys ("<<") are not supported`)
+			merged = true
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
@@ -428,6 +472,7 @@ func (d *Decoder) mapping(n *yaml.Node, path string, each func(key string, k, v 
 		seen[k.Value] = k.Line
 		each(k.Value, k, val)
 	}
+	return merged
 }
 
 func (d *Decoder) mapValue(n *yaml.Node, path string, v reflect.Value) {
@@ -457,7 +502,7 @@ func (d *Decoder) structValue(n *yaml.Node, path string, v reflect.Value) {
 	}
 	fields := fieldsOf(v.Type())
 	present := make(map[string]bool, len(fields.list))
-	d.mapping(n, path, func(key string, k, val *yaml.Node) {
+	merged := d.mapping(n, path, func(key string, k, val *yaml.Node) {
 		f, ok := fields.byName[key]
 		if !ok {
 			d.Addf(path, k.Line, "unknown field %q", key)
@@ -471,7 +516,7 @@ func (d *Decoder) structValue(n *yaml.Node, path string, v reflect.Value) {
 		d.value(val, p, fieldByIndex(v, f.index))
 	})
 	for _, f := range fields.list {
-		if f.required && !present[f.name] {
+		if f.required && !present[f.name] && !merged {
 			d.Addf(path, n.Line, "missing required field %q", f.name)
 		}
 	}

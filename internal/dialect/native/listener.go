@@ -24,6 +24,9 @@ func (c *converter) listener(in listener, path string) model.Listener {
 			ClientCAFile: c.filePath(t.ClientCAFile),
 			ClientCerts:  model.ClientCertMode(t.ClientCerts),
 		}
+		if t.ClientCAFile != "" && t.ClientCerts == "" {
+			l.TLS.ClientCerts = model.ClientCertsRequire // the documented default
+		}
 	}
 	return l
 }

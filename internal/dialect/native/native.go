@@ -11,6 +11,7 @@ package native
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,6 +69,7 @@ func Decode(file string, doc *yaml.Node) Result {
 		lines:   d.Lines,
 		in:      &in,
 		renames: map[string]string{},
+		invalid: d.Invalid,
 	}
 	if file != "" {
 		c.dir = filepath.Dir(file)
@@ -102,6 +104,7 @@ type converter struct {
 	synthesized []model.Policy
 	issues      model.Issues
 	renames     map[string]string
+	invalid     []string // paths whose values were rejected while decoding
 }
 
 // origin places the resource at path.
@@ -198,6 +201,13 @@ func (c *converter) filePath(p string) string {
 		return p
 	}
 	return filepath.Join(c.dir, p)
+}
+
+// zero reports whether the document sets path explicitly to a zero value
+// that decoded cleanly (a rejected value also leaves zero behind).
+func zero[T comparable](c *converter, path string, v *T) bool {
+	var z T
+	return v != nil && *v == z && !slices.Contains(c.invalid, path)
 }
 
 // has reports whether the document sets path.

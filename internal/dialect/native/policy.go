@@ -64,6 +64,12 @@ func (c *converter) policy(in policy, path string) model.Policy {
 	for i, r := range in.Rules {
 		rp := strictyaml.Index(strictyaml.Field(path, "rules"), i)
 		mr := model.Rule{Name: r.Name, From: r.From, To: r.To}
+		for j := range mr.To {
+			// Methods are upper-cased, as in a route's match: "delete" in
+			// a DENY rule must not let DELETE through.
+			mr.To[j].Methods = upper(mr.To[j].Methods)
+			mr.To[j].NotMethods = upper(mr.To[j].NotMethods)
+		}
 		for j, w := range r.When {
 			mr.When = append(mr.When, c.condition(w, strictyaml.Index(strictyaml.Field(rp, "when"), j)))
 		}

@@ -50,6 +50,21 @@ func (c *converter) provider(in provider, path string) model.Provider {
 		MaxTokenBytes:     or(in.MaxTokenBytes, model.DefaultMaxTokenBytes),
 		Origin:            c.origin(path),
 	}
+	// Zero would be taken for "use the default" further on; an explicit
+	// zero is a mistake (no limit, no cache, no timeout are not offered).
+	if zero(c, strictyaml.Field(path, "maxTokenBytes"), in.MaxTokenBytes) {
+		c.errorf(strictyaml.Field(path, "maxTokenBytes"), "must be positive")
+	}
+	if k := in.JWKS; k != nil {
+		for _, d := range []struct {
+			name string
+			val  *time.Duration
+		}{{"cacheDuration", k.CacheDuration}, {"timeout", k.Timeout}, {"refetchInterval", k.RefetchInterval}} {
+			if zero(c, strictyaml.Field(path, "jwks."+d.name), d.val) {
+				c.errorf(strictyaml.Field(path, "jwks."+d.name), "must be positive")
+			}
+		}
+	}
 	if k := in.JWKS; k != nil {
 		p.JWKS = model.KeySource{
 			Inline: k.Inline,

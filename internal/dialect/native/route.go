@@ -76,6 +76,14 @@ func (c *converter) route(in route, path string) model.Route {
 		},
 		Origin: c.origin(path),
 	}
+	if zero(c, strictyaml.Field(path, "backend.timeout"), in.Backend.Timeout) {
+		c.errorf(strictyaml.Field(path, "backend.timeout"), "must be positive")
+	}
+	if in.JWT == nil && c.has(strictyaml.Field(path, "jwt")) {
+		// jwt: null (or an empty jwt:) reads as absent: the route is open.
+		// Say so, in case a template or an indentation slip emptied it.
+		c.warnf(strictyaml.Field(path, "jwt"), "null: the route has no JWT requirement of its own (remove the key if that is meant)")
+	}
 	matchPath := strictyaml.Field(path, "match")
 	for i, p := range in.Match.Paths {
 		r.Match.Paths = append(r.Match.Paths, c.pathMatch(p, strictyaml.Index(strictyaml.Field(matchPath, "paths"), i)))
