@@ -94,6 +94,12 @@ func (l *listener) serve(x *exchange, r *http.Request) {
 	raw := rawPath(r)
 	x.path = raw
 	x.authn = "none"
+	// Methods are matched, authorized and forwarded in upper case, so a
+	// "delete" request cannot slip past a rule on DELETE while the upstream
+	// treats it as one.
+	if hasLower(r.Method) {
+		r.Method = strings.ToUpper(r.Method)
+	}
 	path, err := NormalizePath(raw)
 	if err != nil || r.Method == http.MethodConnect {
 		// CONNECT asks for a tunnel, which a reverse proxy does not
@@ -483,3 +489,13 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Unwrap lets http.ResponseController reach Flush and the rest.
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// hasLower reports whether s has an ASCII lower-case letter.
+func hasLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'a' <= s[i] && s[i] <= 'z' {
+			return true
+		}
+	}
+	return false
+}
