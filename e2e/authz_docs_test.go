@@ -281,12 +281,12 @@ func TestAuthzHostPort(t *testing.T) {
 func TestAuthzDocMethods(t *testing.T) {
 	g := startDocGateway(t, docBlock(t, "to: methods, notMethods"))
 	tok := g.tok(jwt.MapClaims{"sub": "u"})
-	for _, m := range []string{"GET", "HEAD", "OPTIONS"} {
+	for _, m := range []string{"GET", "HEAD", "OPTIONS", "get", "Get"} {
 		if r := g.do("web", m, "h", "/", bearer(tok)); r.status != 200 {
 			t.Errorf("%s: %d, want 200", m, r.status)
 		}
 	}
-	for _, m := range []string{"POST", "PUT", "DELETE", "PATCH", "get", "Get", "TRACE", "PROPFIND"} {
+	for _, m := range []string{"POST", "PUT", "DELETE", "PATCH", "delete", "Patch", "TRACE", "PROPFIND"} {
 		g.do("web", m, "h", "/", bearer(tok)).denied(t)
 	}
 }
