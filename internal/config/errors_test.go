@@ -293,6 +293,12 @@ routes:
     jwt:
       providers: [p]
       authIfMatched: {paths: [/ok, "/a*b"], methods: ["GE T"]}
+  - name: late
+    backend: {url: http://127.0.0.1:8000}
+    jwt:
+      providers: [p]
+      phase: postAuthz
+      authIfMatched: {paths: [/p]}
 `, []string{
 			`bad.yaml:16: routes[0].jwt.bypassIfMatched: authIfMatched and bypassIfMatched exclude each other (route "both")`,
 			`bad.yaml:17: warning: routes[1]: never matches: route "both" (bad.yaml:11) comes first and matches every request this route matches (route "empty")`,
@@ -302,6 +308,8 @@ routes:
 			`bad.yaml:28: warning: routes[3]: never matches: route "both" (bad.yaml:11) comes first and matches every request this route matches (route "pattern")`,
 			`bad.yaml:32: routes[3].jwt.authIfMatched.paths[1]: invalid pattern "/a*b": "*" is only allowed as the whole value, its first or its last character (policy "pattern/authIfMatched")`,
 			`bad.yaml:32: routes[3].jwt.authIfMatched.methods[0]: invalid method "GE T" (policy "pattern/authIfMatched")`,
+			`bad.yaml:33: warning: routes[4]: never matches: route "both" (bad.yaml:11) comes first and matches every request this route matches (route "late")`,
+			`bad.yaml:38: routes[4].jwt.authIfMatched: authIfMatched cannot be combined with phase postAuthz (its policy must see the verified token) (route "late")`,
 		}},
 		{"jwt policies", head + route + `jwtPolicies:
   - name: a

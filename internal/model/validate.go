@@ -198,9 +198,9 @@ func validToken(s string) bool { return tokenRE.MatchString(s) }
 // into: the gateway strips output headers from every incoming request, and
 // these carry the request's framing, routing or forwarding data.
 var reservedOutputs = []string{
-	"Connection", "Content-Length", "Content-Type", "Cookie", "Host", "Keep-Alive",
-	"Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding",
-	"Upgrade", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+	"Connection", "Content-Length", "Content-Type", "Cookie", "Forwarded", "Host", "Keep-Alive",
+	"Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer",
+	"Transfer-Encoding", "Upgrade", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
 }
 
 // tokenHeaders maps the canonical name of every header any provider reads

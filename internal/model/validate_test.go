@@ -70,11 +70,12 @@ func TestValidateIssues(t *testing.T) {
 			c.Policies = []Policy{{Name: "x", Action: ActionAllow, Rules: []Rule{{From: []From{{}}, To: []To{{Methods: []string{"GET"}}, {}}}}}}
 		}, "rules[0].from[0]: empty from entry: set at least one field (policy \"x\")\nrules[0].to[1]: empty to entry: set at least one field (policy \"x\")"},
 		{"outputs may not name token or reserved headers", func(c *Config) {
-			c.Providers[0].ClaimsToHeaders = []ClaimToHeader{{Claim: "sub", Header: "authorization"}, {Claim: "sub", Header: "Host"}}
+			c.Providers[0].ClaimsToHeaders = []ClaimToHeader{{Claim: "sub", Header: "authorization"}, {Claim: "sub", Header: "Host"}, {Claim: "sub", Header: "forwarded"}}
 			c.Providers[0].PayloadHeader = "x-token"
 			c.Providers = append(c.Providers, Provider{Name: "q", JWKS: KeySource{URI: "https://idp/jwks"}, From: []TokenSource{{Header: "X-Token"}}})
 		}, "claimsToHeaders[0].header: header \"authorization\" is where provider \"p\" reads tokens; the gateway strips the headers it sets from every request, so those tokens would never be seen (provider \"p\")\n" +
 			"claimsToHeaders[1].header: header \"Host\" cannot carry a claim or the payload (provider \"p\")\n" +
+			"claimsToHeaders[2].header: header \"forwarded\" cannot carry a claim or the payload (provider \"p\")\n" +
 			"payloadHeader: header \"x-token\" is where provider \"q\" reads tokens; the gateway strips the headers it sets from every request, so those tokens would never be seen (provider \"p\")"},
 		{"listener required", func(c *Config) {
 			c.Listeners = append(c.Listeners, Listener{Name: "b", Address: ":2"})

@@ -179,6 +179,12 @@ func (c *converter) matchMode(in route, req *model.JWTRequirement, jwtPath strin
 		c.errorf(setPath, "%s cannot be combined with allowMissingOrFailed (an invalid token must still be rejected)", key)
 		return
 	}
+	if model.Phase(in.JWT.Phase) == model.PhasePostAuthz {
+		// The generated DENY would be evaluated before the token is
+		// verified, so it would deny every matched request, tokens or not.
+		c.errorf(setPath, "%s cannot be combined with phase postAuthz (its policy must see the verified token)", key)
+		return
+	}
 	if len(set.Paths) == 0 && len(set.Methods) == 0 {
 		c.errorf(setPath, "one of paths, methods is required")
 		return
