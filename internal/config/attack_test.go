@@ -20,7 +20,7 @@ func TestHostileInput(t *testing.T) {
 		want      []string
 	}{
 		{"BOM", "\ufeff" + base, nil},
-		{"only dashes", "---\n", nil},
+		{"only dashes", "---\n", []string{"warning: listeners: no listener in the configuration: there is nothing to serve"}},
 		{"empty documents", "---\n---\n# c\n---\n" + base + "---\n", nil},
 		{"key differing in case", base + "Listeners: []\n", []string{`gw.yaml:13: unknown field "Listeners"`}},
 		{"key differing in case inside", base + "    Backend: {url: http://x}\n", []string{`gw.yaml:13: routes[0]: unknown field "Backend" (route "r")`}},

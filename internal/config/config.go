@@ -301,6 +301,11 @@ func (l *loader) finish() (*model.Config, model.Issues) {
 		}
 	}
 	issues := l.issues
+	if len(cfg.Listeners) == 0 && len(issues.Errors()) == 0 {
+		// A warning, not an error: one file of a folder may rightly hold
+		// providers only. Only when every document was read.
+		issues = append(issues, model.Issue{Severity: model.Warning, Field: "listeners", Msg: "no listener in the configuration: there is nothing to serve"})
+	}
 	for _, is := range cfg.Validate() {
 		if is, ok := l.place(is); ok {
 			issues = append(issues, is)
