@@ -291,6 +291,9 @@ func (v *validator) providers() {
 			}
 		}
 		nonNegative(a, "clockSkew", p.ClockSkew)
+		if p.ClockSkew%time.Second != 0 {
+			a.warnf("clockSkew", "token times are whole seconds: %s is applied as %s", p.ClockSkew, p.ClockSkew.Truncate(time.Second))
+		}
 		nonNegative(a, "maxLifetime", p.MaxLifetime)
 		nonNegative(a, "jwks.cacheDuration", p.JWKS.CacheDuration)
 		nonNegative(a, "jwks.timeout", p.JWKS.Timeout)

@@ -77,6 +77,8 @@ func TestValidateIssues(t *testing.T) {
 			"claimsToHeaders[1].header: header \"Host\" cannot carry a claim or the payload (provider \"p\")\n" +
 			"claimsToHeaders[2].header: header \"forwarded\" cannot carry a claim or the payload (provider \"p\")\n" +
 			"payloadHeader: header \"x-token\" is where provider \"q\" reads tokens; the gateway strips the headers it sets from every request, so those tokens would never be seen (provider \"p\")"},
+		{"clock skew in whole seconds", func(c *Config) { c.Providers[0].ClockSkew = 1500 * time.Millisecond },
+			`warning: clockSkew: token times are whole seconds: 1.5s is applied as 1s (provider "p")`},
 		{"listener required", func(c *Config) {
 			c.Listeners = append(c.Listeners, Listener{Name: "b", Address: ":2"})
 			c.Routes[0].Listener = ""
