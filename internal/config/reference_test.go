@@ -296,7 +296,7 @@ func TestValues(t *testing.T) {
 		// durations
 		{"duration 60s", provLast + at + "60s\n", nil},
 		{"duration 1m30s", provLast + at + "1m30s\n", nil},
-		{"duration 500ms", provLast + at + "500ms\n", nil},
+		{"duration 500ms", provLast + at + "500ms\n", []string{`gw.yaml:12: warning: providers[0].clockSkew: token times are whole seconds: 500ms is applied as 0s (provider "p")`}},
 		{"duration quoted", provLast + at + "\"60s\"\n", nil},
 		{"duration null is the default", provLast + at + "~\n", nil},
 		{"bare number", provLast + at + "60\n", []string{`gw.yaml:12: providers[0].clockSkew: invalid duration "60" (a duration needs a unit, such as "60s") (provider "p")`}},
