@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"jwtgate.dev/jwtgate/internal/model"
 )
 
 // patternKind says how a pattern compares a value.
@@ -86,78 +88,22 @@ func compilePathPattern(v string) (pattern, error) {
 var (
 	errPathSlash  = errors.New(`a path starts with "/" (or write "*suffix")`)
 	errPathQuery  = errors.New(`"?" and "#" start the query and the fragment, which are not part of the path`)
-	errPathEscape = errors.New(`"%" must start an escape of two hex digits`)
+	errPathEscape = errors.New(`can never match: a "%" not followed by two hex digits, an encoded slash, backslash or NUL (%2F, %5C, %00), or a raw backslash or NUL, is rejected with 400 before policies run`)
 )
 
-// normalizePathPattern writes s as the proxy writes a normalized request
-// path: escapes of unreserved characters decoded, other escapes with
-// upper-case hex digits, bytes that may not appear raw in a path
-// (non-ASCII, space, quotes, ...) percent-encoded, runs of slashes merged.
+// normalizePathPattern writes s in the form of a normalized request path
+// (model.CanonicalPath): escapes of unreserved characters decoded, other
+// escapes with upper-case hex digits, bytes that may not appear raw in a
+// path percent-encoded, runs of slashes merged.
 func normalizePathPattern(s string) (string, error) {
 	if strings.ContainsAny(s, "?#") {
 		return "", errPathQuery
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '%':
-			if i+2 >= len(s) || unhex(s[i+1]) < 0 || unhex(s[i+2]) < 0 {
-				return "", errPathEscape
-			}
-			v := byte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			if isUnreserved(v) {
-				b.WriteByte(v)
-			} else {
-				writeEscape(&b, v)
-			}
-			i += 2
-		case c == '/' && i > 0 && s[i-1] == '/':
-			// merged
-		case isPathChar(c):
-			b.WriteByte(c)
-		default:
-			writeEscape(&b, c)
-		}
+	c, err := model.CanonicalPath(s)
+	if err != nil {
+		return "", errPathEscape
 	}
-	return b.String(), nil
-}
-
-func writeEscape(b *strings.Builder, c byte) {
-	const hex = "0123456789ABCDEF"
-	b.WriteByte('%')
-	b.WriteByte(hex[c>>4])
-	b.WriteByte(hex[c&15])
-}
-
-func unhex(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'a' <= c && c <= 'f':
-		return int(c - 'a' + 10)
-	case 'A' <= c && c <= 'F':
-		return int(c - 'A' + 10)
-	}
-	return -1
-}
-
-func isUnreserved(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-// isPathChar: the characters a normalized path holds raw (pchar without
-// escapes, plus "/"), as the proxy's path normalization keeps them.
-func isPathChar(c byte) bool {
-	if isUnreserved(c) {
-		return true
-	}
-	switch c {
-	case '/', ':', '@', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=':
-		return true
-	}
-	return false
+	return c, nil
 }
 
 // compileHostPattern is compilePattern for hosts: ASCII case-insensitive.

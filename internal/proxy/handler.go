@@ -19,6 +19,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/authn"
 	"jwtgate.dev/jwtgate/internal/authz"
+	"jwtgate.dev/jwtgate/internal/model"
 )
 
 // Bodies and headers of the responses the gateway writes itself.
@@ -100,7 +101,7 @@ func (l *listener) serve(x *exchange, r *http.Request) {
 	if hasLower(r.Method) {
 		r.Method = strings.ToUpper(r.Method)
 	}
-	path, err := NormalizePath(raw)
+	path, err := model.NormalizePath(raw)
 	if err != nil || r.Method == http.MethodConnect {
 		// CONNECT asks for a tunnel, which a reverse proxy does not
 		// give, whatever its target.
@@ -248,8 +249,8 @@ func bearerChallenge(r *http.Request, raw string, invalid bool) string {
 		switch c := raw[i]; {
 		case c == '"' || c == '\\' || c < 0x20 || c == 0x7f:
 			b.WriteByte('%')
-			b.WriteByte(upperHex[c>>4])
-			b.WriteByte(upperHex[c&15])
+			b.WriteByte("0123456789ABCDEF"[c>>4])
+			b.WriteByte("0123456789ABCDEF"[c&15])
 		default:
 			b.WriteByte(c)
 		}
@@ -333,19 +334,14 @@ func rawPath(r *http.Request) string {
 }
 
 // unescapePath decodes the escapes a normalized path keeps; it never
-// fails on NormalizePath's output.
+// fails on model.NormalizePath's output, which has only valid escapes and
+// no encoded slash.
 func unescapePath(p string) string {
-	var b strings.Builder
-	b.Grow(len(p))
-	for i := 0; i < len(p); i++ {
-		if p[i] == '%' && i+2 < len(p) {
-			b.WriteByte(unhex(p[i+1])<<4 | unhex(p[i+2]))
-			i += 2
-			continue
-		}
-		b.WriteByte(p[i])
+	u, err := url.PathUnescape(p)
+	if err != nil {
+		return p
 	}
-	return b.String()
+	return u
 }
 
 // Header values shared by every response the gateway writes itself. They

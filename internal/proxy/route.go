@@ -72,12 +72,19 @@ type pathMatcher struct {
 	re    *regexp.Regexp
 }
 
-// compilePath compiles one path match. A regex must match the whole path,
-// as Envoy's safe_regex does.
+// compilePath compiles one path match. Exact and prefix values are brought
+// to the form of a normalized request path (model.CanonicalPath), so that
+// "/café" or "/a%3fb" is not a route that silently never matches. A regex
+// must match the whole normalized path, as Envoy's safe_regex does.
 func compilePath(pm model.PathMatch) (pathMatcher, error) {
 	m := pathMatcher{kind: pm.Kind, value: pm.Value}
 	switch pm.Kind {
 	case model.PathExact, model.PathPrefix:
+		v, err := model.CanonicalPath(pm.Value)
+		if err != nil {
+			return m, fmt.Errorf("path %q can never match a request: %w", pm.Value, err)
+		}
+		m.value = v
 	case model.PathRegex:
 		if _, err := regexp.Compile(pm.Value); err != nil {
 			return m, fmt.Errorf("compiling regex: %w", err)

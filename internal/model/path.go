@@ -1,4 +1,4 @@
-package proxy
+package model
 
 import (
 	"errors"
@@ -43,17 +43,30 @@ func NormalizePath(p string) (string, error) {
 	if normalized(p) {
 		return p, nil
 	}
-	// Pass 1: escapes and raw characters, segment by segment into b.
+	c, err := CanonicalPath(p)
+	if err != nil {
+		return "", err
+	}
+	return removeDotSegments(c), nil
+}
+
+// CanonicalPath brings s to the character form of a normalized path: the
+// escapes and raw characters as NormalizePath writes them, and runs of
+// slashes merged. It does not require a leading slash and does not remove
+// dot segments, so it also serves path patterns ("*.json", "/v1/"), which
+// must be written in the form requests are compared in. It fails with
+// ErrUnsafePath where NormalizePath would.
+func CanonicalPath(s string) (string, error) {
 	var b strings.Builder
-	b.Grow(len(p) + 8)
-	for i := 0; i < len(p); i++ {
-		c := p[i]
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case c == '%':
-			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
 				return "", ErrUnsafePath
 			}
-			v := unhex(p[i+1])<<4 | unhex(p[i+2])
+			v := unhex(s[i+1])<<4 | unhex(s[i+2])
 			switch {
 			case v == '/' || v == '\\' || v == 0:
 				return "", ErrUnsafePath
@@ -67,6 +80,8 @@ func NormalizePath(p string) (string, error) {
 			i += 2
 		case c == 0 || c == '\\':
 			return "", ErrUnsafePath
+		case c == '/' && i > 0 && s[i-1] == '/':
+			// A run of slashes is one.
 		case isPathChar(c):
 			b.WriteByte(c)
 		default:
@@ -75,22 +90,7 @@ func NormalizePath(p string) (string, error) {
 			b.WriteByte(upperHex[c&15])
 		}
 	}
-	return removeDotSegments(mergeSlashes(b.String())), nil
-}
-
-// mergeSlashes replaces each run of slashes in p with one.
-func mergeSlashes(p string) string {
-	if !strings.Contains(p, "//") {
-		return p
-	}
-	b := make([]byte, 0, len(p))
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' && i > 0 && p[i-1] == '/' {
-			continue
-		}
-		b = append(b, p[i])
-	}
-	return string(b)
+	return b.String(), nil
 }
 
 // normalized reports whether p (starting with "/") is already in normal
