@@ -13,6 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"jwtgate.dev/jwtgate/internal/certtest"
 	"jwtgate.dev/jwtgate/internal/config"
 	"jwtgate.dev/jwtgate/internal/proxy"
 )
@@ -143,16 +144,16 @@ func TestAuthzDocJWTAllowMissing(t *testing.T) {
 }
 
 func TestAuthzDocMTLS(t *testing.T) {
-	p := newPKI(t)
-	gwCert, gwKey, _ := p.leaf(t, "gw", []string{"api.example.com"})
+	p := certtest.NewCA(t)
+	gwCert, gwKey, _ := p.Leaf(t, "gw", []string{"api.example.com"})
 	yaml := docBlock(t, "from: principals, namespaces, serviceAccounts")
 	g := startDocGateway(t, yaml,
-		"certs/gw.pem", gwCert, "certs/gw-key.pem", gwKey, "certs/ca.pem", p.caFile)
+		"certs/gw.pem", gwCert, "certs/gw-key.pem", gwKey, "certs/ca.pem", p.File)
 	g.scheme = "https"
 	client := func(uri ...string) *http.Client {
-		tc := &tls.Config{RootCAs: p.pool, ServerName: "api.example.com"}
+		tc := &tls.Config{RootCAs: p.Pool, ServerName: "api.example.com"}
 		if len(uri) > 0 {
-			_, _, c := p.leaf(t, strings.NewReplacer("/", "_", ":", "_").Replace(uri[0]), nil, uri...)
+			_, _, c := p.Leaf(t, strings.NewReplacer("/", "_", ":", "_").Replace(uri[0]), nil, uri...)
 			tc.Certificates = []tls.Certificate{c}
 		}
 		return &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
@@ -188,9 +189,9 @@ func TestAuthzDocMTLS(t *testing.T) {
 		})
 	}
 	// A certificate from another CA is refused at the handshake.
-	other := newPKI(t)
-	_, _, c := other.leaf(t, "intruder", nil, "spiffe://cluster.local/ns/payments/sa/x")
-	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, ServerName: "api.example.com", Certificates: []tls.Certificate{c}}}}
+	other := certtest.NewCA(t)
+	_, _, c := other.Leaf(t, "intruder", nil, "spiffe://cluster.local/ns/payments/sa/x")
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool, ServerName: "api.example.com", Certificates: []tls.Certificate{c}}}}
 	if res, err := cl.Get("https://" + g.srv.Addr("mesh").String() + "/x"); err == nil {
 		res.Body.Close()
 		t.Errorf("a certificate of another CA got %d", res.StatusCode)

@@ -3,14 +3,18 @@ package proxy
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"jwtgate.dev/jwtgate/internal/certtest"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -139,16 +143,16 @@ func TestClientGone(t *testing.T) {
 }
 
 func TestTLSOrigination(t *testing.T) {
-	p := newPKI(t)
-	srvCert, srvKey, _ := p.leaf(t, "upstream", []string{"upstream.test"}, nil)
-	cliCert, cliKey, _ := p.leaf(t, "gateway-client", nil, nil)
+	p := certtest.NewCA(t)
+	srvCert, srvKey, _ := p.Leaf(t, "upstream", []string{"upstream.test"})
+	cliCert, cliKey, _ := p.Leaf(t, "gateway-client", nil)
 	serverTLS := func(clientAuth tls.ClientAuthType) *httptest.Server {
 		cert, err := tls.LoadX509KeyPair(srvCert, srvKey)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))
-		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: clientAuth, ClientCAs: p.pool}
+		s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: clientAuth, ClientCAs: p.Pool}
 		s.StartTLS()
 		t.Cleanup(s.Close)
 		return s
@@ -159,7 +163,10 @@ func TestTLSOrigination(t *testing.T) {
 	// httptest.NewTLSServer with its own certificate, written to a PEM file.
 	ht := httptest.NewTLSServer(http.HandlerFunc(echoHandler))
 	t.Cleanup(ht.Close)
-	htCA := p.write(t, "httptest.pem", "CERTIFICATE", ht.Certificate().Raw)
+	htCA := filepath.Join(t.TempDir(), "httptest.pem")
+	if err := os.WriteFile(htCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ht.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string
@@ -167,12 +174,12 @@ func TestTLSOrigination(t *testing.T) {
 		status  int
 		cn      string
 	}{
-		{"simple with CA file", model.Backend{URL: simple.URL, CAFile: p.caFile}, 200, ""},
+		{"simple with CA file", model.Backend{URL: simple.URL, CAFile: p.File}, 200, ""},
 		{"httptest server with its certificate as CA", model.Backend{URL: ht.URL, CAFile: htCA}, 200, ""},
-		{"server name override", model.Backend{URL: simple.URL, CAFile: p.caFile, ServerName: "upstream.test"}, 200, ""},
-		{"wrong server name", model.Backend{URL: simple.URL, CAFile: p.caFile, ServerName: "other.test"}, 503, ""},
-		{"mutual with client certificate", model.Backend{URL: mutual.URL, CAFile: p.caFile, CertFile: cliCert, KeyFile: cliKey}, 200, "gateway-client"},
-		{"mutual without client certificate", model.Backend{URL: mutual.URL, CAFile: p.caFile}, 503, ""},
+		{"server name override", model.Backend{URL: simple.URL, CAFile: p.File, ServerName: "upstream.test"}, 200, ""},
+		{"wrong server name", model.Backend{URL: simple.URL, CAFile: p.File, ServerName: "other.test"}, 503, ""},
+		{"mutual with client certificate", model.Backend{URL: mutual.URL, CAFile: p.File, CertFile: cliCert, KeyFile: cliKey}, 200, "gateway-client"},
+		{"mutual without client certificate", model.Backend{URL: mutual.URL, CAFile: p.File}, 503, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"jwtgate.dev/jwtgate/internal/certtest"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -125,8 +126,8 @@ func TestReloadListeners(t *testing.T) {
 
 // TestReloadTLS turns TLS on for a listener without rebinding it.
 func TestReloadTLS(t *testing.T) {
-	p := newPKI(t)
-	certFile, keyFile, _ := p.leaf(t, "gw", []string{"gw.test"}, nil)
+	p := certtest.NewCA(t)
+	certFile, keyFile, _ := p.Leaf(t, "gw", []string{"gw.test"})
 	echo := newEcho(t)
 	cfg := oneRoute(echo.URL, model.Route{})
 	s := startServer(t, build(t, cfg, Options{}), nil)

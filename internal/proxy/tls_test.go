@@ -7,21 +7,22 @@ import (
 	"testing"
 
 	"jwtgate.dev/jwtgate/internal/authz"
+	"jwtgate.dev/jwtgate/internal/certtest"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
 // tlsClient trusts the test CA and presents certs, if any.
-func tlsClient(p *pki, certs ...tls.Certificate) *http.Client {
+func tlsClient(p *certtest.CA, certs ...tls.Certificate) *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		RootCAs:      p.pool,
+		RootCAs:      p.Pool,
 		Certificates: certs,
 		ServerName:   "gw.test",
 	}}}
 }
 
 func TestHTTPSListener(t *testing.T) {
-	p := newPKI(t)
-	certFile, keyFile, _ := p.leaf(t, "gw", []string{"gw.test"}, nil)
+	p := certtest.NewCA(t)
+	certFile, keyFile, _ := p.Leaf(t, "gw", []string{"gw.test"})
 	echo := newEcho(t)
 	cfg := oneRoute(echo.URL, model.Route{})
 	cfg.Listeners[0].TLS = &model.ListenerTLS{CertFile: certFile, KeyFile: keyFile}
@@ -39,18 +40,18 @@ func TestHTTPSListener(t *testing.T) {
 // certificate and request accepts them; the SPIFFE URI SAN of a verified
 // certificate is the source principal policies see.
 func TestMTLSListener(t *testing.T) {
-	p := newPKI(t)
-	certFile, keyFile, _ := p.leaf(t, "gw", []string{"gw.test"}, nil)
-	_, _, client := p.leaf(t, "client", nil, []string{"spiffe://cluster.local/ns/default/sa/sleep"})
-	_, _, other := p.leaf(t, "other", nil, []string{"spiffe://cluster.local/ns/prod/sa/web"})
-	stranger := newPKI(t)
-	_, _, untrusted := stranger.leaf(t, "stranger", nil, []string{"spiffe://cluster.local/ns/default/sa/sleep"})
+	p := certtest.NewCA(t)
+	certFile, keyFile, _ := p.Leaf(t, "gw", []string{"gw.test"})
+	_, _, client := p.Leaf(t, "client", nil, "spiffe://cluster.local/ns/default/sa/sleep")
+	_, _, other := p.Leaf(t, "other", nil, "spiffe://cluster.local/ns/prod/sa/web")
+	stranger := certtest.NewCA(t)
+	_, _, untrusted := stranger.Leaf(t, "stranger", nil, "spiffe://cluster.local/ns/default/sa/sleep")
 	echo := newEcho(t)
 
 	for _, mode := range []model.ClientCertMode{"", model.ClientCertsRequire, model.ClientCertsRequest} {
 		t.Run("mode="+string(mode), func(t *testing.T) {
 			cfg := oneRoute(echo.URL, model.Route{})
-			cfg.Listeners[0].TLS = &model.ListenerTLS{CertFile: certFile, KeyFile: keyFile, ClientCAFile: p.caFile, ClientCerts: mode}
+			cfg.Listeners[0].TLS = &model.ListenerTLS{CertFile: certFile, KeyFile: keyFile, ClientCAFile: p.File, ClientCerts: mode}
 			cfg.Policies = []model.Policy{{
 				Name:   "sleep-or-anonymous",
 				Action: model.ActionAllow,
@@ -90,7 +91,7 @@ func TestMTLSListener(t *testing.T) {
 }
 
 func TestPeerOf(t *testing.T) {
-	p := newPKI(t)
+	p := certtest.NewCA(t)
 	for _, tt := range []struct {
 		uris []string
 		want authz.Peer
@@ -102,7 +103,7 @@ func TestPeerOf(t *testing.T) {
 		{[]string{"spiffe://td/ns//sa/b"}, authz.Peer{Principal: "td/ns//sa/b"}},
 		{nil, authz.Peer{}},
 	} {
-		_, _, cert := p.leaf(t, "peer", nil, tt.uris)
+		_, _, cert := p.Leaf(t, "peer", nil, tt.uris...)
 		r := &http.Request{TLS: &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert.Leaf}}}}
 		if got := peerOf(r); got != tt.want {
 			t.Errorf("peerOf(%v) = %+v, want %+v", tt.uris, got, tt.want)
@@ -117,8 +118,8 @@ func TestPeerOf(t *testing.T) {
 // listener speaks HTTP/1.1 and TLS 1.2 or later only; plain HTTP to it is
 // answered by net/http with 400.
 func TestHTTPSListenerEdges(t *testing.T) {
-	p := newPKI(t)
-	certFile, keyFile, _ := p.leaf(t, "gw", []string{"gw.test"}, nil)
+	p := certtest.NewCA(t)
+	certFile, keyFile, _ := p.Leaf(t, "gw", []string{"gw.test"})
 	echo := newEcho(t)
 	cfg := seed004Config(t, echo.URL)
 	cfg.Listeners[0].TLS = &model.ListenerTLS{CertFile: certFile, KeyFile: keyFile}
@@ -129,10 +130,10 @@ func TestHTTPSListenerEdges(t *testing.T) {
 	if got, want := res.header.Get("Www-Authenticate"), `Bearer realm="https://www.example.com/headers"`; res.status != 401 || got != want {
 		t.Errorf("got %d %q, want 401 %q", res.status, got, want)
 	}
-	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.pool, ServerName: "gw.test", NextProtos: []string{"h2"}}); err == nil {
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool, ServerName: "gw.test", NextProtos: []string{"h2"}}); err == nil {
 		t.Error("a client offering only h2 completed the handshake")
 	}
-	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.pool, ServerName: "gw.test", NextProtos: []string{"h2", "http/1.1"}})
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool, ServerName: "gw.test", NextProtos: []string{"h2", "http/1.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestHTTPSListenerEdges(t *testing.T) {
 		t.Errorf("ALPN %q, want http/1.1", got)
 	}
 	c.Close()
-	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.pool, ServerName: "gw.test", MaxVersion: tls.VersionTLS11}); err == nil {
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool, ServerName: "gw.test", MaxVersion: tls.VersionTLS11}); err == nil {
 		t.Error("TLS 1.1 accepted")
 	}
 	plain := rawRequest(t, addr, "GET /headers HTTP/1.1")
