@@ -133,19 +133,7 @@ func (g *azGateway) do(listener, method, host, path string, h http.Header) respo
 	for k, vs := range h {
 		req.Header[http.CanonicalHeaderKey(k)] = vs
 	}
-	res, err := g.client.Do(req)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	out := response{status: res.StatusCode, header: res.Header, body: string(b)}
-	if res.StatusCode == http.StatusOK && method != http.MethodHead {
-		if err := json.Unmarshal(b, &out.echo); err != nil {
-			g.t.Fatalf("upstream answer is not the echo JSON: %v\n%s", err, b)
-		}
-	}
-	return out
+	return send(g.t, g.client, req)
 }
 
 // raw sends a request line exactly as given (the target is not cleaned

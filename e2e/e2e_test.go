@@ -90,16 +90,23 @@ func (g *gateway) do(method, host, pathAndQuery string, headers map[string]strin
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
+	return send(g.t, http.DefaultClient, req)
+}
+
+// send sends req with client and reads what came back; a 200 answer to
+// anything but HEAD must be the echo upstream's JSON.
+func send(t *testing.T, client *http.Client, req *http.Request) response {
+	t.Helper()
+	res, err := client.Do(req)
 	if err != nil {
-		g.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	out := response{status: res.StatusCode, header: res.Header, body: string(b)}
-	if res.StatusCode == http.StatusOK && method != http.MethodHead {
+	if res.StatusCode == http.StatusOK && req.Method != http.MethodHead {
 		if err := json.Unmarshal(b, &out.echo); err != nil {
-			g.t.Fatalf("upstream answer is not the echo JSON: %v\n%s", err, b)
+			t.Fatalf("upstream answer is not the echo JSON: %v\n%s", err, b)
 		}
 	}
 	return out
