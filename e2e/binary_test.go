@@ -169,6 +169,9 @@ routes:
 		t.Fatal(err)
 	}
 	waitFor(t, "the new config", func() bool { s, _ := get("/headers", token); return s == 401 })
+	if !strings.Contains(logs.String(), `"msg":"reloaded"`) {
+		t.Errorf("the log does not say the config was reloaded:\n%s", logs.String())
+	}
 
 	// SIGTERM while a request is in flight: it completes, then exit 0.
 	type result struct {

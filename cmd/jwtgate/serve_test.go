@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -254,92 +253,5 @@ func TestServeBadConfig(t *testing.T) {
 		if code, _, _ := runCmd(t, append([]string{"serve"}, args...)...); code != exitUsage {
 			t.Errorf("serve %q: exit %d, want %d", args, code, exitUsage)
 		}
-	}
-}
-
-// freePort returns a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// TestServeBinary builds jwtgate and drives it with real signals.
-func TestServeBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "jwtgate")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	f := newFixture(t)
-	addr, adminAddr := freePort(t), freePort(t)
-	cfgPath := filepath.Join(dir, "gw.yaml")
-	writeFile(t, cfgPath, f.config(addr, true))
-
-	var stderr logtest.Buffer
-	cmd := exec.Command(bin, "serve", "-c", cfgPath, "--admin", adminAddr)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	waitFor(t, func() bool {
-		resp, err := http.Get("http://" + adminAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, &stderr)
-	gw := "http://" + addr
-	if code, body := get(t, gw+"/x", ""); code != 401 || body != "Jwt is missing" {
-		t.Errorf("no token: %d %q", code, body)
-	}
-
-	writeFile(t, cfgPath, f.config(addr, false))
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool { code, _ := get(t, gw+"/x", ""); return code == 200 }, &stderr)
-
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("no exit after SIGTERM")
-	}
-	if !strings.Contains(stderr.String(), `"msg":"reloaded"`) {
-		t.Errorf("log lacks reloaded:\n%s", stderr.String())
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool, logs *logtest.Buffer) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out; logs:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
