@@ -214,3 +214,22 @@ func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+// expectSeed004Outputs checks what the upstream received for the seed 004
+// token: exactly one X-Team (dev, never a client's copy), X-Org solo.io, the
+// payload segment in X-Jwt-Payload, and no Authorization.
+func expectSeed004Outputs(t testing.TB, e echoed, token string) {
+	t.Helper()
+	if got := e.Header.Values("X-Team"); len(got) != 1 || got[0] != "dev" {
+		t.Errorf("X-Team %q, want [dev]", got)
+	}
+	if got := e.Header.Get("X-Org"); got != "solo.io" {
+		t.Errorf("X-Org %q, want solo.io", got)
+	}
+	if got := e.Header.Get("X-Jwt-Payload"); got != strings.Split(token, ".")[1] {
+		t.Errorf("X-Jwt-Payload %q", got)
+	}
+	if got := e.Header.Get("Authorization"); got != "" {
+		t.Errorf("Authorization forwarded: %q", got)
+	}
+}
