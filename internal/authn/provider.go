@@ -96,7 +96,7 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 	if !js.Remote() {
 		keys, err := loadLocal(js)
 		if err != nil {
-			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+			return nil, fmt.Errorf("provider %s: %w", p.Name, &KeyError{Err: err})
 		}
 		pr.keys.Store(newKeySet(keys, cacheSize, nil))
 		return pr, nil
@@ -147,6 +147,16 @@ func orDefault(d, def time.Duration) time.Duration {
 	}
 	return d
 }
+
+// KeyError is returned by NewProvider when the provider's local key
+// material (inline JWKS, PEM or key file) cannot be read or used, so that
+// callers can point at the key source rather than the provider as a whole.
+type KeyError struct{ Err error }
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *KeyError) Unwrap() error { return e.Err }
 
 // loadLocal reads an inline JWKS, a PEM key, or a file holding either.
 func loadLocal(js model.KeySource) ([]key, error) {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -191,11 +192,11 @@ func (b *builder) compileProviders() {
 	slices.Sort(b.rt.strip)
 }
 
-// keySourceField guesses the field a provider error is about: the key
-// source when the error is about keys, the provider otherwise.
+// keySourceField is the field a provider error is about: the key source
+// when authn says the key material is unusable, the provider otherwise.
 func keySourceField(js model.KeySource, err error) string {
-	msg := strings.ToLower(err.Error())
-	if !strings.Contains(msg, "key") && !strings.Contains(msg, "jwk") && !strings.Contains(msg, "pem") {
+	var ke *authn.KeyError
+	if !errors.As(err, &ke) {
 		return ""
 	}
 	switch {
@@ -205,8 +206,6 @@ func keySourceField(js model.KeySource, err error) string {
 		return "jwks.file"
 	case js.PEM != "":
 		return "jwks.pem"
-	case js.URI != "":
-		return "jwks.uri"
 	}
 	return "jwks"
 }
