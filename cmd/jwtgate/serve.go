@@ -7,16 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
-	"jwtgate.dev/jwtgate/internal/admin"
-	"jwtgate.dev/jwtgate/internal/config"
-	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/gateway"
 	"jwtgate.dev/jwtgate/internal/proxy"
 )
 
@@ -26,9 +23,11 @@ Serves the configuration in the given files and folders (a folder's
 *.yaml and *.yml files in lexical order). A configuration with any error
 is refused whole.
 
-Signals: SIGHUP reloads the configuration (on any error the old one keeps
-serving); SIGTERM and SIGINT stop accepting connections, wait up to
---drain-timeout for requests in flight, and exit 0.`
+Reloads: on SIGHUP, and (unless --watch=false) when a configuration file,
+or a file it names (keys, certificates, CA bundles), changes. A reload
+with any error logs every error and keeps the running configuration.
+SIGTERM and SIGINT make /readyz answer 503, stop accepting connections,
+wait up to --drain-timeout for requests in flight, and exit 0.`
 
 // serveHooks let tests drive serve without real signals.
 type serveHooks struct {
@@ -49,9 +48,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 	fs := newFlags("serve", serveSynopsis, stderr)
 	var paths listFlag
 	fs.Var(&paths, "c", "configuration file or folder; repeatable")
-	adminAddr := fs.String("admin", "127.0.0.1:9901", `admin listener address (/healthz, /readyz); "" or "off" disables it`)
+	adminAddr := fs.String("admin", "127.0.0.1:9901", `admin listener address (/healthz, /readyz, /metrics, /config); "" or "off" disables it`)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
+	watchFiles := fs.Bool("watch", true, "reload when a configuration file or a file it names changes")
+	readyTimeout := fs.Duration("ready-timeout", gateway.DefaultReadyTimeout, "how long /readyz waits for every remote key set's first fetch")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -66,16 +67,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 		return exitUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	rt, issues := loadRuntime(paths.values, logger)
-	if err := issues.Err(); err != nil {
-		for _, is := range issues.Errors() {
-			fmt.Fprintln(stderr, is.Error())
-		}
-		fmt.Fprintf(stderr, "jwtgate serve: configuration has %s; not starting\n", plural(len(issues.Errors()), "error"))
-		return exitError
+	admin := *adminAddr
+	if admin == "off" {
+		admin = ""
 	}
-	logWarnings(logger, issues)
 
 	signals := hooks.signals
 	if signals == nil {
@@ -85,121 +80,57 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 		signals = ch
 	}
 
-	srv := proxy.NewServer(logger)
-	if err := srv.Start(ctx, rt); err != nil {
-		rt.Close()
+	gw, snap, err := gateway.Start(ctx, gateway.Options{
+		Paths:        paths.values,
+		Logger:       logger,
+		AdminAddress: admin,
+		Watch:        *watchFiles,
+		ReadyTimeout: *readyTimeout,
+		Reloaded:     hooks.reloaded,
+	})
+	if errors.Is(err, gateway.ErrInvalid) {
+		for _, is := range snap.Issues.Errors() {
+			fmt.Fprintln(stderr, is.Error())
+		}
+		fmt.Fprintf(stderr, "jwtgate serve: configuration has %s; not starting\n", plural(len(snap.Issues.Errors()), "error"))
+		return exitError
+	}
+	if err != nil {
 		logger.Error("starting gateway", "error", err)
 		return exitError
 	}
-
-	var adminSrv *http.Server
-	var adminLn net.Listener
-	if a := *adminAddr; a != "" && a != "off" {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			logger.Error("starting admin listener", "address", a, "error", err)
-			shutdown(logger, srv, nil, *drain)
-			return exitError
-		}
-		adminLn = ln
-		adminSrv = &http.Server{Handler: admin.New(admin.Options{Ready: srv.Ready}), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := adminSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("admin listener", "error", err)
-			}
-		}()
-		logger.Info("admin listening", "address", ln.Addr().String())
-	}
-	logger.Info("serving", "config", paths.values)
+	logger.Info("serving", "config", paths.values, "version", snap.Version)
 	if hooks.started != nil {
-		var a net.Addr
-		if adminLn != nil {
-			a = adminLn.Addr()
-		}
-		hooks.started(srv, a)
+		hooks.started(gw.Server(), gw.AdminAddr())
 	}
 
 	for {
 		select {
 		case <-ctx.Done():
 			logger.Info("shutting down", "reason", context.Cause(ctx).Error())
-			shutdown(logger, srv, adminSrv, *drain)
+			shutdown(logger, gw, *drain)
 			return exitOK
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				// The server closes the replaced runtime once the
-				// requests it serves have finished.
-				err := reload(ctx, logger, srv, paths.values)
-				if hooks.reloaded != nil {
-					hooks.reloaded(err)
-				}
+				_ = gw.Reload(ctx)
 				continue
 			}
 			logger.Info("shutting down", "signal", sig.String(), "drain_timeout", drain.String())
-			shutdown(logger, srv, adminSrv, *drain)
+			shutdown(logger, gw, *drain)
 			return exitOK
 		}
 	}
 }
 
-// loadRuntime loads the configuration and builds a runtime from it. The
-// runtime is nil when the issues hold errors.
-func loadRuntime(paths []string, logger *slog.Logger) (*proxy.Runtime, model.Issues) {
-	cfg, issues := loadConfig(paths)
-	if issues.Err() != nil || cfg == nil {
-		return nil, issues
-	}
-	rt, more := buildRuntime(cfg, logger)
-	issues = append(issues, more...)
-	if issues.Err() != nil {
-		if rt != nil {
-			rt.Close()
-		}
-		return nil, issues
-	}
-	return rt, issues
-}
-
-// reload loads and builds the configuration again and swaps it in. On
-// any error the old configuration keeps serving; every error is logged.
-func reload(ctx context.Context, logger *slog.Logger, srv *proxy.Server, paths []string) error {
-	logger.Info("reloading", "config", paths)
-	rt, issues := loadRuntime(paths, logger)
-	if err := issues.Err(); err != nil {
-		for _, is := range issues.Errors() {
-			logger.Error("configuration error", "error", is.Error())
-		}
-		logger.Error("reload failed; keeping the previous configuration", "errors", len(issues.Errors()))
-		return err
-	}
-	logWarnings(logger, issues)
-	if err := srv.Reload(ctx, rt); err != nil {
-		rt.Close()
-		logger.Error("reload failed; keeping the previous configuration", "error", err)
-		return err
-	}
-	logger.Info("reloaded", "config", paths)
-	return nil
-}
-
-// shutdown drains the gateway (which closes its runtime) and stops the
-// admin listener.
-func shutdown(logger *slog.Logger, srv *proxy.Server, adminSrv *http.Server, drain time.Duration) {
+// shutdown drains the gateway: /readyz turns 503 first, then listeners
+// stop accepting and requests in flight get up to drain to finish.
+func shutdown(logger *slog.Logger, gw *gateway.Gateway, drain time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := gw.Shutdown(ctx); err != nil {
 		logger.Warn("drain incomplete", "error", err)
 	}
-	if adminSrv != nil {
-		_ = adminSrv.Shutdown(ctx)
-	}
 	logger.Info("stopped")
-}
-
-func logWarnings(logger *slog.Logger, issues model.Issues) {
-	for _, w := range issues.Warnings() {
-		logger.Warn("configuration warning", "warning", w.Error())
-	}
 }
 
 func plural(n int, word string) string {
@@ -210,14 +141,4 @@ func plural(n int, word string) string {
 		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
 	}
 	return fmt.Sprintf("%d %ss", n, word)
-}
-
-// loadConfig reads and merges the configuration files.
-func loadConfig(paths []string) (*model.Config, model.Issues) {
-	return config.Load(paths...)
-}
-
-// buildRuntime compiles cfg; it opens no socket.
-func buildRuntime(cfg *model.Config, logger *slog.Logger) (*proxy.Runtime, model.Issues) {
-	return proxy.Build(cfg, proxy.Options{Logger: logger})
 }

@@ -2,26 +2,30 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 
+	"jwtgate.dev/jwtgate/internal/gateway"
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/proxy"
 )
 
-const validateSynopsis = `-c PATH [-c PATH...]
+const validateSynopsis = `-c PATH [-c PATH...] [-o text|json]
 
 Loads and compiles the configuration without opening any socket, prints
 every error and warning, then for each route what it requires: the
 effective authentication requirement and the authorization policies that
-apply, in the order they are evaluated. Exit 0 when there is no error.`
+apply, in the order they are evaluated; then one status line per
+resource read. -o json prints the statuses, errors and warnings as one
+JSON object instead. Exit 0 when there is no error.`
 
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", validateSynopsis, stderr)
 	var paths listFlag
 	fs.Var(&paths, "c", "configuration file or folder; repeatable")
+	format := fs.String("o", "text", "output format: text or json")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -30,36 +34,90 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
-	return validate(paths.values, stdout)
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "jwtgate validate: -o %q: want text or json\n", *format)
+		return exitUsage
+	}
+	snap := gateway.Compile(paths.values, proxy.Options{})
+	if snap.Runtime != nil {
+		defer snap.Runtime.Close()
+	}
+	if *format == "json" {
+		return validateJSON(snap, stdout)
+	}
+	return validate(snap, stdout)
 }
 
-func validate(paths []string, w io.Writer) int {
-	logger := slog.New(slog.DiscardHandler)
-	cfg, issues := loadConfig(paths)
-	var routes []proxy.RouteExplanation
-	if issues.Err() == nil && cfg != nil {
-		rt, more := buildRuntime(cfg, logger)
-		issues = append(issues, more...)
-		if rt != nil {
-			routes = rt.Explain()
-			rt.Close()
-		}
-	}
+func validate(snap *gateway.Snapshot, w io.Writer) int {
+	cfg, issues := snap.Config, snap.Issues
 	for _, is := range issues {
 		fmt.Fprintln(w, is.Error())
 	}
 	nerr, nwarn := len(issues.Errors()), len(issues.Warnings())
-	if nerr > 0 || cfg == nil {
-		fmt.Fprintf(w, "invalid: %s, %s\n", plural(nerr, "error"), plural(nwarn, "warning"))
-		return exitError
-	}
 	if len(issues) > 0 {
 		fmt.Fprintln(w)
 	}
-	explain(w, cfg, routes)
+	if snap.OK() {
+		explain(w, cfg, snap.Runtime.Explain())
+	}
+	printStatuses(w, snap.Statuses)
+	if !snap.OK() {
+		fmt.Fprintf(w, "invalid: %s, %s\n", plural(nerr, "error"), plural(nwarn, "warning"))
+		return exitError
+	}
 	fmt.Fprintf(w, "valid: %s, %s, %s, %s; %s\n",
 		plural(len(cfg.Listeners), "listener"), plural(len(cfg.Providers), "provider"),
 		plural(len(cfg.Routes), "route"), plural(len(cfg.Policies), "policy"), plural(nwarn, "warning"))
+	return exitOK
+}
+
+// printStatuses prints one line per resource read.
+func printStatuses(w io.Writer, statuses []model.Status) {
+	if len(statuses) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "resources:")
+	for _, st := range statuses {
+		fmt.Fprintf(w, "  %s\n", st)
+	}
+	fmt.Fprintln(w)
+}
+
+// validateReport is the JSON that `validate -o json` prints.
+type validateReport struct {
+	Resources []model.Status `json:"resources"`
+	Errors    []issueJSON    `json:"errors"`
+	Warnings  []issueJSON    `json:"warnings"`
+}
+
+// issueJSON is one error or warning as data.
+type issueJSON struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Field    string `json:"field"`
+	Resource string `json:"resource"`
+	Message  string `json:"message"`
+}
+
+func validateJSON(snap *gateway.Snapshot, w io.Writer) int {
+	rep := validateReport{Resources: snap.Statuses, Errors: []issueJSON{}, Warnings: []issueJSON{}}
+	if rep.Resources == nil {
+		rep.Resources = []model.Status{}
+	}
+	for _, is := range snap.Issues {
+		j := issueJSON{File: is.Origin.File, Line: is.Origin.Line, Field: is.Path(), Resource: is.Resource, Message: is.Msg}
+		if is.Severity == model.Error {
+			rep.Errors = append(rep.Errors, j)
+		} else {
+			rep.Warnings = append(rep.Warnings, j)
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(rep)
+	if !snap.OK() {
+		return exitError
+	}
 	return exitOK
 }
 

@@ -25,6 +25,7 @@ func newError(status int, msg, reason string) *Error {
 
 const (
 	msgVerificationFails = "Jwt verification fails"
+	msgBadFormat         = "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
 	unauthorized         = http.StatusUnauthorized
 )
 
@@ -37,7 +38,15 @@ var (
 	// Parse errors, in the order the token is parsed.
 
 	// ErrBadFormat: the token is not three dot-separated segments.
-	ErrBadFormat = newError(unauthorized, "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections", "token does not have 3 segments")
+	ErrBadFormat = newError(unauthorized, msgBadFormat, "token does not have 3 segments")
+	// ErrNotOneToken: the place a token was taken from holds more than
+	// one token, or a token and more words: a header value such as
+	// "Bearer a b" or "Bearer a, Bearer b", or a query parameter or cookie
+	// value with a space, tab or comma in it. Nothing in it is verified.
+	// Same body as ErrBadFormat (what was sent is not a token in the form
+	// of Header.Payload.Signature); a distinct value so logs tell them
+	// apart.
+	ErrNotOneToken = newError(unauthorized, msgBadFormat, "token place holds more than one token or word")
 	// ErrHeaderBase64: the header segment is not base64url.
 	ErrHeaderBase64 = newError(unauthorized, "Jwt header is an invalid Base64url encoded", "header segment is not base64url")
 	// ErrHeaderJSON: the header is not a JSON object.
@@ -69,6 +78,8 @@ var (
 	ErrNbfNotPositive = newError(unauthorized, "Jwt payload [nbf] field is not a positive 64 bit integer", "nbf negative or too large")
 	// ErrIatNotPositive: iat is negative or beyond a signed 64-bit integer.
 	ErrIatNotPositive = newError(unauthorized, "Jwt payload [iat] field is not a positive 64 bit integer", "iat negative or too large")
+	// ErrJtiNotString: jti is present but not a string.
+	ErrJtiNotString = newError(unauthorized, "Jwt payload [jti] field is not a string", "jti not a string")
 	// ErrAudNotString: aud is neither a string nor a list of strings.
 	ErrAudNotString = newError(unauthorized, "Jwt payload [aud] field is not a string or string list", "aud not a string or string list")
 	// ErrSignatureBase64: the signature segment is not base64url.

@@ -96,46 +96,61 @@ type found struct {
 	// raw is what held it: the whole header value, the query value, or
 	// the cookie value.
 	raw string
+	// malformed: raw holds more than one token (or a token and more
+	// words), so there is no single token to verify; it fails with
+	// ErrNotOneToken.
+	malformed bool
 }
 
 // extract appends the tokens found at l in r. An empty token counts as
-// not present.
+// not present. A place holds at most one token: a value with a space, tab
+// or comma inside what would be its token is found as malformed rather
+// than cut at the separator, so that what the gateway verifies is never
+// just a part of what the client sent.
 func (l *location) extract(r *http.Request, idx int, query url.Values, out []found) []found {
 	switch l.kind {
 	case inHeader:
 		for _, v := range r.Header[l.name] {
-			if t := headerToken(v, l.prefix); t != "" {
-				out = append(out, found{loc: idx, token: t, raw: v})
+			if t, bad := headerToken(v, l.prefix); t != "" {
+				out = append(out, found{loc: idx, token: t, raw: v, malformed: bad})
 			}
 		}
 	case inQuery:
 		for _, v := range query[l.name] {
 			if v != "" {
-				out = append(out, found{loc: idx, token: v, raw: v})
+				out = append(out, found{loc: idx, token: v, raw: v, malformed: notOneToken(v)})
 			}
 		}
 	case inCookie:
 		for _, c := range r.CookiesNamed(l.name) {
 			if c.Value != "" {
-				out = append(out, found{loc: idx, token: c.Value, raw: c.Value})
+				out = append(out, found{loc: idx, token: c.Value, raw: c.Value, malformed: notOneToken(c.Value)})
 			}
 		}
 	}
 	return out
 }
 
-// headerToken takes the token from a header value: the prefix (compared
-// case-insensitively) must start the value; spaces and tabs after it are
-// skipped and the token runs to the next space, tab or comma.
-func headerToken(v, prefix string) string {
+// tokenSeparators are the characters that separate words or list items
+// in a header value; none can occur in a compact JWS.
+const tokenSeparators = " \t,"
+
+// notOneToken reports whether s holds a separator, so is not one token.
+func notOneToken(s string) bool { return strings.ContainsAny(s, tokenSeparators) }
+
+// headerToken takes the token from a header value. The prefix (compared
+// case-insensitively) must start the value, else the value holds no token
+// and headerToken returns "". What follows the prefix, without the spaces
+// and tabs around it, is the token; it is "" when nothing follows. When
+// it still holds a space, tab or comma ("Bearer a b", "Bearer a, Bearer
+// b") the value is malformed: it is returned whole (trimmed) with
+// malformed set, never cut down to its first word.
+func headerToken(v, prefix string) (tok string, malformed bool) {
 	if len(v) < len(prefix) || !strings.EqualFold(v[:len(prefix)], prefix) {
-		return ""
+		return "", false
 	}
-	v = strings.TrimLeft(v[len(prefix):], " \t")
-	if i := strings.IndexAny(v, " \t,"); i >= 0 {
-		v = v[:i]
-	}
-	return v
+	tok = strings.Trim(v[len(prefix):], " \t")
+	return tok, notOneToken(tok)
 }
 
 // removeHeaderValue removes one value of a header.

@@ -36,6 +36,11 @@ type Provider struct {
 
 	keys   atomic.Pointer[keySet]
 	remote *remote // nil for local key sets
+
+	stats counters
+	// fetched is closed once the key set is usable or the first fetch
+	// after Start has ended; see Fetched.
+	fetched chan struct{}
 }
 
 // NewProvider compiles p. Local key material is parsed now (an error is
@@ -88,10 +93,11 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 	}
 
-	cacheSize := opts.CacheSize
-	if cacheSize == 0 {
-		cacheSize = defaultCacheSize
+	if p.CacheSize < 0 {
+		return nil, fmt.Errorf("provider %s: negative cacheSize", p.Name)
 	}
+	cacheSize := cacheSizeOf(p.CacheSize, opts.CacheSize)
+	pr.fetched = make(chan struct{})
 	js := p.JWKS
 	if !js.Remote() {
 		keys, err := loadLocal(js)
@@ -99,6 +105,8 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 			return nil, fmt.Errorf("provider %s: %w", p.Name, &KeyError{Err: err})
 		}
 		pr.keys.Store(newKeySet(keys, cacheSize, nil))
+		pr.stats.loaded(time.Now())
+		close(pr.fetched)
 		return pr, nil
 	}
 
@@ -132,6 +140,8 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 		refetchInterval: t.refetchInterval,
 		cacheSize:       cacheSize,
 		keys:            &pr.keys,
+		stats:           &pr.stats,
+		fetched:         pr.fetched,
 		ctx:             ctx,
 		cancel:          cancel,
 		done:            make(chan struct{}),
@@ -139,6 +149,20 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 		provider:        p.Name,
 	}
 	return pr, nil
+}
+
+// cacheSizeOf is the verified-token cache size: the Options override when
+// set (tests and benchmarks), else the provider's cacheSize, else
+// defaultCacheSize. Negative disables the cache (Options only; a provider
+// may not ask for that).
+func cacheSizeOf(provider, override int) int {
+	switch {
+	case override != 0:
+		return override
+	case provider > 0:
+		return provider
+	}
+	return defaultCacheSize
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -192,7 +216,8 @@ func (p *Provider) Start(ctx context.Context) {
 }
 
 // Close stops background work. Tokens that need keys fetched after Close
-// fail with ErrJwksFetch.
+// fail with ErrJwksFetch. Close also closes the Fetched channel if it is
+// still open: no fetch will come any more.
 func (p *Provider) Close() {
 	if p.remote != nil {
 		p.remote.close()
@@ -203,6 +228,15 @@ func (p *Provider) Close() {
 // after the first successful fetch for remote ones. Until then tokens that
 // reach the signature check fail with ErrJwksFetch.
 func (p *Provider) Ready() bool { return p.keys.Load() != nil }
+
+// Fetched returns a channel that is closed once waiting for the provider's
+// key set is over: at once for local key sets (inline, file, PEM); for
+// remote ones when a fetch has succeeded, or when the first fetch after
+// Start has ended, successfully or not, or when the provider is closed. A
+// failed first fetch closes it too, so that a readiness check does not
+// wait for ever: Ready then still reports false, and the caller applies
+// its own deadline to the wait. The channel is the same on every call.
+func (p *Provider) Fetched() <-chan struct{} { return p.fetched }
 
 // OutputHeaders are the request headers this provider sets (claim headers,
 // payload header), canonicalized. The proxy strips them from every
@@ -230,11 +264,13 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 	ks := p.keys.Load()
 	if ks != nil && ks.cache != nil {
 		if e := ks.cache.get(raw); e != nil {
+			p.stats.hits.Add(1)
 			if err := p.checkTime(now, e.hasNbf, e.nbf, e.hasExp, e.exp); err != nil {
 				return nil, err
 			}
 			return e.id, nil
 		}
+		p.stats.misses.Add(1)
 	}
 	t, err := parseToken(raw)
 	if err != nil {

@@ -45,6 +45,12 @@ type remote struct {
 	refetchInterval time.Duration
 	cacheSize       int
 	keys            *atomic.Pointer[keySet]
+	stats           *counters // the provider's
+
+	// fetched is the provider's Fetched channel, closed once by
+	// markFetched.
+	fetched     chan struct{}
+	fetchedOnce sync.Once
 
 	// ctx bounds every fetch; Close cancels it.
 	ctx    context.Context
@@ -67,6 +73,10 @@ type remote struct {
 type fetchCall struct {
 	done chan struct{}
 	err  error
+	// first: this is (or Start joined) the first fetch after Start, whose
+	// end closes the Fetched channel whatever its outcome. Guarded by
+	// remote.mu.
+	first bool
 }
 
 func newHTTPClient(ks keySourceTimeouts) (*http.Client, error) {
@@ -105,16 +115,29 @@ func (r *remote) start(ctx context.Context) {
 	}
 	// The first fetch begins now, so that a token arriving before the
 	// loop runs joins it rather than starting an on-demand fetch.
-	first := r.begin(false, nil)
+	first := r.begin(false, nil, true)
 	go r.loop(ctx, first)
 }
 
-// close stops background work and waits for the loop to end.
+// close stops background work and waits for the loop and for the fetch
+// in progress, if any, to end (cancelled, it ends promptly).
 func (r *remote) close() {
 	r.cancel()
 	if r.started.Load() {
 		<-r.done
 	}
+	r.mu.Lock()
+	c := r.call
+	r.mu.Unlock()
+	if c != nil {
+		<-c.done
+	}
+	r.markFetched()
+}
+
+// markFetched closes the Fetched channel, once.
+func (r *remote) markFetched() {
+	r.fetchedOnce.Do(func() { close(r.fetched) })
 }
 
 // loop fetches now, then every cache duration; after a failure it retries
@@ -125,7 +148,7 @@ func (r *remote) loop(ctx context.Context, c *fetchCall) {
 	limit := max(min(maxBackoff, r.cacheDuration), minBackoff)
 	for {
 		if c == nil {
-			c = r.begin(false, nil)
+			c = r.begin(false, nil, false)
 		}
 		select {
 		case <-c.done:
@@ -158,11 +181,15 @@ func (r *remote) loop(ctx context.Context, c *fetchCall) {
 
 // begin joins the fetch in progress or starts one. An on-demand fetch is
 // not started when one started less than the refetch interval ago; begin
-// then returns nil.
-func (r *remote) begin(onDemand bool, have *keySet) *fetchCall {
+// then returns nil. first marks the fetch (joined or started) as the first
+// after Start.
+func (r *remote) begin(onDemand bool, have *keySet, first bool) *fetchCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.call != nil {
+		if first {
+			r.call.first = true
+		}
 		return r.call
 	}
 	if onDemand {
@@ -177,11 +204,12 @@ func (r *remote) begin(onDemand bool, have *keySet) *fetchCall {
 		}
 		r.lastOnDemand = now
 	}
-	c := &fetchCall{done: make(chan struct{})}
+	c := &fetchCall{done: make(chan struct{}), first: first}
 	r.call = c
 	r.fetches++
 	go func() {
 		err := r.fetch()
+		r.stats.fetchDone(err, time.Now())
 		if r.log != nil {
 			if err != nil {
 				r.log.Warn("jwks fetch failed", "provider", r.provider, "err", err)
@@ -191,8 +219,12 @@ func (r *remote) begin(onDemand bool, have *keySet) *fetchCall {
 		}
 		r.mu.Lock()
 		r.call = nil
+		first := c.first
 		r.mu.Unlock()
 		c.err = err
+		if err == nil || first {
+			r.markFetched()
+		}
 		close(c.done)
 	}()
 	return c
@@ -204,7 +236,7 @@ func (r *remote) begin(onDemand bool, have *keySet) *fetchCall {
 // fetch has replaced it meanwhile, that fetch counts and none is started.
 // It returns the key set current afterwards, nil if there is none.
 func (r *remote) demand(ctx context.Context, have *keySet) *keySet {
-	if c := r.begin(true, have); c != nil {
+	if c := r.begin(true, have, false); c != nil {
 		t := time.NewTimer(r.timeout)
 		select {
 		case <-c.done:

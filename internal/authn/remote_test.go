@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,7 +158,7 @@ func TestRemoteUnknownKidFlood(t *testing.T) {
 
 	toks := make([]string, 1000)
 	for i := range toks {
-		toks[i] = mint(t, "RS256", "", rsaKey2, claims("jti", i), map[string]any{"kid": "unknown-" + string(rune('a'+i%26)) + strings.Repeat("x", i%7)})
+		toks[i] = mint(t, "RS256", "", rsaKey2, claims("jti", strconv.Itoa(i)), map[string]any{"kid": "unknown-" + string(rune('a'+i%26)) + strings.Repeat("x", i%7)})
 	}
 	var wg sync.WaitGroup
 	var wrong atomic.Int32

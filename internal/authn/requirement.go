@@ -83,7 +83,8 @@ const MaxTokens = 8
 // Authenticate finds the tokens in r and verifies them. Every token found
 // must verify against at least one provider that reads the place it was
 // found in; with RequireAll every provider must also have a token of its
-// own that verifies.
+// own that verifies. A place holding more than one token (see
+// ErrNotOneToken) fails for every provider reading it.
 func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result {
 	var query url.Values
 	if q.hasQuery && r.URL != nil && r.URL.RawQuery != "" {
@@ -112,7 +113,13 @@ func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result 
 		toks[i] = foundToken{found: f, by: -1}
 		var tokErr *Error
 		for _, pi := range q.readers[f.loc] {
-			id, err := q.providers[pi].verify(ctx, f.token)
+			var id *Identity
+			var err *Error
+			if f.malformed {
+				err = ErrNotOneToken
+			} else {
+				id, err = q.providers[pi].verify(ctx, f.token)
+			}
 			if err != nil {
 				tokErr = moreSpecific(tokErr, err)
 				if q.all {

@@ -77,7 +77,22 @@ func TestAuthenticate(t *testing.T) {
 		{"token a in b's header", anyOf, req("/", "X-Token", a), Invalid, ErrUnknownIssuer, nil},
 		{"token b in a's query", anyOf, req("/?access_token=" + b), Invalid, ErrUnknownIssuer, nil},
 		{"token b in cookie", anyOf, req("/", "Cookie", "x=1; tok="+b), Verified, nil, []string{"b"}},
-		{"Bearer invalid token", anyOf, req("/", "Authorization", "Bearer invalid token"), Invalid, ErrBadFormat, nil},
+		{"Bearer invalid token", anyOf, req("/", "Authorization", "Bearer invalid token"), Invalid, ErrNotOneToken, nil},
+		{"Bearer and one word", anyOf, req("/", "Authorization", "Bearer invalid"), Invalid, ErrBadFormat, nil},
+		{"good token and a trailing word", anyOf, req("/", "Authorization", "Bearer "+a+" extra"), Invalid, ErrNotOneToken, nil},
+		{"two good tokens in one value", anyOf, req("/", "Authorization", "Bearer "+a+" "+a), Invalid, ErrNotOneToken, nil},
+		{"comma-joined bearer list", anyOf, req("/", "Authorization", "Bearer "+a+", Bearer "+b), Invalid, ErrNotOneToken, nil},
+		{"comma-joined list without space", anyOf, req("/", "Authorization", "Bearer "+a+",Bearer "+a), Invalid, ErrNotOneToken, nil},
+		{"token with a trailing comma", anyOf, req("/", "Authorization", "Bearer "+a+","), Invalid, ErrNotOneToken, nil},
+		{"spaces around the token are fine", anyOf, req("/", "Authorization", "Bearer   "+a+"  "), Verified, nil, []string{"a"}},
+		{"two words in b's own header", anyOf, req("/", "X-Token", b+" "+b), Invalid, ErrNotOneToken, nil},
+		{"two tokens in one value, other value good", onlyA, req("/", "Authorization", "Bearer "+a, "Authorization", "Bearer "+a+" "+a), Invalid, ErrNotOneToken, []string{"a"}},
+		{"query value with a space", onlyA, req("/?access_token=" + a + "%20" + a), Invalid, ErrNotOneToken, nil},
+		{"query value with a plus (a space)", onlyA, req("/?access_token=" + a + "+x"), Invalid, ErrNotOneToken, nil},
+		{"query value with a comma", onlyA, req("/?access_token=" + a + "," + a), Invalid, ErrNotOneToken, nil},
+		{"cookie value with a space", anyOf, req("/", "Cookie", "tok=\""+b+" "+b+"\""), Invalid, ErrNotOneToken, nil},
+		{"cookie value with a comma", anyOf, req("/", "Cookie", "tok="+b+","+b), Invalid, ErrNotOneToken, nil},
+		{"requireAll, b's token malformed", all, req("/?access_token="+a, "X-Token", b+" x"), Invalid, ErrNotOneToken, []string{"a"}},
 		{"header and query both good", onlyA, req("/?access_token="+a, "Authorization", "Bearer "+a), Verified, nil, []string{"a"}},
 		{"header good, query bad", onlyA, req("/?access_token=garbage", "Authorization", "Bearer "+a), Invalid, ErrBadFormat, []string{"a"}},
 		{"header bad, query good", onlyA, req("/?access_token="+a, "Authorization", "Bearer "+expA), Invalid, ErrExpired, []string{"a"}},
@@ -279,22 +294,39 @@ func TestApply(t *testing.T) {
 }
 
 func TestHeaderToken(t *testing.T) {
-	cases := []struct{ v, prefix, want string }{
-		{"Bearer abc", "Bearer ", "abc"},
-		{"bearer abc", "Bearer ", "abc"},
-		{"BEARER    abc", "Bearer ", "abc"},
-		{"Bearer invalid token", "Bearer ", "invalid"},
-		{"Bearer a.b.c, other", "Bearer ", "a.b.c"},
-		{"Bearer\tabc", "Bearer ", ""},
-		{"Basic abc", "Bearer ", ""},
-		{"Bearer ", "Bearer ", ""},
-		{"Bear", "Bearer ", ""},
-		{"  tok  ", "", "tok"},
-		{"tok", "", "tok"},
+	cases := []struct {
+		v, prefix, want string
+		malformed       bool
+	}{
+		{"Bearer abc", "Bearer ", "abc", false},
+		{"bearer abc", "Bearer ", "abc", false},
+		{"BEARER    abc", "Bearer ", "abc", false},
+		{"Bearer abc  ", "Bearer ", "abc", false},
+		{"Bearer abc\t", "Bearer ", "abc", false},
+		{"Bearer \t abc \t ", "Bearer ", "abc", false},
+		{"Bearer invalid token", "Bearer ", "invalid token", true},
+		{"Bearer a.b.c d.e.f", "Bearer ", "a.b.c d.e.f", true},
+		{"Bearer a.b.c\td.e.f", "Bearer ", "a.b.c\td.e.f", true},
+		{"Bearer a.b.c, other", "Bearer ", "a.b.c, other", true},
+		{"Bearer a.b.c,Bearer d.e.f", "Bearer ", "a.b.c,Bearer d.e.f", true},
+		{"Bearer a.b.c,", "Bearer ", "a.b.c,", true},
+		{"Bearer ,a.b.c", "Bearer ", ",a.b.c", true},
+		{"Bearer ,", "Bearer ", ",", true},
+		{"Bearer\tabc", "Bearer ", "", false},
+		{"Basic abc", "Bearer ", "", false},
+		{"Basic abc, Bearer a.b.c", "Bearer ", "", false},
+		{"Bearer ", "Bearer ", "", false},
+		{"Bearer  \t ", "Bearer ", "", false},
+		{"Bear", "Bearer ", "", false},
+		{"  tok  ", "", "tok", false},
+		{"tok", "", "tok", false},
+		{"tok other", "", "tok other", true},
+		{"tok,tok", "", "tok,tok", true},
 	}
 	for _, c := range cases {
-		if got := headerToken(c.v, c.prefix); got != c.want {
-			t.Errorf("headerToken(%q, %q) = %q, want %q", c.v, c.prefix, got, c.want)
+		got, bad := headerToken(c.v, c.prefix)
+		if got != c.want || bad != c.malformed {
+			t.Errorf("headerToken(%q, %q) = %q, %v; want %q, %v", c.v, c.prefix, got, bad, c.want, c.malformed)
 		}
 	}
 }

@@ -232,7 +232,11 @@ func checkUniqueNames(b []byte) error {
 	return nil
 }
 
-// readClaims checks the types of the registered claims Envoy checks.
+// readClaims checks the types RFC 7519 gives the registered claims, in
+// the order Envoy's jwt_verify_lib checks them: iss, sub and jti strings;
+// iat, nbf and exp NumericDates (whole numbers here, as in Envoy); aud a
+// string or a list of strings. A claim that is present with another type
+// (null included) makes the token invalid.
 func (t *token) readClaims() *Error {
 	c := t.claims
 	if v, ok := c["iss"]; ok {
@@ -258,6 +262,11 @@ func (t *token) readClaims() *Error {
 	}
 	if t.exp, t.hasExp, e = intClaim(c, "exp", ErrExpNotInteger, ErrExpNotPositive); e != nil {
 		return e
+	}
+	if v, ok := c["jti"]; ok {
+		if _, ok := v.(string); !ok {
+			return ErrJtiNotString
+		}
 	}
 	if v, ok := c["aud"]; ok {
 		switch a := v.(type) {

@@ -12,8 +12,11 @@ package config
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,8 +27,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/model"
-	"jwtgate.dev/jwtgate/internal/strictyaml"
 )
 
 // Load reads the given files and folders, in order, and returns the merged
@@ -34,6 +37,38 @@ import (
 // error, the configuration is nil; warnings come with a usable
 // configuration too.
 func Load(paths ...string) (*model.Config, model.Issues) {
+	return Read(paths...).Validated()
+}
+
+// LoadBytes is Load for one file's contents; name is used in issues and to
+// resolve relative file names in it.
+func LoadBytes(name string, data []byte) (*model.Config, model.Issues) {
+	return ReadBytes(name, data).Validated()
+}
+
+// Loaded is what the files hold, read and merged but not yet validated.
+type Loaded struct {
+	// Config is the merged model: every piece that decoded, even when
+	// there are errors (so that every error can be found in one pass).
+	Config *model.Config
+	// Resources are every resource read, in reading order, for status.
+	Resources []model.Origin
+	// Notes are statuses the dialects decided.
+	Notes []model.Note
+	// Issues are the problems found while reading and decoding.
+	Issues model.Issues
+	// Files are the files read, in order.
+	Files []string
+	// Digest is a SHA-256 over every file's name and contents, in reading
+	// order: the configuration's version.
+	Digest string
+
+	order map[string]int // position of each file, for sorting issues
+}
+
+// Read reads the given files and folders, in order, and merges what the
+// dialects make of their documents. It does not validate the result.
+func Read(paths ...string) *Loaded {
 	var l loader
 	if len(paths) == 0 {
 		l.errorf("", 0, "no configuration files given")
@@ -44,36 +79,50 @@ func Load(paths ...string) (*model.Config, model.Issues) {
 	return l.finish()
 }
 
-// LoadBytes is Load for one file's contents; name is used in issues and to
-// resolve relative file names in it.
-func LoadBytes(name string, data []byte) (*model.Config, model.Issues) {
+// ReadBytes is Read for one file's contents.
+func ReadBytes(name string, data []byte) *Loaded {
 	var l loader
 	l.addFile(name, data)
 	return l.finish()
 }
 
-// decoded is what a dialect makes of one document.
-type decoded struct {
-	cfg     model.Config
-	issues  model.Issues
-	lines   strictyaml.Lines
-	renames map[string]string
-	// invalid paths were reported by the dialect; validation issues at or
-	// below them are dropped as consequences.
-	invalid []string
+// Validated validates the merged model and returns it with every issue,
+// placed and sorted; the model is nil when any issue is an error.
+func (ld *Loaded) Validated() (*model.Config, model.Issues) {
+	issues := ld.Place(append(slices.Clone(ld.Issues), ld.Config.Validate()...))
+	if len(issues.Errors()) > 0 {
+		return nil, issues
+	}
+	return ld.Config, issues
 }
 
-// document is a decoded document and where it lies.
-type document struct {
-	file  string
-	start int // first line; the document runs to the next one's start
-	decoded
+// Place locates every issue at its field (see model.Issue.Located),
+// drops those that repeat a problem a dialect reported, and sorts them
+// in reading order: by file, then by line.
+func (ld *Loaded) Place(in model.Issues) model.Issues {
+	var out model.Issues
+	for _, is := range in {
+		if is, ok := is.Located(); ok {
+			out = append(out, is)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b model.Issue) int {
+		if c := cmp.Compare(ld.order[a.Origin.File], ld.order[b.Origin.File]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Origin.Line, b.Origin.Line)
+	})
+	return out
 }
 
 type loader struct {
-	docs   []*document
-	issues model.Issues
-	files  map[string]int // order in which files were first read
+	cfg       model.Config
+	resources []model.Origin
+	notes     []model.Note
+	issues    model.Issues
+	files     map[string]int // order in which files were first read
+	list      []string
+	digest    hash.Hash
 }
 
 // seen records the order in which files are first met, for sorting issues.
@@ -83,6 +132,9 @@ func (l *loader) seen(file string) {
 	}
 	if _, ok := l.files[file]; !ok {
 		l.files[file] = len(l.files) + 1
+		if file != "" {
+			l.list = append(l.list, file)
+		}
 	}
 }
 
@@ -161,6 +213,11 @@ var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // addFile splits data into documents and decodes each.
 func (l *loader) addFile(name string, data []byte) {
 	l.seen(name)
+	if l.digest == nil {
+		l.digest = sha256.New()
+	}
+	fmt.Fprintf(l.digest, "%d:%s%d:", len(name), name, len(data))
+	l.digest.Write(data)
 	if len(data) > MaxFileBytes {
 		l.errorf(name, 0, "file too large: more than %d bytes", MaxFileBytes)
 		return
@@ -263,9 +320,15 @@ func (l *loader) addDocument(file string, n *yaml.Node) {
 		}
 		return
 	}
-	doc := &document{file: file, start: root.Line, decoded: d.decode(file, n)}
-	l.docs = append(l.docs, doc)
-	l.issues = append(l.issues, doc.issues...)
+	res := d.dialect.Decode(dialect.Document{File: file, Node: root, APIVersion: apiVersion, Kind: kind})
+	l.cfg.Listeners = append(l.cfg.Listeners, res.Config.Listeners...)
+	l.cfg.Providers = append(l.cfg.Providers, res.Config.Providers...)
+	l.cfg.Routes = append(l.cfg.Routes, res.Config.Routes...)
+	l.cfg.JWTPolicies = append(l.cfg.JWTPolicies, res.Config.JWTPolicies...)
+	l.cfg.Policies = append(l.cfg.Policies, res.Config.Policies...)
+	l.resources = append(l.resources, res.Resources...)
+	l.notes = append(l.notes, res.Notes...)
+	l.issues = append(l.issues, res.Issues...)
 }
 
 func kindName(n *yaml.Node) string {
@@ -282,16 +345,9 @@ func kindName(n *yaml.Node) string {
 	return "something else"
 }
 
-// finish merges the documents, validates the result and places its issues.
-func (l *loader) finish() (*model.Config, model.Issues) {
-	cfg := &model.Config{}
-	for _, d := range l.docs {
-		cfg.Listeners = append(cfg.Listeners, d.cfg.Listeners...)
-		cfg.Providers = append(cfg.Providers, d.cfg.Providers...)
-		cfg.Routes = append(cfg.Routes, d.cfg.Routes...)
-		cfg.JWTPolicies = append(cfg.JWTPolicies, d.cfg.JWTPolicies...)
-		cfg.Policies = append(cfg.Policies, d.cfg.Policies...)
-	}
+// finish completes the merged model.
+func (l *loader) finish() *Loaded {
+	cfg := &l.cfg
 	// A route may leave its listener out when there is only one.
 	if len(cfg.Listeners) == 1 {
 		for i := range cfg.Routes {
@@ -306,71 +362,9 @@ func (l *loader) finish() (*model.Config, model.Issues) {
 		// providers only. Only when every document was read.
 		issues = append(issues, model.Issue{Severity: model.Warning, Field: "listeners", Msg: "no listener in the configuration: there is nothing to serve"})
 	}
-	for _, is := range cfg.Validate() {
-		if is, ok := l.place(is); ok {
-			issues = append(issues, is)
-		}
+	ld := &Loaded{Config: cfg, Resources: l.resources, Notes: l.notes, Issues: issues, Files: l.list, order: l.files}
+	if l.digest != nil {
+		ld.Digest = hex.EncodeToString(l.digest.Sum(nil))
 	}
-	// Report in reading order: by file, then by line.
-	slices.SortStableFunc(issues, func(a, b model.Issue) int {
-		if c := cmp.Compare(l.files[a.Origin.File], l.files[b.Origin.File]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Origin.Line, b.Origin.Line)
-	})
-	if len(issues.Errors()) > 0 {
-		return nil, issues
-	}
-	return cfg, issues
-}
-
-// place maps a model issue's path back to the document's own field path
-// and refines its line to the field's. It reports false for an issue that
-// merely repeats a problem the dialect reported already.
-func (l *loader) place(is model.Issue) (model.Issue, bool) {
-	d := l.docOf(is.Origin)
-	if d == nil {
-		return is, true
-	}
-	full := is.Path()
-	best := ""
-	for from := range d.renames {
-		if len(from) > len(best) && strictyaml.HasPrefix(full, from) {
-			best = from
-		}
-	}
-	if best != "" {
-		full = d.renames[best] + full[len(best):]
-	}
-	switch o := is.Origin.Path; {
-	case full == o:
-		is.Field = ""
-	case o != "" && strictyaml.HasPrefix(full, o):
-		is.Field = strings.TrimPrefix(full[len(o):], ".")
-	default:
-		is.Origin.Path, is.Field = "", full
-	}
-	for _, p := range d.invalid {
-		if strictyaml.HasPrefix(full, p) {
-			return is, false
-		}
-	}
-	if line := d.lines.Find(full); line > 0 {
-		is.Origin.Line = line
-	}
-	return is, true
-}
-
-// docOf finds the document a resource came from by file and line.
-func (l *loader) docOf(o model.Origin) *document {
-	var found *document
-	for _, d := range l.docs {
-		if d.file != o.File {
-			continue
-		}
-		if found == nil || d.start <= o.Line {
-			found = d
-		}
-	}
-	return found
+	return ld
 }

@@ -60,7 +60,10 @@ func TestLoadFolderInLexicalOrder(t *testing.T) {
 	if got, want := cfg.Providers[0].JWKS.File, filepath.Join(dir, "conf", "keys", "jwks.json"); got != want {
 		t.Errorf("jwks.file = %q, want %q", got, want)
 	}
-	if got, want := cfg.Routes[1].Origin, (model.Origin{File: filepath.Join(dir, "conf", "20-routes.yaml"), Path: "routes[1]", Line: 8}); got != want {
+	o := cfg.Routes[1].Origin
+	o.Loc = nil
+	want := model.Origin{Ref: model.Ref{APIVersion: "jwtgate.dev/v1alpha1", Kind: "Route", Namespace: "default", Name: "s"}, File: filepath.Join(dir, "conf", "20-routes.yaml"), Path: "routes[1]", Line: 8}
+	if got := o; got != want {
 		t.Errorf("origin = %+v, want %+v", got, want)
 	}
 }

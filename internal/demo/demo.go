@@ -19,9 +19,7 @@ import (
 	"text/template"
 	"time"
 
-	"jwtgate.dev/jwtgate/internal/admin"
-	"jwtgate.dev/jwtgate/internal/config"
-	"jwtgate.dev/jwtgate/internal/proxy"
+	"jwtgate.dev/jwtgate/internal/gateway"
 )
 
 //go:embed demo.yaml.tmpl
@@ -65,38 +63,37 @@ type Demo struct {
 	Issuer *Issuer
 
 	servers []*http.Server
-	srv     *proxy.Server
-	rt      *proxy.Runtime
+	gw      *gateway.Gateway
 }
 
 // Start starts the issuer, the upstream, the gateway and the admin
 // listener, and returns once all accept connections. Close stops them.
-func Start(ctx context.Context, opts Options) (d *Demo, err error) {
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+func Start(ctx context.Context, opts Options) (*Demo, error) {
+	d := &Demo{}
+	if err := d.start(ctx, opts); err != nil {
+		_ = d.Close(context.Background())
+		return nil, err
 	}
-	d = &Demo{}
-	defer func() {
-		if err != nil {
-			d.Close(context.Background())
-		}
-	}()
+	return d, nil
+}
+
+func (d *Demo) start(ctx context.Context, opts Options) error {
+	var err error
 
 	issuerLn, err := listen("127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.IssuerURL = "http://" + issuerLn.Addr().String()
 	if d.Issuer, err = NewIssuer(d.IssuerURL); err != nil {
 		issuerLn.Close()
-		return nil, err
+		return err
 	}
 	d.serve(issuerLn, d.Issuer.Handler())
 
 	upstreamLn, err := listen("127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.UpstreamURL = "http://" + upstreamLn.Addr().String()
 	d.serve(upstreamLn, Echo())
@@ -112,49 +109,40 @@ func Start(ctx context.Context, opts Options) (d *Demo, err error) {
 		"JWKSURI":  d.IssuerURL + JWKSPath,
 		"Upstream": d.UpstreamURL,
 	}); err != nil {
-		return nil, fmt.Errorf("rendering demo config: %w", err)
+		return fmt.Errorf("rendering demo config: %w", err)
 	}
 	d.Config = buf.Bytes()
-	cfg, issues := config.LoadBytes("demo.yaml", d.Config)
-	if err := issues.Err(); err != nil {
-		return nil, fmt.Errorf("loading demo config: %w", err)
+	admin := opts.AdminAddr
+	switch admin {
+	case "":
+		admin = "127.0.0.1:0"
+	case "off":
+		admin = ""
 	}
-	rt, issues := proxy.Build(cfg, proxy.Options{Logger: logger})
-	if err := issues.Err(); err != nil {
-		return nil, fmt.Errorf("building demo gateway: %w", err)
+	gw, snap, err := gateway.Start(ctx, gateway.Options{Data: d.Config, DataName: "demo.yaml", Logger: opts.Logger, AdminAddress: admin})
+	if errors.Is(err, gateway.ErrInvalid) {
+		return fmt.Errorf("demo config: %w", snap.Issues.Err())
 	}
-	d.rt = rt
-	d.srv = proxy.NewServer(logger)
-	if err := d.srv.Start(ctx, rt); err != nil {
-		d.srv = nil
-		return nil, fmt.Errorf("starting demo gateway: %w", err)
+	if err != nil {
+		return fmt.Errorf("starting demo gateway: %w", err)
 	}
-	gw := d.srv.Addr("demo")
-	if gw == nil {
-		return nil, errors.New("demo gateway has no address")
+	d.gw = gw
+	a := gw.Addr("demo")
+	if a == nil {
+		return errors.New("demo gateway has no address")
 	}
-	d.GatewayURL = "http://" + gw.String()
-
-	if opts.AdminAddr != "off" {
-		a := opts.AdminAddr
-		if a == "" {
-			a = "127.0.0.1:0"
-		}
-		adminLn, err := listen(a)
-		if err != nil {
-			return nil, err
-		}
-		d.AdminURL = "http://" + adminLn.Addr().String()
-		d.serve(adminLn, admin.New(admin.Options{Ready: d.srv.Ready}))
+	d.GatewayURL = "http://" + a.String()
+	if aa := gw.AdminAddr(); aa != nil {
+		d.AdminURL = "http://" + aa.String()
 	}
 
 	if d.ValidToken, err = d.Issuer.MintFor("alice", 24*time.Hour, map[string]any{"team": "dev"}); err != nil {
-		return nil, err
+		return err
 	}
 	if d.ExpiredToken, err = d.Issuer.MintFor("alice", -time.Hour, map[string]any{"team": "dev"}); err != nil {
-		return nil, err
+		return err
 	}
-	return d, nil
+	return nil
 }
 
 func listen(addr string) (net.Listener, error) {
@@ -175,11 +163,8 @@ func (d *Demo) serve(ln net.Listener, h http.Handler) {
 // until ctx is done.
 func (d *Demo) Close(ctx context.Context) error {
 	var errs []error
-	if d.srv != nil {
-		errs = append(errs, d.srv.Shutdown(ctx))
-	}
-	if d.rt != nil {
-		d.rt.Close()
+	if d.gw != nil {
+		errs = append(errs, d.gw.Shutdown(ctx))
 	}
 	for _, s := range d.servers {
 		errs = append(errs, s.Shutdown(ctx))
@@ -221,7 +206,7 @@ func (d *Demo) Instructions() string {
 	fmt.Fprintf(&b, "jwtgate demo is running.\n\n")
 	fmt.Fprintf(&b, "  gateway:  %s\n", d.GatewayURL)
 	if d.AdminURL != "" {
-		fmt.Fprintf(&b, "  admin:    %s  (/healthz, /readyz)\n", d.AdminURL)
+		fmt.Fprintf(&b, "  admin:    %s  (/healthz, /readyz, /metrics, /config)\n", d.AdminURL)
 	}
 	fmt.Fprintf(&b, "  issuer:   %s  (%s)\n", d.IssuerURL, JWKSPath)
 	fmt.Fprintf(&b, "  upstream: %s  (echoes the request as JSON)\n\n", d.UpstreamURL)

@@ -39,6 +39,50 @@ type Issue struct {
 	Msg   string
 }
 
+// Located places the issue at its field: through the origin's Locator,
+// Origin.Path and Field become the document's own path for the field and
+// Origin.Line its line; Resource is filled in from the origin's Ref when
+// empty. ok is false when the dialect already reported that field as
+// undecodable, so the issue would only repeat it.
+func (i Issue) Located() (_ Issue, ok bool) {
+	if i.Resource == "" {
+		i.Resource = i.Origin.Ref.Describe()
+	}
+	if i.Origin.Loc == nil {
+		return i, true
+	}
+	full, line, reported := i.Origin.Loc.Locate(i.Field)
+	if reported {
+		return i, false
+	}
+	switch o := i.Origin.Path; {
+	case full == o:
+		i.Field = ""
+	case o != "" && hasPathPrefix(full, o):
+		i.Field = strings.TrimPrefix(full[len(o):], ".")
+	default:
+		i.Origin.Path, i.Field = "", full
+	}
+	if line > 0 {
+		i.Origin.Line = line
+	}
+	i.Origin.Loc = nil // placed: a second Located is a no-op
+	return i, true
+}
+
+// hasPathPrefix reports whether prefix is path or one of its ancestors,
+// comparing whole segments.
+func hasPathPrefix(path, prefix string) bool {
+	if prefix == "" || path == prefix {
+		return true
+	}
+	if !strings.HasPrefix(path, prefix) {
+		return false
+	}
+	c := path[len(prefix)]
+	return c == '.' || c == '['
+}
+
 // Path is the full field path: Origin.Path joined with Field.
 func (i Issue) Path() string {
 	switch {

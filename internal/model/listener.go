@@ -7,8 +7,15 @@ type Listener struct {
 	// Address is host:port to bind, such as "127.0.0.1:8080".
 	Address string `yaml:"address"`
 	// TLS, when set, makes the listener serve HTTPS. Nil means plain HTTP.
-	TLS    *ListenerTLS `yaml:"tls,omitempty"`
-	Origin Origin       `yaml:"origin,omitempty"`
+	TLS *ListenerTLS `yaml:"tls,omitempty"`
+	// Paths allows request paths that are refused by default because
+	// common backends read them differently from the gateway (see
+	// NormalizeRequestPath). The zero value refuses them all.
+	Paths PathOptions `yaml:"paths,omitempty"`
+	// Limits bound what clients may send; zero fields mean the defaults
+	// (see ListenerLimits).
+	Limits ListenerLimits `yaml:"limits,omitempty"`
+	Origin Origin         `yaml:"origin,omitempty"`
 }
 
 // ClientCertMode says whether an HTTPS listener asks clients for a

@@ -23,6 +23,8 @@ type Config struct {
 // Origin says where a resource came from, so that an issue found in the
 // model can be reported against the file that declared it.
 type Origin struct {
+	// Ref is the resource's identity: apiVersion, kind, namespace, name.
+	Ref `yaml:",inline"`
 	// File is the path of the file the resource was read from; empty for
 	// resources built in code (the demo, tests).
 	File string `yaml:"file,omitempty"`
@@ -31,6 +33,9 @@ type Origin struct {
 	Path string `yaml:"path,omitempty"`
 	// Line is the 1-based line of the resource in File; zero when unknown.
 	Line int `yaml:"line,omitempty"`
+	// Loc places the resource's fields in its document; nil for resources
+	// built in code, whose issues are placed at Path and Line.
+	Loc Locator `yaml:"-" json:"-"`
 }
 
 // Labels are key/value pairs used by selectors.

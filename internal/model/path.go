@@ -34,20 +34,235 @@ var ErrUnsafePath = errors.New("path cannot be normalized safely")
 // unchanged. A path that is already normalized is returned without
 // allocating.
 func NormalizePath(p string) (string, error) {
+	out, class := normalizePath(p)
+	if class != "" {
+		return "", ErrUnsafePath
+	}
+	return out, nil
+}
+
+// normalizePath is NormalizePath, saying why a path is unsafe: the class
+// is empty when the path was normalized.
+func normalizePath(p string) (string, PathClass) {
 	if i := strings.IndexAny(p, "?#"); i >= 0 {
 		p = p[:i]
 	}
 	if len(p) == 0 || p[0] != '/' {
-		return "", ErrUnsafePath
+		return "", PathNotAbsolute
 	}
 	if normalized(p) {
-		return p, nil
+		return p, ""
 	}
-	c, err := CanonicalPath(p)
-	if err != nil {
-		return "", err
+	c, class := canonicalPath(p)
+	if class != "" {
+		return "", class
 	}
-	return removeDotSegments(c), nil
+	return removeDotSegments(c), ""
+}
+
+// PathOptions relax, per listener, the refusal of request paths that
+// common backends read differently from the gateway (see
+// NormalizeRequestPath). The zero value refuses all of them.
+type PathOptions struct {
+	// AllowSemicolons accepts ';' (and %3B) in a path: matrix parameters,
+	// such as Tomcat's ";jsessionid=...". Routes and policies then see
+	// the parameters as part of the path, while a backend such as Tomcat
+	// drops them: "/admin;x=1" does not equal "/admin" for an exact
+	// rule. A dot segment carrying parameters ("..;") stays refused.
+	AllowSemicolons bool `yaml:"allowSemicolons,omitempty"`
+	// AllowEncodedHash accepts %23, an encoded '#', which a backend that
+	// decodes the path and parses it again takes for the start of a
+	// fragment, dropping the rest.
+	AllowEncodedHash bool `yaml:"allowEncodedHash,omitempty"`
+	// AllowDoubleEncoding accepts %25 followed by two hex digits (or by
+	// 'u' and four, IIS's %uXXXX), as in %252e: once decoded it is an
+	// escape again, which a backend that decodes twice reads as '.'.
+	// Allow it only when every backend of the listener decodes once.
+	AllowDoubleEncoding bool `yaml:"allowDoubleEncoding,omitempty"`
+	// AllowTrailingEncodedWhitespace accepts a segment ending in encoded
+	// whitespace or a control character (%20, %09, %00-%1F, %7F), which
+	// some servers strip: "/admin%20" served as "/admin".
+	AllowTrailingEncodedWhitespace bool `yaml:"allowTrailingEncodedWhitespace,omitempty"`
+}
+
+// PathClass names the reason a request path is refused.
+type PathClass string
+
+// Path classes. The first five are the paths NormalizePath rejects; the
+// others are refused by NormalizeRequestPath, each unless its PathOptions
+// field allows it, except PathDotSegmentParams, which is always refused.
+const (
+	PathNotAbsolute        PathClass = "notAbsolute"
+	PathBadEscape          PathClass = "badEscape"
+	PathEncodedSlash       PathClass = "encodedSlash"
+	PathBackslash          PathClass = "backslash"
+	PathNUL                PathClass = "nul"
+	PathSemicolon          PathClass = "semicolon"
+	PathEncodedHash        PathClass = "encodedHash"
+	PathDoubleEncoding     PathClass = "doubleEncoding"
+	PathTrailingWhitespace PathClass = "trailingWhitespace"
+	PathDotSegmentParams   PathClass = "dotSegmentParameters"
+)
+
+// PathError is the error NormalizeRequestPath returns for a refused path.
+// It wraps ErrUnsafePath, so errors.Is(err, ErrUnsafePath) holds for every
+// refusal.
+type PathError struct {
+	// Class says why the path was refused; it is a short, stable word
+	// suited to logs and metrics.
+	Class PathClass
+}
+
+// Error describes the class, and the listener option that allows it when
+// there is one.
+func (e *PathError) Error() string {
+	return "path refused: " + pathClassText[e.Class]
+}
+
+// Unwrap returns ErrUnsafePath.
+func (e *PathError) Unwrap() error { return ErrUnsafePath }
+
+var pathClassText = map[PathClass]string{
+	PathNotAbsolute:        "does not start with /",
+	PathBadEscape:          "% not followed by two hex digits",
+	PathEncodedSlash:       "encoded slash (%2F)",
+	PathBackslash:          "backslash (\\ or %5C)",
+	PathNUL:                "NUL (%00)",
+	PathSemicolon:          "matrix parameters (; or %3B); paths.allowSemicolons allows them",
+	PathEncodedHash:        "encoded # (%23); paths.allowEncodedHash allows it",
+	PathDoubleEncoding:     "double encoding (%25 followed by an escape, as in %252e); paths.allowDoubleEncoding allows it",
+	PathTrailingWhitespace: "a segment ending in encoded whitespace or a control character (such as %20 or %09); paths.allowTrailingEncodedWhitespace allows it",
+	PathDotSegmentParams:   "a dot segment with parameters (such as ..;), refused even when semicolons are allowed",
+}
+
+// pathErrors holds one error per class, so that a refusal does not
+// allocate.
+var pathErrors = func() map[PathClass]error {
+	m := make(map[PathClass]error, len(pathClassText))
+	for c := range pathClassText {
+		m[c] = &PathError{Class: c}
+	}
+	return m
+}()
+
+// NormalizeRequestPath normalizes the path of a request target as
+// NormalizePath does (the result is the same) and also refuses, with a
+// *PathError naming the class, the paths that common backends read
+// differently from the gateway, unless opts allows them:
+//
+//   - PathSemicolon: a ';' or %3B anywhere in the path. Tomcat and other
+//     servlet containers drop ";params" from each segment, so
+//     "/admin;x=1" reaches /admin and "/public/..;/admin" climbs out of
+//     /public/, while the gateway matched a different path.
+//   - PathEncodedHash: %23. A backend that decodes and parses the path
+//     again cuts it at the '#'.
+//   - PathDoubleEncoding: %25 followed by two hex digits, or by 'u' and
+//     four ("%252e", "%25u002e"). A backend that decodes twice reads
+//     "%252e%252e" as "..".
+//   - PathTrailingWhitespace: a segment whose last character is
+//     whitespace or a control character, encoded or raw ("/admin%20",
+//     "/admin%09/x"), which some servers strip. A ';' also ends a segment
+//     here, as it does for servlet containers.
+//
+// A segment whose name (the part before its first ';' or %3B) is "." or
+// "..", encoded or not, followed by parameters is refused as
+// PathDotSegmentParams even with AllowSemicolons: the gateway takes
+// "..;x" for a name while Tomcat takes it for "..", so it could climb out
+// of the prefix a rule was written for.
+//
+// The checks run on the path as received, before any decoding, and again
+// on the normalized result, since decoding %32%65 after %25 yields
+// %252e. Paths NormalizePath rejects are refused first, with their own
+// class (PathNotAbsolute, PathBadEscape, PathEncodedSlash, PathBackslash,
+// PathNUL). The query and fragment are not part of the path. A path that
+// is already normalized and accepted costs two scans and no allocation.
+func NormalizeRequestPath(raw string, opts PathOptions) (string, error) {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	out, class := normalizePath(raw)
+	if class == "" {
+		class = opts.refused(raw)
+	}
+	if class == "" && out != raw {
+		class = opts.refused(out)
+	}
+	if class != "" {
+		return "", pathErrors[class]
+	}
+	return out, nil
+}
+
+// refused returns the class of the first part of p that o does not allow,
+// or "". p starts with "/" and has only valid escapes.
+func (o PathOptions) refused(p string) PathClass {
+	name := true   // in the current segment's name, before any ';'
+	dots := 0      // dots the name is made of; -1 once it holds anything else
+	space := false // the character before was whitespace or a control
+	for i := 0; i < len(p); i++ {
+		c, enc := p[i], false
+		if c == '%' && i+2 < len(p) && isHex(p[i+1]) && isHex(p[i+2]) {
+			c, enc = unhex(p[i+1])<<4|unhex(p[i+2]), true
+		}
+		switch {
+		case c == '/' && !enc:
+			if space && !o.AllowTrailingEncodedWhitespace {
+				return PathTrailingWhitespace
+			}
+			name, dots = true, 0
+		case c == ';':
+			switch {
+			case !o.AllowSemicolons:
+				return PathSemicolon
+			case space && !o.AllowTrailingEncodedWhitespace:
+				return PathTrailingWhitespace
+			case name && (dots == 1 || dots == 2):
+				return PathDotSegmentParams
+			}
+			name = false
+		case enc && c == '#':
+			if !o.AllowEncodedHash {
+				return PathEncodedHash
+			}
+		case enc && c == '%':
+			if !o.AllowDoubleEncoding && escapeFollows(p[i+3:]) {
+				return PathDoubleEncoding
+			}
+		}
+		if name && c != '/' {
+			if c == '.' && dots >= 0 {
+				dots++
+			} else {
+				dots = -1
+			}
+		}
+		space = c <= ' ' || c == 0x7f
+		if enc {
+			i += 2
+		}
+	}
+	if space && !o.AllowTrailingEncodedWhitespace {
+		return PathTrailingWhitespace
+	}
+	return ""
+}
+
+// escapeFollows reports whether s starts with what a decoder would take
+// for an escape once a '%' is put before it: two hex digits, or 'u' and
+// four hex digits (IIS's %uXXXX).
+func escapeFollows(s string) bool {
+	if len(s) >= 2 && isHex(s[0]) && isHex(s[1]) {
+		return true
+	}
+	if len(s) >= 5 && (s[0] == 'u' || s[0] == 'U') {
+		for _, c := range []byte(s[1:5]) {
+			if !isHex(c) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // CanonicalPath brings s to the character form of a normalized path: the
@@ -57,6 +272,15 @@ func NormalizePath(p string) (string, error) {
 // must be written in the form requests are compared in. It fails with
 // ErrUnsafePath where NormalizePath would.
 func CanonicalPath(s string) (string, error) {
+	c, class := canonicalPath(s)
+	if class != "" {
+		return "", ErrUnsafePath
+	}
+	return c, nil
+}
+
+// canonicalPath is CanonicalPath, saying why a path is unsafe.
+func canonicalPath(s string) (string, PathClass) {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
@@ -64,12 +288,16 @@ func CanonicalPath(s string) (string, error) {
 		switch {
 		case c == '%':
 			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return "", ErrUnsafePath
+				return "", PathBadEscape
 			}
 			v := unhex(s[i+1])<<4 | unhex(s[i+2])
 			switch {
-			case v == '/' || v == '\\' || v == 0:
-				return "", ErrUnsafePath
+			case v == '/':
+				return "", PathEncodedSlash
+			case v == '\\':
+				return "", PathBackslash
+			case v == 0:
+				return "", PathNUL
 			case isUnreserved(v):
 				b.WriteByte(v)
 			default:
@@ -78,8 +306,10 @@ func CanonicalPath(s string) (string, error) {
 				b.WriteByte(upperHex[v&15])
 			}
 			i += 2
-		case c == 0 || c == '\\':
-			return "", ErrUnsafePath
+		case c == 0:
+			return "", PathNUL
+		case c == '\\':
+			return "", PathBackslash
 		case c == '/' && i > 0 && s[i-1] == '/':
 			// A run of slashes is one.
 		case isPathChar(c):
@@ -90,7 +320,7 @@ func CanonicalPath(s string) (string, error) {
 			b.WriteByte(upperHex[c&15])
 		}
 	}
-	return b.String(), nil
+	return b.String(), ""
 }
 
 // normalized reports whether p (starting with "/") is already in normal

@@ -45,8 +45,12 @@ type Provider struct {
 	MaxLifetime time.Duration `yaml:"maxLifetime,omitempty"`
 	// MaxTokenBytes bounds the size of a token; larger ones are rejected
 	// before any parsing.
-	MaxTokenBytes int    `yaml:"maxTokenBytes"`
-	Origin        Origin `yaml:"origin,omitempty"`
+	MaxTokenBytes int `yaml:"maxTokenBytes"`
+	// CacheSize is the number of verified tokens the provider remembers
+	// (least recently used evicted first). 0 means the default, 4096;
+	// negative is not allowed.
+	CacheSize int    `yaml:"cacheSize,omitempty"`
+	Origin    Origin `yaml:"origin,omitempty"`
 }
 
 // KeySource says where a provider's verification keys come from. Exactly

@@ -71,6 +71,20 @@ type Backend struct {
 	KeyFile  string `yaml:"keyFile,omitempty"`
 	// ServerName overrides the name verified in the upstream certificate.
 	ServerName string `yaml:"serverName,omitempty"`
+	// MaxIdleConnsPerHost is how many idle connections to the upstream
+	// host are kept for reuse. Zero means DefaultMaxIdleConnsPerHost
+	// (256).
+	MaxIdleConnsPerHost int `yaml:"maxIdleConnsPerHost,omitempty"`
+	// IdleConnTimeout closes a pooled connection left idle this long.
+	// Zero means DefaultIdleConnTimeout (90s).
+	IdleConnTimeout time.Duration `yaml:"idleConnTimeout,omitempty"`
+	// DialTimeout bounds connecting to the upstream; a failure is 503.
+	// Zero means DefaultDialTimeout (5s).
+	DialTimeout time.Duration `yaml:"dialTimeout,omitempty"`
+	// TLSHandshakeTimeout bounds the TLS handshake with an https
+	// upstream; a failure is 503. Zero means DefaultTLSHandshakeTimeout
+	// (5s).
+	TLSHandshakeTimeout time.Duration `yaml:"tlsHandshakeTimeout,omitempty"`
 }
 
 // AuthMode is what a requirement does with requests whose token is
@@ -110,6 +124,12 @@ type JWTRequirement struct {
 	Phase Phase `yaml:"phase,omitempty"`
 	// Priority orders steps within a phase: lower runs first.
 	Priority int `yaml:"priority,omitempty"`
+	// AuthenticatePreflight makes CORS preflight requests (OPTIONS with
+	// Origin and Access-Control-Request-Method) meet authentication like
+	// any other. False, the default, lets them pass authentication, as
+	// browsers send them without credentials; they still meet
+	// authorization.
+	AuthenticatePreflight bool `yaml:"authenticatePreflight,omitempty"`
 }
 
 // JWTPolicy attaches a JWT requirement to routes chosen by name or label

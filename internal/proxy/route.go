@@ -9,6 +9,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/authn"
 	"jwtgate.dev/jwtgate/internal/authz"
+	"jwtgate.dev/jwtgate/internal/metrics"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -31,6 +32,18 @@ type route struct {
 	engine *authz.Engine
 
 	backend *backend
+
+	// corsPreflight lets CORS preflight requests pass authentication
+	// (they still meet authorization).
+	corsPreflight bool
+	// metrics count the route's requests; authnMetrics its
+	// authentication outcomes (by the requirement's first provider);
+	// policyMetrics its authorization decisions, by policy name ("" for
+	// decisions no policy made).
+	metrics       *metrics.RouteMetrics
+	authnMetrics  map[string]*metrics.ProviderMetrics
+	firstProvider *metrics.ProviderMetrics
+	policyMetrics map[string]*metrics.PolicyMetrics
 }
 
 // hostMatcher is an exact host name or, with wildcard set, a suffix that

@@ -17,6 +17,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/authn"
 	"jwtgate.dev/jwtgate/internal/authz"
+	"jwtgate.dev/jwtgate/internal/metrics"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -27,6 +28,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock tokens are checked against. Nil means time.Now.
 	Now func() time.Time
+	// HTTPClient, when set, fetches every remote key set (tests).
+	HTTPClient *http.Client
+	// Previous is the Runtime being replaced: providers whose
+	// configuration (and key files) did not change are taken over from it
+	// rather than built anew. Nil builds every provider.
+	Previous *Runtime
+	// Metrics receives the request pipeline's counters. Nil records
+	// nothing.
+	Metrics *metrics.Metrics
 }
 
 // Runtime is a compiled configuration: per listener a route table, and per
@@ -37,7 +47,7 @@ type Runtime struct {
 	listeners []*listener // in configuration order
 	byName    map[string]*listener
 	byAddr    map[string]*listener
-	providers []*authn.Provider
+	providers []*sharedProvider
 	// strip are the canonical names of every header any provider sets;
 	// they are removed from every incoming request.
 	strip      []string
@@ -140,7 +150,8 @@ func (b *builder) compileListeners() {
 			b.errorf(ml.Origin, path, res, "name", "duplicate listener name")
 			continue
 		}
-		l := &listener{name: ml.Name, address: ml.Address, rt: b.rt}
+		l := &listener{name: ml.Name, address: ml.Address, rt: b.rt, paths: ml.Paths,
+			metrics: b.opts.Metrics.Listener(ml.Name), noRoute: b.opts.Metrics.Route(ml.Name, metrics.NoRoute)}
 		_, port, err := net.SplitHostPort(ml.Address)
 		if err == nil {
 			l.port, err = strconv.Atoi(port)
@@ -174,14 +185,21 @@ func (b *builder) compileProviders() {
 			b.errorf(mp.Origin, path, res, "name", "duplicate provider name")
 			continue
 		}
-		p, err := authn.NewProvider(mp, authn.Options{Now: b.opts.Now, Logger: b.rt.logger})
-		if err != nil {
-			b.badProviders[mp.Name] = true
-			b.errorf(mp.Origin, path, res, keySourceField(mp.JWKS, err), "%s", strings.TrimPrefix(err.Error(), "provider "+mp.Name+": "))
-			continue
+		fp := providerFingerprint(mp)
+		sp := borrow(b.opts.Previous, mp.Name, fp)
+		if sp == nil {
+			p, err := authn.NewProvider(mp, authn.Options{Now: b.opts.Now, Logger: b.rt.logger, HTTPClient: b.opts.HTTPClient})
+			if err != nil {
+				b.badProviders[mp.Name] = true
+				b.errorf(mp.Origin, path, res, keySourceField(mp.JWKS, err), "%s", strings.TrimPrefix(err.Error(), "provider "+mp.Name+": "))
+				continue
+			}
+			sp = &sharedProvider{Provider: p, fingerprint: fp}
+			sp.refs.Store(1)
 		}
+		p := sp.Provider
 		b.providers[mp.Name] = p
-		b.rt.providers = append(b.rt.providers, p)
+		b.rt.providers = append(b.rt.providers, sp)
 		for _, h := range p.OutputHeaders() {
 			strip[http.CanonicalHeaderKey(h)] = true
 		}
@@ -271,7 +289,10 @@ func (b *builder) compileRoutes() {
 
 		applied := b.cfg.EffectiveJWT(mr)
 		ex := RouteExplanation{Route: mr.Name, Listener: ln, Match: summarizeMatch(mr.Match), Backend: mr.Backend.URL}
+		var provNames []string
 		if q := applied.Requirement; q != nil {
+			provNames = q.Providers
+			r.corsPreflight = !q.AuthenticatePreflight
 			r.postAuthz = q.Phase == model.PhasePostAuthz
 			r.req = b.requirement(mr, applied, errf)
 			phase := q.Phase
@@ -284,12 +305,14 @@ func (b *builder) compileRoutes() {
 			}
 			ex.JWT = &JWTExplanation{Providers: slices.Clone(q.Providers), RequireAll: q.RequireAll, Mode: mode, Phase: phase, Priority: q.Priority, From: applied.From, NotApplied: applied.NotApplied}
 		}
-		if pols := b.cfg.PoliciesFor(mr); len(pols) > 0 {
+		pols := b.cfg.PoliciesFor(mr)
+		if len(pols) > 0 {
 			r.engine = b.engine(pols)
 			if r.engine != nil {
 				ex.Policies = r.engine.Describe()
 			}
 		}
+		r.compileMetrics(b.opts.Metrics, ln, provNames, pols)
 		b.rt.explain = append(b.rt.explain, ex)
 		if l != nil {
 			l.routes = append(l.routes, r)
@@ -430,8 +453,8 @@ func (rt *Runtime) start(ctx context.Context) {
 // connections. Requests still running finish; Close is idempotent.
 func (rt *Runtime) Close() {
 	rt.closeOnce.Do(func() {
-		for _, p := range rt.providers {
-			p.Close()
+		for _, sp := range rt.providers {
+			sp.release()
 		}
 		rt.closeTransports()
 	})

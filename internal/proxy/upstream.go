@@ -158,9 +158,9 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	switch status {
 	case statusClientClosed:
 	case http.StatusGatewayTimeout:
-		writeText(w, status, bodyTimeout)
+		answer(w, outcome{status: status, body: bodyTimeout, reason: "upstream timeout"})
 	default:
-		writeText(w, status, bodyNoUpstream)
+		answer(w, outcome{status: status, body: bodyNoUpstream, reason: "upstream unreachable"})
 	}
 }
 

@@ -1,11 +1,34 @@
 package native
 
-import "jwtgate.dev/jwtgate/internal/model"
+import (
+	"slices"
+	"time"
+
+	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/strictyaml"
+)
 
 type listener struct {
-	Name    string       `yaml:"name"`
-	Address string       `yaml:"address"`
-	TLS     *listenerTLS `yaml:"tls"`
+	Name    string         `yaml:"name"`
+	Address string         `yaml:"address"`
+	TLS     *listenerTLS   `yaml:"tls"`
+	Paths   listenerPaths  `yaml:"paths"`
+	Limits  listenerLimits `yaml:"limits"`
+}
+
+// listenerPaths allows request paths refused by default.
+type listenerPaths struct {
+	AllowSemicolons                bool `yaml:"allowSemicolons"`
+	AllowEncodedHash               bool `yaml:"allowEncodedHash"`
+	AllowDoubleEncoding            bool `yaml:"allowDoubleEncoding"`
+	AllowTrailingEncodedWhitespace bool `yaml:"allowTrailingEncodedWhitespace"`
+}
+
+// listenerLimits are the server limits; absent keys are the defaults.
+type listenerLimits struct {
+	MaxHeaderBytes    *int           `yaml:"maxHeaderBytes"`
+	ReadHeaderTimeout *time.Duration `yaml:"readHeaderTimeout"`
+	IdleTimeout       *time.Duration `yaml:"idleTimeout"`
 }
 
 type listenerTLS struct {
@@ -16,7 +39,9 @@ type listenerTLS struct {
 }
 
 func (c *converter) listener(in listener, path string) model.Listener {
-	l := model.Listener{Name: in.Name, Address: in.Address, Origin: c.origin(path)}
+	l := model.Listener{Name: in.Name, Address: in.Address, Origin: c.resource(path)}
+	l.Paths = model.PathOptions(in.Paths)
+	l.Limits = c.listenerLimits(in.Limits, strictyaml.Field(path, "limits"))
 	if t := in.TLS; t != nil {
 		l.TLS = &model.ListenerTLS{
 			CertFile:     c.filePath(t.CertFile),
@@ -29,4 +54,27 @@ func (c *converter) listener(in listener, path string) model.Listener {
 		}
 	}
 	return l
+}
+
+// listenerLimits converts the limits at path ("listeners[i].limits").
+// Absent keys stay zero in the model, meaning the defaults; an explicit
+// zero or a negative value is refused.
+func (c *converter) listenerLimits(in listenerLimits, path string) model.ListenerLimits {
+	positive(c, strictyaml.Field(path, "maxHeaderBytes"), in.MaxHeaderBytes)
+	positive(c, strictyaml.Field(path, "readHeaderTimeout"), in.ReadHeaderTimeout)
+	positive(c, strictyaml.Field(path, "idleTimeout"), in.IdleTimeout)
+	return model.ListenerLimits{
+		MaxHeaderBytes:    or(in.MaxHeaderBytes, 0),
+		ReadHeaderTimeout: or(in.ReadHeaderTimeout, 0),
+		IdleTimeout:       or(in.IdleTimeout, 0),
+	}
+}
+
+// positive reports "must be positive" at path when the document sets it
+// to zero or less. Zero stands for the default in the model, so a written
+// zero is a mistake, and a negative limit or timeout has no meaning.
+func positive[T int | time.Duration](c *converter, path string, v *T) {
+	if v != nil && *v <= 0 && !slices.Contains(c.doc.Invalid, path) {
+		c.errorf(path, "must be positive")
+	}
 }

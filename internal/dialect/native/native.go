@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/strictyaml"
 )
@@ -26,25 +27,6 @@ const (
 	APIVersion = "jwtgate.dev/v1alpha1"
 	Kind       = "Config"
 )
-
-// Result is what one document decodes to.
-type Result struct {
-	// Config holds the document's resources, each with its Origin.
-	Config model.Config
-	// Issues are the problems found while decoding, placed at their file
-	// and line.
-	Issues model.Issues
-	// Lines maps field paths of the document to lines.
-	Lines strictyaml.Lines
-	// Renames maps model field paths that have no counterpart of the same
-	// name in the document to the document path that produced them, e.g.
-	// "routes[0].match.paths[2]" -> "routes[0].match.pathRegex[0]".
-	// Ancestor paths apply to their descendants.
-	Renames map[string]string
-	// Invalid lists the document paths whose values could not be decoded
-	// (see strictyaml.Decoder.Invalid); they were reported already.
-	Invalid []string
-}
 
 // document is the native YAML, key for key.
 type document struct {
@@ -57,20 +39,29 @@ type document struct {
 	Policies    []policy    `yaml:"policies"`
 }
 
+// Dialect reads native documents. It implements dialect.Dialect.
+type Dialect struct{}
+
+// Decode reads one document; see the package documentation.
+func (Dialect) Decode(doc dialect.Document) dialect.Result {
+	return Decode(doc.File, doc.Node)
+}
+
 // Decode reads one document (a *yaml.Node of kind DocumentNode or its root
 // mapping) read from file. Relative file names in it are resolved against
-// the directory of file.
-func Decode(file string, doc *yaml.Node) Result {
+// the directory of file. Every listener, provider, route, JWT policy and
+// policy is a resource of its own (kind Listener, Provider, Route,
+// JWTPolicy, Policy) in namespace model.DefaultNamespace.
+func Decode(file string, doc *yaml.Node) dialect.Result {
 	d := strictyaml.NewDecoder()
 	var in document
 	d.Decode(doc, "", &in)
 	c := &converter{
-		file:    file,
-		lines:   d.Lines,
-		in:      &in,
-		renames: map[string]string{},
-		invalid: d.Invalid,
+		file: file,
+		in:   &in,
+		doc:  &strictyaml.Document{Lines: d.Lines, Renames: map[string]string{}, Invalid: d.Invalid},
 	}
+	c.lines = d.Lines
 	if file != "" {
 		c.dir = filepath.Dir(file)
 	}
@@ -93,24 +84,44 @@ func Decode(file string, doc *yaml.Node) Result {
 		c.out.Policies = append(c.out.Policies, c.policy(p, strictyaml.Index("policies", i)))
 	}
 	c.out.Policies = append(c.out.Policies, c.synthesized...)
-	return Result{Config: c.out, Issues: c.issues, Lines: d.Lines, Renames: c.renames, Invalid: d.Invalid}
+	return dialect.Result{Config: c.out, Resources: c.resources, Issues: c.issues}
 }
 
 type converter struct {
 	file, dir   string
 	lines       strictyaml.Lines
+	doc         *strictyaml.Document
 	in          *document
 	out         model.Config
+	resources   []model.Origin
 	synthesized []model.Policy
 	issues      model.Issues
-	renames     map[string]string
-	invalid     []string // paths whose values were rejected while decoding
 }
 
-// origin places the resource at path.
+// origin is the origin of the resource at path (such as "routes[2]"), or of
+// a part of it that becomes a model piece of its own (a policy generated
+// from a route's field): the resource's identity, and a Locator for its
+// fields.
 func (c *converter) origin(path string) model.Origin {
-	return model.Origin{File: c.file, Path: path, Line: c.lines[path]}
+	_, _, kind, name, _ := c.resourceOf(path)
+	return model.Origin{
+		Ref:  model.Ref{APIVersion: APIVersion, Kind: kind, Namespace: model.DefaultNamespace, Name: name},
+		File: c.file, Path: path, Line: c.lines[path],
+		Loc: strictyaml.Locator{Doc: c.doc, Base: path},
+	}
 }
+
+// resource records the resource at path for its status and returns its
+// origin.
+func (c *converter) resource(path string) model.Origin {
+	o := c.origin(path)
+	c.resources = append(c.resources, o)
+	return o
+}
+
+// rename records that the model field path from (absolute) came from the
+// document path to.
+func (c *converter) rename(from, to string) { c.doc.Renames[from] = to }
 
 // errorf records an error at the document path, on its line.
 func (c *converter) errorf(path, format string, args ...any) {
@@ -136,11 +147,10 @@ func (c *converter) add(sev model.Severity, path string, line int, format string
 		Field:    path,
 		Msg:      fmt.Sprintf(format, args...),
 	}
-	if res, rest, kind, name, ok := c.resourceOf(path); ok {
-		is.Origin.Path, is.Field = res, rest
-		if name != "" {
-			is.Resource = kind + " " + strconv.Quote(name)
-		}
+	if res, rest, _, _, ok := c.resourceOf(path); ok {
+		// Placed already: the issue is about the document's own path.
+		is.Origin = c.origin(res)
+		is.Origin.Loc, is.Origin.Line, is.Field = nil, line, rest
 	}
 	c.issues = append(c.issues, is)
 }
@@ -165,27 +175,27 @@ func (c *converter) resourceOf(path string) (res, rest, kind, name string, ok bo
 	}
 	switch head[:open] {
 	case "listeners":
-		kind = "listener"
+		kind = "Listener"
 		if i < len(c.in.Listeners) {
 			name = c.in.Listeners[i].Name
 		}
 	case "providers":
-		kind = "provider"
+		kind = "Provider"
 		if i < len(c.in.Providers) {
 			name = c.in.Providers[i].Name
 		}
 	case "routes":
-		kind = "route"
+		kind = "Route"
 		if i < len(c.in.Routes) {
 			name = c.in.Routes[i].Name
 		}
 	case "jwtPolicies":
-		kind = "jwtPolicy"
+		kind = "JWTPolicy"
 		if i < len(c.in.JWTPolicies) {
 			name = c.in.JWTPolicies[i].Name
 		}
 	case "policies":
-		kind = "policy"
+		kind = "Policy"
 		if i < len(c.in.Policies) {
 			name = c.in.Policies[i].Name
 		}
@@ -207,7 +217,7 @@ func (c *converter) filePath(p string) string {
 // that decoded cleanly (a rejected value also leaves zero behind).
 func zero[T comparable](c *converter, path string, v *T) bool {
 	var z T
-	return v != nil && *v == z && !slices.Contains(c.invalid, path)
+	return v != nil && *v == z && !slices.Contains(c.doc.Invalid, path)
 }
 
 // has reports whether the document sets path.

@@ -6,10 +6,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/strictyaml"
 )
 
-func decode(t *testing.T, file, src string) Result {
+func decode(t *testing.T, file, src string) dialect.Result {
 	t.Helper()
 	var n yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &n); err != nil {
@@ -40,19 +42,22 @@ routes:
 	if !reflect.DeepEqual(got.Match.Paths, want) {
 		t.Errorf("paths = %+v", got.Match.Paths)
 	}
-	if r.Renames["routes[0].match.paths[4]"] != "routes[0].match.pathRegex[0]" {
-		t.Errorf("renames = %v", r.Renames)
+	// An issue about the regex path is placed at the pathRegex field.
+	if p, line, _ := got.Origin.Loc.Locate("match.paths[4]"); p != "routes[0].match.pathRegex[0]" || line != 7 {
+		t.Errorf("match.paths[4] located at %s:%d", p, line)
 	}
 	if got.Backend.CAFile != "conf/ca.pem" || got.Backend.CertFile != "/abs/c.pem" {
 		t.Errorf("backend = %+v", got.Backend)
 	}
-	if got.Origin != (model.Origin{File: "conf/a.yaml", Path: "routes[0]", Line: 4}) {
+	o := got.Origin
+	o.Loc = nil
+	if o != (model.Origin{Ref: model.Ref{APIVersion: APIVersion, Kind: "Route", Namespace: "default", Name: "r"}, File: "conf/a.yaml", Path: "routes[0]", Line: 4}) {
 		t.Errorf("origin = %+v", got.Origin)
 	}
 }
 
 func TestConditionKeys(t *testing.T) {
-	c := &converter{lines: map[string]int{}, in: &document{}, renames: map[string]string{}}
+	c := &converter{lines: map[string]int{}, in: &document{}, doc: &strictyaml.Document{Renames: map[string]string{}}}
 	tests := []struct {
 		key  string
 		kind model.ConditionKind

@@ -42,13 +42,13 @@ type condition struct {
 }
 
 func (c *converter) jwtPolicy(in jwtPolicy, path string) model.JWTPolicy {
-	c.renames[strictyaml.Field(path, "requirement")] = path
+	c.rename(strictyaml.Field(path, "requirement"), path)
 	return model.JWTPolicy{
 		Name:        in.Name,
 		Routes:      in.Routes,
 		Selector:    in.Selector,
 		Requirement: c.requirement(in.requirement, path),
-		Origin:      c.origin(path),
+		Origin:      c.resource(path),
 	}
 }
 
@@ -59,7 +59,7 @@ func (c *converter) policy(in policy, path string) model.Policy {
 		Routes:    in.Routes,
 		Selector:  in.Selector,
 		Listeners: in.Listeners,
-		Origin:    c.origin(path),
+		Origin:    c.resource(path),
 	}
 	for i, r := range in.Rules {
 		rp := strictyaml.Index(strictyaml.Field(path, "rules"), i)

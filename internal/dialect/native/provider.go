@@ -21,6 +21,7 @@ type provider struct {
 	RequireExpiration bool                  `yaml:"requireExpiration"`
 	MaxLifetime       time.Duration         `yaml:"maxLifetime"`
 	MaxTokenBytes     *int                  `yaml:"maxTokenBytes"`
+	CacheSize         *int                  `yaml:"cacheSize"`
 }
 
 type jwks struct {
@@ -48,12 +49,17 @@ func (c *converter) provider(in provider, path string) model.Provider {
 		RequireExpiration: in.RequireExpiration,
 		MaxLifetime:       in.MaxLifetime,
 		MaxTokenBytes:     or(in.MaxTokenBytes, model.DefaultMaxTokenBytes),
-		Origin:            c.origin(path),
+		CacheSize:         or(in.CacheSize, 0),
+		Origin:            c.resource(path),
 	}
 	// Zero would be taken for "use the default" further on; an explicit
 	// zero is a mistake (no limit, no cache, no timeout are not offered).
 	if zero(c, strictyaml.Field(path, "maxTokenBytes"), in.MaxTokenBytes) {
 		c.errorf(strictyaml.Field(path, "maxTokenBytes"), "must be positive")
+	}
+	// No model check covers cacheSize: a negative one is refused here too.
+	if zero(c, strictyaml.Field(path, "cacheSize"), in.CacheSize) || in.CacheSize != nil && *in.CacheSize < 0 {
+		c.errorf(strictyaml.Field(path, "cacheSize"), "must be positive")
 	}
 	if k := in.JWKS; k != nil {
 		for _, d := range []struct {

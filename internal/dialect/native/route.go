@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"jwtgate.dev/jwtgate/internal/dialect/matchmode"
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/strictyaml"
 )
@@ -26,12 +27,26 @@ type routeMatch struct {
 }
 
 type backend struct {
-	URL        string         `yaml:"url"`
-	Timeout    *time.Duration `yaml:"timeout"`
-	CAFile     string         `yaml:"caFile"`
-	CertFile   string         `yaml:"certFile"`
-	KeyFile    string         `yaml:"keyFile"`
-	ServerName string         `yaml:"serverName"`
+	URL                 string         `yaml:"url"`
+	Timeout             *time.Duration `yaml:"timeout"`
+	CAFile              string         `yaml:"caFile"`
+	CertFile            string         `yaml:"certFile"`
+	KeyFile             string         `yaml:"keyFile"`
+	ServerName          string         `yaml:"serverName"`
+	MaxIdleConnsPerHost *int           `yaml:"maxIdleConnsPerHost"`
+	IdleConnTimeout     *time.Duration `yaml:"idleConnTimeout"`
+	DialTimeout         *time.Duration `yaml:"dialTimeout"`
+	TLSHandshakeTimeout *time.Duration `yaml:"tlsHandshakeTimeout"`
+}
+
+// checkPool refuses an explicit zero or a negative value in the
+// backend's pool settings at path ("routes[i].backend"). Absent keys stay
+// zero in the model, meaning the defaults.
+func (c *converter) checkPool(in backend, path string) {
+	positive(c, strictyaml.Field(path, "maxIdleConnsPerHost"), in.MaxIdleConnsPerHost)
+	positive(c, strictyaml.Field(path, "idleConnTimeout"), in.IdleConnTimeout)
+	positive(c, strictyaml.Field(path, "dialTimeout"), in.DialTimeout)
+	positive(c, strictyaml.Field(path, "tlsHandshakeTimeout"), in.TLSHandshakeTimeout)
 }
 
 // requirement is the JWT requirement shared by routes and jwtPolicies.
@@ -42,6 +57,8 @@ type requirement struct {
 	AllowMissingOrFailed bool     `yaml:"allowMissingOrFailed"`
 	Phase                string   `yaml:"phase"`
 	Priority             int      `yaml:"priority"`
+	// AuthenticatePreflight: see model.JWTRequirement.
+	AuthenticatePreflight bool `yaml:"authenticatePreflight"`
 }
 
 type routeJWT struct {
@@ -73,12 +90,18 @@ func (c *converter) route(in route, path string) model.Route {
 			CertFile:   c.filePath(in.Backend.CertFile),
 			KeyFile:    c.filePath(in.Backend.KeyFile),
 			ServerName: in.Backend.ServerName,
+			// Absent pool settings stay zero: the defaults.
+			MaxIdleConnsPerHost: or(in.Backend.MaxIdleConnsPerHost, 0),
+			IdleConnTimeout:     or(in.Backend.IdleConnTimeout, 0),
+			DialTimeout:         or(in.Backend.DialTimeout, 0),
+			TLSHandshakeTimeout: or(in.Backend.TLSHandshakeTimeout, 0),
 		},
-		Origin: c.origin(path),
+		Origin: c.resource(path),
 	}
 	if zero(c, strictyaml.Field(path, "backend.timeout"), in.Backend.Timeout) {
 		c.errorf(strictyaml.Field(path, "backend.timeout"), "must be positive")
 	}
+	c.checkPool(in.Backend, strictyaml.Field(path, "backend"))
 	if in.JWT == nil && c.has(strictyaml.Field(path, "jwt")) {
 		// jwt: null (or an empty jwt:) reads as absent: the route is open.
 		// Say so, in case a template or an indentation slip emptied it.
@@ -90,7 +113,7 @@ func (c *converter) route(in route, path string) model.Route {
 	}
 	for i, re := range in.Match.PathRegex {
 		model := strictyaml.Index(strictyaml.Field(matchPath, "paths"), len(r.Match.Paths))
-		c.renames[model] = strictyaml.Index(strictyaml.Field(matchPath, "pathRegex"), i)
+		c.rename(model, strictyaml.Index(strictyaml.Field(matchPath, "pathRegex"), i))
 		r.Match.Paths = append(r.Match.Paths, pathRegex(re))
 	}
 	if in.JWT != nil {
@@ -142,6 +165,8 @@ func (c *converter) requirement(in requirement, path string) model.JWTRequiremen
 		Mode:       model.AuthRequired,
 		Phase:      model.PhasePreAuthz,
 		Priority:   in.Priority,
+
+		AuthenticatePreflight: in.AuthenticatePreflight,
 	}
 	switch {
 	case in.AllowMissing && in.AllowMissingOrFailed:
@@ -157,67 +182,33 @@ func (c *converter) requirement(in requirement, path string) model.JWTRequiremen
 	return r
 }
 
-// matchMode applies authIfMatched or bypassIfMatched (Alibaba ASM's match
-// modes): the route lets requests without a token through authentication
-// (an invalid token is still 401) and a DENY policy attached to the route
-// rejects, with 403, the requests without a token that the mode protects.
+// matchMode applies authIfMatched or bypassIfMatched (see package
+// matchmode): the route's requirement lets requests without a token
+// through authentication and a generated DENY policy rejects the ones the
+// mode protects.
 func (c *converter) matchMode(in route, req *model.JWTRequirement, jwtPath string) {
 	auth, bypass := in.JWT.AuthIfMatched, in.JWT.BypassIfMatched
 	if auth == nil && bypass == nil {
 		return
 	}
-	key, set := "authIfMatched", auth
 	if auth != nil && bypass != nil {
 		c.errorf(strictyaml.Field(jwtPath, "bypassIfMatched"), "authIfMatched and bypassIfMatched exclude each other")
 		return
 	}
+	mode, set := matchmode.AuthIfMatched, auth
 	if bypass != nil {
-		key, set = "bypassIfMatched", bypass
+		mode, set = matchmode.BypassIfMatched, bypass
 	}
-	setPath := strictyaml.Field(jwtPath, key)
-	if in.JWT.AllowMissingOrFailed {
-		c.errorf(setPath, "%s cannot be combined with allowMissingOrFailed (an invalid token must still be rejected)", key)
+	setPath := strictyaml.Field(jwtPath, string(mode))
+	x, err := matchmode.Expand(in.Name, mode, matchmode.Set{Paths: set.Paths, Methods: set.Methods}, req)
+	if err != nil {
+		c.errorf(setPath, "%v", err)
 		return
-	}
-	if model.Phase(in.JWT.Phase) == model.PhasePostAuthz {
-		// The generated DENY would be evaluated before the token is
-		// verified, so it would deny every matched request, tokens or not.
-		c.errorf(setPath, "%s cannot be combined with phase postAuthz (its policy must see the verified token)", key)
-		return
-	}
-	if len(set.Paths) == 0 && len(set.Methods) == 0 {
-		c.errorf(setPath, "one of paths, methods is required")
-		return
-	}
-	req.Mode = model.AuthAllowMissing
-	methods := upper(set.Methods)
-	pol := model.Policy{
-		Name:   in.Name + "/" + key,
-		Action: model.ActionDeny,
-		Routes: []string{in.Name},
-		Origin: c.origin(setPath),
 	}
 	// The policy's field paths map back to the match set.
-	pathsAt, methodsAt := strictyaml.Field(setPath, "paths"), strictyaml.Field(setPath, "methods")
-	rule := model.Rule{From: []model.From{{NotRequestPrincipals: []string{"*"}}}}
-	if key == "authIfMatched" {
-		// Deny tokenless requests that match paths AND methods.
-		rule.To = []model.To{{Paths: set.Paths, Methods: methods}}
-		c.renames[setPath+".rules[0].to[0].paths"] = pathsAt
-		c.renames[setPath+".rules[0].to[0].methods"] = methodsAt
-	} else {
-		// Deny tokenless requests that do not match paths AND methods:
-		// outside the paths, or with another method.
-		if len(set.Paths) > 0 {
-			rule.To = append(rule.To, model.To{NotPaths: set.Paths})
-			c.renames[strictyaml.Index(setPath+".rules[0].to", len(rule.To)-1)+".notPaths"] = pathsAt
-		}
-		if len(methods) > 0 {
-			rule.To = append(rule.To, model.To{NotMethods: methods})
-			c.renames[strictyaml.Index(setPath+".rules[0].to", len(rule.To)-1)+".notMethods"] = methodsAt
-		}
+	for from, to := range x.From {
+		c.rename(strictyaml.Field(setPath, from), strictyaml.Field(setPath, to))
 	}
-	c.renames[setPath+".rules"] = setPath
-	pol.Rules = []model.Rule{rule}
-	c.synthesized = append(c.synthesized, pol)
+	x.Policy.Origin = c.origin(setPath)
+	c.synthesized = append(c.synthesized, x.Policy)
 }

@@ -1,0 +1,47 @@
+// Package dialect defines what a configuration dialect is: a reader of
+// one vendor's YAML documents (or jwtgate's own) that turns each document
+// into model pieces plus diagnostics. The loader (package config) hands
+// every document to the dialect its apiVersion and kind name, from one
+// explicit table, and knows nothing else of any dialect.
+package dialect
+
+import (
+	"go.yaml.in/yaml/v3"
+
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// Document is one YAML document of a configuration file.
+type Document struct {
+	// File is the path the document was read from; relative file names in
+	// it resolve against its directory. Empty for documents built in code.
+	File string
+	// Node is the document's root mapping.
+	Node *yaml.Node
+	// APIVersion and Kind are the document's own, as the loader read them.
+	APIVersion, Kind string
+}
+
+// Result is what a dialect makes of one document.
+type Result struct {
+	// Config holds the model pieces, each with its Origin (resource
+	// identity and a Locator for its fields).
+	Config model.Config
+	// Resources lists every resource the document holds, in document
+	// order, so that each gets a status even when it produced no model
+	// piece.
+	Resources []model.Origin
+	// Issues are the problems the dialect found. Issues whose Origin has
+	// a Locator are placed by it; the others carry their line already.
+	Issues model.Issues
+	// Notes are statuses the dialect decided itself, such as a resource
+	// that is read but not supported; they join the statuses computed
+	// from the issues.
+	Notes []model.Note
+}
+
+// Dialect reads documents of the apiVersion and kind pairs it is listed
+// under.
+type Dialect interface {
+	Decode(doc Document) Result
+}

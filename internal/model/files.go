@@ -1,0 +1,30 @@
+package model
+
+import "slices"
+
+// ReferencedFiles lists every file the configuration names (certificates,
+// keys, CA bundles, key sets), without duplicates, in a stable order: a
+// change to any of them changes what a rebuild produces.
+func (c *Config) ReferencedFiles() []string {
+	var out []string
+	add := func(fs ...string) {
+		for _, f := range fs {
+			if f != "" {
+				out = append(out, f)
+			}
+		}
+	}
+	for _, l := range c.Listeners {
+		if l.TLS != nil {
+			add(l.TLS.CertFile, l.TLS.KeyFile, l.TLS.ClientCAFile)
+		}
+	}
+	for _, p := range c.Providers {
+		add(p.JWKS.File, p.JWKS.CAFile)
+	}
+	for _, r := range c.Routes {
+		add(r.Backend.CAFile, r.Backend.CertFile, r.Backend.KeyFile)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
