@@ -1,9 +1,7 @@
 package native
 
 import (
-	"regexp"
-	"strings"
-
+	"jwtgate.dev/jwtgate/internal/dialect/conditionkey"
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/strictyaml"
 )
@@ -25,10 +23,73 @@ type policy struct {
 }
 
 type rule struct {
-	Name string       `yaml:"name"`
-	From []model.From `yaml:"from"`
-	To   []model.To   `yaml:"to"`
-	When []condition  `yaml:"when"`
+	Name string      `yaml:"name"`
+	From []from      `yaml:"from"`
+	To   []to        `yaml:"to"`
+	When []condition `yaml:"when"`
+}
+
+// from is the native `from` entry; its keys mirror the model's.
+type from struct {
+	RequestPrincipals    []string  `yaml:"requestPrincipals"`
+	NotRequestPrincipals []string  `yaml:"notRequestPrincipals"`
+	JWT                  *jwtMatch `yaml:"jwt"`
+	NotJWT               *jwtMatch `yaml:"notJwt"`
+	Principals           []string  `yaml:"principals"`
+	NotPrincipals        []string  `yaml:"notPrincipals"`
+	Namespaces           []string  `yaml:"namespaces"`
+	NotNamespaces        []string  `yaml:"notNamespaces"`
+	ServiceAccounts      []string  `yaml:"serviceAccounts"`
+	NotServiceAccounts   []string  `yaml:"notServiceAccounts"`
+	IPBlocks             []string  `yaml:"ipBlocks"`
+	NotIPBlocks          []string  `yaml:"notIpBlocks"`
+}
+
+type jwtMatch struct {
+	Iss    string              `yaml:"iss"`
+	Sub    string              `yaml:"sub"`
+	Claims map[string][]string `yaml:"claims"`
+}
+
+// to is the native `to` entry.
+type to struct {
+	Hosts      []string `yaml:"hosts"`
+	NotHosts   []string `yaml:"notHosts"`
+	Methods    []string `yaml:"methods"`
+	NotMethods []string `yaml:"notMethods"`
+	Paths      []string `yaml:"paths"`
+	NotPaths   []string `yaml:"notPaths"`
+	Ports      []int    `yaml:"ports"`
+	NotPorts   []int    `yaml:"notPorts"`
+}
+
+func (m *jwtMatch) model() *model.JWTMatch {
+	if m == nil {
+		return nil
+	}
+	return &model.JWTMatch{Iss: m.Iss, Sub: m.Sub, Claims: m.Claims}
+}
+
+func (f from) model() model.From {
+	return model.From{
+		RequestPrincipals: f.RequestPrincipals, NotRequestPrincipals: f.NotRequestPrincipals,
+		JWT: f.JWT.model(), NotJWT: f.NotJWT.model(),
+		Principals: f.Principals, NotPrincipals: f.NotPrincipals,
+		Namespaces: f.Namespaces, NotNamespaces: f.NotNamespaces,
+		ServiceAccounts: f.ServiceAccounts, NotServiceAccounts: f.NotServiceAccounts,
+		IPBlocks: f.IPBlocks, NotIPBlocks: f.NotIPBlocks,
+	}
+}
+
+// model converts the entry; methods are upper-cased, as in a route's
+// match: "delete" in a DENY rule must not let DELETE through.
+func (t to) model() model.To {
+	return model.To{
+		Hosts: t.Hosts, NotHosts: t.NotHosts,
+		Methods: upper(t.Methods), NotMethods: upper(t.NotMethods),
+		Paths: t.Paths, NotPaths: t.NotPaths,
+		Ports: t.Ports, NotPorts: t.NotPorts,
+	}
 }
 
 // condition names what it looks at with exactly one of Claim, Header and
@@ -63,12 +124,20 @@ func (c *converter) policy(in policy, path string) model.Policy {
 	}
 	for i, r := range in.Rules {
 		rp := strictyaml.Index(strictyaml.Field(path, "rules"), i)
-		mr := model.Rule{Name: r.Name, From: r.From, To: r.To}
-		for j := range mr.To {
-			// Methods are upper-cased, as in a route's match: "delete" in
-			// a DENY rule must not let DELETE through.
-			mr.To[j].Methods = upper(mr.To[j].Methods)
-			mr.To[j].NotMethods = upper(mr.To[j].NotMethods)
+		mr := model.Rule{Name: r.Name}
+		// An explicit empty list stays empty, not absent: validation
+		// refuses "from: []" rather than reading it as "anyone".
+		if r.From != nil {
+			mr.From = []model.From{}
+		}
+		if r.To != nil {
+			mr.To = []model.To{}
+		}
+		for _, f := range r.From {
+			mr.From = append(mr.From, f.model())
+		}
+		for _, t := range r.To {
+			mr.To = append(mr.To, t.model())
 		}
 		for j, w := range r.When {
 			mr.When = append(mr.When, c.condition(w, strictyaml.Index(strictyaml.Field(rp, "when"), j)))
@@ -77,9 +146,6 @@ func (c *converter) policy(in policy, path string) model.Policy {
 	}
 	return p
 }
-
-var claimKey = regexp.MustCompile(`^request\.auth\.claims((?:\[[^\[\]]+\])+)$`)
-var headerKey = regexp.MustCompile(`^request\.headers\[([^\[\]]+)\]$`)
 
 func (c *converter) condition(in condition, path string) model.Condition {
 	out := model.Condition{Values: in.Values, NotValues: in.NotValues}
@@ -106,21 +172,9 @@ func (c *converter) condition(in condition, path string) model.Condition {
 
 // conditionKey translates an Istio AuthorizationPolicy condition key.
 func (c *converter) conditionKey(key, path string) (model.ConditionKind, string) {
-	switch key {
-	case "request.auth.audiences":
-		return model.CondAudience, ""
-	case "request.auth.presenter":
-		return model.CondPresenter, ""
-	case "request.auth.principal":
-		return model.CondPrincipal, ""
+	kind, name, err := conditionkey.Parse(key)
+	if err != nil {
+		c.errorf(path, "%v", err)
 	}
-	if m := claimKey.FindStringSubmatch(key); m != nil {
-		parts := strings.Split(strings.Trim(m[1], "[]"), "][")
-		return model.CondClaim, strings.Join(parts, ".")
-	}
-	if m := headerKey.FindStringSubmatch(key); m != nil {
-		return model.CondHeader, m[1]
-	}
-	c.errorf(path, "unsupported condition key %q (supported: request.auth.claims[NAME], request.headers[NAME], request.auth.audiences, request.auth.presenter, request.auth.principal)", key)
-	return "", ""
+	return kind, name
 }

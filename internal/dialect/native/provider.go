@@ -8,20 +8,20 @@ import (
 )
 
 type provider struct {
-	Name              string                `yaml:"name"`
-	Issuer            string                `yaml:"issuer"`
-	Audiences         []string              `yaml:"audiences"`
-	JWKS              *jwks                 `yaml:"jwks"`
-	From              []model.TokenSource   `yaml:"from"`
-	ClaimsToHeaders   []model.ClaimToHeader `yaml:"claimsToHeaders"`
-	PayloadHeader     string                `yaml:"payloadHeader"`
-	ForwardToken      bool                  `yaml:"forwardToken"`
-	ClockSkew         *time.Duration        `yaml:"clockSkew"`
-	Algorithms        []string              `yaml:"algorithms"`
-	RequireExpiration bool                  `yaml:"requireExpiration"`
-	MaxLifetime       time.Duration         `yaml:"maxLifetime"`
-	MaxTokenBytes     *int                  `yaml:"maxTokenBytes"`
-	CacheSize         *int                  `yaml:"cacheSize"`
+	Name              string          `yaml:"name"`
+	Issuer            string          `yaml:"issuer"`
+	Audiences         []string        `yaml:"audiences"`
+	JWKS              *jwks           `yaml:"jwks"`
+	From              []tokenSource   `yaml:"from"`
+	ClaimsToHeaders   []claimToHeader `yaml:"claimsToHeaders"`
+	PayloadHeader     string          `yaml:"payloadHeader"`
+	ForwardToken      bool            `yaml:"forwardToken"`
+	ClockSkew         *time.Duration  `yaml:"clockSkew"`
+	Algorithms        []string        `yaml:"algorithms"`
+	RequireExpiration bool            `yaml:"requireExpiration"`
+	MaxLifetime       time.Duration   `yaml:"maxLifetime"`
+	MaxTokenBytes     *int            `yaml:"maxTokenBytes"`
+	CacheSize         *int            `yaml:"cacheSize"`
 }
 
 type jwks struct {
@@ -40,8 +40,8 @@ func (c *converter) provider(in provider, path string) model.Provider {
 		Name:              in.Name,
 		Issuer:            in.Issuer,
 		Audiences:         in.Audiences,
-		From:              in.From,
-		ClaimsToHeaders:   in.ClaimsToHeaders,
+		From:              tokenSources(in.From),
+		ClaimsToHeaders:   claimsToHeaders(in.ClaimsToHeaders),
 		PayloadHeader:     in.PayloadHeader,
 		ForwardToken:      in.ForwardToken,
 		ClockSkew:         or(in.ClockSkew, model.DefaultClockSkew),
@@ -106,4 +106,42 @@ func or[T any](p *T, def T) T {
 		return def
 	}
 	return *p
+}
+
+// tokenSource is one native `from` entry of a provider.
+type tokenSource struct {
+	Header string `yaml:"header"`
+	Prefix string `yaml:"prefix"`
+	Query  string `yaml:"query"`
+	Cookie string `yaml:"cookie"`
+}
+
+// claimToHeader is one native claimsToHeaders entry.
+type claimToHeader struct {
+	Claim  string `yaml:"claim"`
+	Header string `yaml:"header"`
+	Append bool   `yaml:"append"`
+}
+
+// tokenSources converts the list; an explicit empty list stays empty.
+func tokenSources(in []tokenSource) []model.TokenSource {
+	if in == nil {
+		return nil
+	}
+	out := []model.TokenSource{}
+	for _, s := range in {
+		out = append(out, model.TokenSource{Header: s.Header, Prefix: s.Prefix, Query: s.Query, Cookie: s.Cookie})
+	}
+	return out
+}
+
+func claimsToHeaders(in []claimToHeader) []model.ClaimToHeader {
+	if in == nil {
+		return nil
+	}
+	out := []model.ClaimToHeader{}
+	for _, c := range in {
+		out = append(out, model.ClaimToHeader{Claim: c.Claim, Header: c.Header, Append: c.Append})
+	}
+	return out
 }
