@@ -234,6 +234,12 @@ func (l *loader) addFile(name string, data []byte) {
 			if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
 				line, _ = strconv.Atoi(m[1])
 				msg = m[2]
+			} else {
+				msg = strings.TrimPrefix(msg, "yaml: ")
+			}
+			line = parserLine(msg, line)
+			if n := bytes.Count(bytes.TrimRight(data, "\n"), []byte("\n")) + 1; line > n {
+				line = n // the end of the stream: point at the last line
 			}
 			// The parser may name the line of the construct it was in;
 			// point at the tab itself.
@@ -248,6 +254,30 @@ func (l *loader) addFile(name string, data []byte) {
 		}
 		l.addDocument(name, &n)
 	}
+}
+
+// parserErrors are the YAML parser's own messages (not the scanner's).
+// For them the parser names the 0-based line of the construct it was in
+// (and no line at all for the first): one less than the 1-based line
+// every other message uses.
+var parserErrors = []string{
+	"did not find expected key",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected <document start>",
+}
+
+// parserLine turns the line the YAML library names into the 1-based line
+// of the construct at fault.
+func parserLine(msg string, line int) int {
+	for _, p := range parserErrors {
+		if strings.HasPrefix(msg, p) {
+			return line + 1
+		}
+	}
+	return line
 }
 
 // tabLine returns the first line, from line from on, whose indentation

@@ -70,7 +70,7 @@ func compileLoaded(ld *config.Loaded, opts proxy.Options) *Snapshot {
 			issues = append(issues, is)
 		}
 	}
-	s.Issues = ld.Place(issues) // sorted again with the build's issues
+	s.Issues = dropEchoes(ld.Place(issues)) // sorted again with the build's issues
 	served := len(s.Issues.Errors()) == 0
 	if served {
 		s.Runtime = rt
@@ -79,6 +79,25 @@ func compileLoaded(ld *config.Loaded, opts proxy.Options) *Snapshot {
 	}
 	s.Statuses = model.Statuses(ld.Resources, s.Issues, append(slices.Clone(ld.Notes), ld.Config.Notes()...), served)
 	return s
+}
+
+// dropEchoes removes the issues that only follow from errors of another
+// resource (Issue.Because).
+func dropEchoes(in model.Issues) model.Issues {
+	bad := map[model.Ref]bool{}
+	for _, is := range in {
+		if is.Severity == model.Error {
+			bad[is.Origin.Ref] = true
+		}
+	}
+	out := in[:0]
+	for _, is := range in {
+		if is.Because != (model.Ref{}) && bad[is.Because] {
+			continue
+		}
+		out = append(out, is)
+	}
+	return out
 }
 
 // repeats reports whether an error found while building is about a field

@@ -37,6 +37,10 @@ type Issue struct {
 	// empty when the issue is about the resource as a whole.
 	Field string
 	Msg   string
+	// Because, when set, names another resource this issue follows from
+	// (a route shadowed by an earlier one): when that resource has errors
+	// of its own, the issue is only their echo and is not reported.
+	Because Ref
 }
 
 // Located places the issue at its field: through the origin's Locator,

@@ -403,6 +403,8 @@ func (v *validator) routes() {
 		if j := shadows.first(r, v.c.Routes); j >= 0 {
 			e := v.c.Routes[j]
 			a.warnf("", "never matches: route %q (%s) comes first and matches every request this route matches", e.Name, where(e.Origin))
+			// Only true if the earlier route's match is as written.
+			v.issues[len(v.issues)-1].Because = e.Origin.Ref
 		}
 		shadows.add(i, r)
 	}
