@@ -22,6 +22,9 @@ const (
 // answer is the one writer of the gateway's own responses: it turns an
 // outcome into status, headers and body.
 func answer(w http.ResponseWriter, o outcome) {
+	if rec, ok := w.(*recorder); ok && rec.x != nil && rec.x.reason == "" {
+		rec.x.reason = o.reason
+	}
 	if o.challenge != "" {
 		w.Header()["Www-Authenticate"] = []string{o.challenge}
 	}

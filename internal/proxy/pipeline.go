@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -147,7 +148,11 @@ func accept(r *http.Request) outcome {
 func (l *listener) normalize(r *http.Request, raw string) (string, outcome) {
 	path, err := model.NormalizeRequestPath(raw, l.paths)
 	if err != nil {
-		return "", outcome{status: http.StatusBadRequest, reason: "path"}
+		var pe *model.PathError
+		if errors.As(err, &pe) {
+			return "", outcome{status: http.StatusBadRequest, reason: "path refused: " + string(pe.Class)}
+		}
+		return "", outcome{status: http.StatusBadRequest, reason: "path refused"}
 	}
 	return path, outcome{}
 }
@@ -309,7 +314,7 @@ func (l *listener) authorize(x *exchange, rt *route, r *http.Request, host, path
 	if x.policy == "" {
 		x.policy = d.Reason // "no ALLOW policy matched"
 	}
-	return outcome{status: http.StatusForbidden, body: bodyDenied, reason: "denied"}
+	return outcome{status: http.StatusForbidden, body: bodyDenied}
 }
 
 // forward sends the request, with the normalized path, to the route's
