@@ -46,8 +46,10 @@ type Options struct {
 	// Now is the clock exp and nbf are checked against; nil means
 	// time.Now. Fetch scheduling always uses the real clock.
 	Now func() time.Time
-	// CacheSize bounds the verified-token cache: zero means 4096 tokens,
-	// a negative value disables the cache.
+	// CacheSize overrides the provider's cacheSize (model.Provider
+	// CacheSize, default 4096 tokens) for tests and benchmarks: zero
+	// keeps the provider's, a positive value replaces it, a negative value
+	// disables the cache.
 	CacheSize int
 	// Logger receives key set fetch failures (never tokens); nil means no
 	// logging.

@@ -46,7 +46,7 @@ var (
 	// Same body as ErrBadFormat (what was sent is not a token in the form
 	// of Header.Payload.Signature); a distinct value so logs tell them
 	// apart.
-	ErrNotOneToken = newError(unauthorized, msgBadFormat, "token place holds more than one token or word")
+	ErrNotOneToken = newError(unauthorized, msgBadFormat, "more than one token, or a token and more words, in one header value, query parameter or cookie")
 	// ErrHeaderBase64: the header segment is not base64url.
 	ErrHeaderBase64 = newError(unauthorized, "Jwt header is an invalid Base64url encoded", "header segment is not base64url")
 	// ErrHeaderJSON: the header is not a JSON object.

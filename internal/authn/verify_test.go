@@ -215,6 +215,8 @@ func TestErrorBodies(t *testing.T) {
 	want := map[*Error]string{
 		ErrMissing:          "Jwt is missing",
 		ErrBadFormat:        "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
+		ErrNotOneToken:      "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
+		ErrJtiNotString:     "Jwt payload [jti] field is not a string",
 		ErrExpired:          "Jwt is expired",
 		ErrNotYetValid:      "Jwt not yet valid",
 		ErrUnknownIssuer:    "Jwt issuer is not configured",
@@ -237,7 +239,7 @@ func TestErrorBodies(t *testing.T) {
 			t.Errorf("%q: status %d, want %d", e.Msg, e.Status, status)
 		}
 	}
-	if ErrTooLarge == ErrVerificationFail || ErrCrit == ErrVerificationFail {
+	if ErrTooLarge == ErrVerificationFail || ErrCrit == ErrVerificationFail || ErrNotOneToken == ErrBadFormat || ErrNotOneToken.Reason == ErrBadFormat.Reason {
 		t.Fatal("our own checks must be distinct values")
 	}
 	// The ASM walkthrough's invalid-token answer is 79 bytes long.
