@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/textproto"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,10 +36,6 @@ func (e *PolicyError) Error() string {
 
 func (e *PolicyError) Unwrap() error { return e.Err }
 
-// ErrUnsupportedAction is wrapped by the PolicyError of a policy whose
-// action is neither ALLOW nor DENY (Istio's CUSTOM and AUDIT).
-var ErrUnsupportedAction = errors.New("unsupported action")
-
 // compiler collects the errors of one policy.
 type compiler struct {
 	pol  *model.Policy
@@ -60,8 +55,19 @@ func compile(policies []model.Policy) (*Engine, error) {
 	var errs []error
 	for i := range policies {
 		c := &compiler{pol: &policies[i]}
+		// The policy's shape is checked in one place, the model; the
+		// compiler adds what only it can judge (path and host semantics,
+		// claim paths, headers a condition can never see).
+		checked := model.CheckPolicy(policies[i])
+		for _, is := range checked.Errors() {
+			errs = append(errs, &PolicyError{Policy: c.pol.Name, Origin: c.pol.Origin, Field: is.Field, Err: errors.New(is.Msg)})
+		}
 		p := c.policy()
-		errs = append(errs, c.errs...)
+		for _, err := range c.errs {
+			if !echoes(err.(*PolicyError).Field, checked) {
+				errs = append(errs, err)
+			}
+		}
 		if p.action == model.ActionDeny {
 			e.deny = append(e.deny, p)
 		} else {
@@ -73,6 +79,25 @@ func compile(policies []model.Policy) (*Engine, error) {
 	}
 	e.lines = describe(e)
 	return e, nil
+}
+
+// echoes reports whether a compile error at field only repeats an error
+// the model's checks found at that field, or above or below it.
+func echoes(field string, checked model.Issues) bool {
+	for _, is := range checked.Errors() {
+		if related(field, is.Field) || related(is.Field, field) {
+			return true
+		}
+	}
+	return false
+}
+
+// related reports whether path p is q or lies below it.
+func related(p, q string) bool {
+	if !strings.HasPrefix(p, q) {
+		return false
+	}
+	return len(p) == len(q) || q == "" || p[len(q)] == '.' || p[len(q)] == '['
 }
 
 // policy is a compiled model.Policy.
@@ -98,13 +123,9 @@ func (p *policy) match(r *Request) *rule {
 func (c *compiler) policy() policy {
 	mp := c.pol
 	p := policy{name: mp.Name, action: mp.Action, origin: mp.Origin, src: mp.Rules}
-	switch mp.Action {
-	case model.ActionAllow, model.ActionDeny:
-	case "":
-		// Istio's default action.
+	if mp.Action != model.ActionDeny {
+		// Anything but ALLOW and DENY was refused by model.CheckPolicy.
 		p.action = model.ActionAllow
-	default:
-		c.fail("action", fmt.Errorf("%w %q: want ALLOW or DENY", ErrUnsupportedAction, string(mp.Action)))
 	}
 	for i := range mp.Rules {
 		p.rules = append(p.rules, c.rule(fmt.Sprintf("rules[%d]", i), &mp.Rules[i]))
@@ -157,14 +178,6 @@ func (c *compiler) rule(path string, mr *model.Rule) rule {
 	rl := rule{name: mr.Name}
 	if rl.name == "" {
 		rl.name = path
-	}
-	// As Istio: "from: []" or "to: []" is an error, not "no from part",
-	// which would make the rule match every caller or every operation.
-	if mr.From != nil && len(mr.From) == 0 {
-		c.errorf(path+".from", "empty list: give at least one entry, or leave from out")
-	}
-	if mr.To != nil && len(mr.To) == 0 {
-		c.errorf(path+".to", "empty list: give at least one entry, or leave to out")
 	}
 	for i := range mr.From {
 		rl.from = append(rl.from, c.from(fmt.Sprintf("%s.from[%d]", path, i), &mr.From[i]))
@@ -268,11 +281,6 @@ func containsAddr(blocks []netip.Prefix, ip netip.Addr) bool {
 }
 
 func (c *compiler) from(path string, mf *model.From) from {
-	if reflect.DeepEqual(*mf, model.From{}) {
-		// Istio rejects an empty source: matching everyone would make an
-		// ALLOW rule allow-all by accident.
-		c.errorf(path, "empty from entry")
-	}
 	f := from{
 		requestPrincipals:    c.patterns(path, "requestPrincipals", mf.RequestPrincipals, compilePattern),
 		notRequestPrincipals: c.patterns(path, "notRequestPrincipals", mf.NotRequestPrincipals, compilePattern),
@@ -305,7 +313,7 @@ func (c *compiler) ipBlocks(path, field string, vs []string) []netip.Prefix {
 		if strings.Contains(v, "/") {
 			p, err := netip.ParsePrefix(v)
 			if err != nil {
-				c.errorf(at, "invalid CIDR %q", v)
+				c.errorf(at, "invalid IP address or CIDR block %q", v) // reported by model.CheckPolicy
 				continue
 			}
 			if p.Addr().Is4In6() {
@@ -318,7 +326,7 @@ func (c *compiler) ipBlocks(path, field string, vs []string) []netip.Prefix {
 		}
 		a, err := netip.ParseAddr(v)
 		if err != nil {
-			c.errorf(at, "invalid IP address %q", v)
+			c.errorf(at, "invalid IP address or CIDR block %q", v) // reported by model.CheckPolicy
 			continue
 		}
 		a = a.Unmap().WithZone("")
@@ -432,9 +440,6 @@ func (t *to) match(r *Request) bool {
 }
 
 func (c *compiler) to(path string, mt *model.To) to {
-	if reflect.DeepEqual(*mt, model.To{}) {
-		c.errorf(path, "empty to entry")
-	}
 	return to{
 		hosts:      c.patterns(path, "hosts", mt.Hosts, compileHostPattern),
 		notHosts:   c.patterns(path, "notHosts", mt.NotHosts, compileHostPattern),
@@ -451,12 +456,7 @@ func (c *compiler) ports(path, field string, ps []int) []int {
 	if len(ps) == 0 {
 		return nil
 	}
-	for i, p := range ps {
-		if p < 1 || p > 65535 {
-			c.errorf(fmt.Sprintf("%s.%s[%d]", path, field, i), "invalid port %d", p)
-		}
-	}
-	return slices.Clone(ps)
+	return slices.Clone(ps) // ranges checked by model.CheckPolicy
 }
 
 // condition is a compiled model.Condition.
@@ -525,9 +525,6 @@ func (c *compiler) condition(path string, mc *model.Condition) condition {
 		}
 		cd.claim = cp
 	case model.CondHeader:
-		if mc.Name == "" {
-			c.errorf(path+".name", "header condition without a header name")
-		}
 		cd.header = textproto.CanonicalMIMEHeaderKey(mc.Name)
 		switch cd.header {
 		case "Host":
@@ -541,12 +538,8 @@ func (c *compiler) condition(path string, mc *model.Condition) condition {
 		if mc.Name != "" {
 			c.errorf(path+".name", "%s condition takes no name", mc.Kind)
 		}
-	default:
-		c.errorf(path+".kind", "unsupported condition kind %q", string(mc.Kind))
 	}
-	if len(mc.Values) == 0 && len(mc.NotValues) == 0 {
-		c.errorf(path, "condition without values or notValues")
-	}
+	// Unknown kinds and missing values are refused by model.CheckPolicy.
 	cd.values = c.patterns(path, "values", mc.Values, compilePattern)
 	cd.notValues = c.patterns(path, "notValues", mc.NotValues, compilePattern)
 	return cd
