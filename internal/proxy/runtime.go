@@ -44,7 +44,8 @@ type Options struct {
 // once built; a new configuration builds a new Runtime. Serve it with a
 // Server, or in tests through Handler.
 type Runtime struct {
-	listeners []*listener // in configuration order
+	listeners []*listener  // in configuration order
+	limits    serverLimits // the listeners' server limits (limits.go)
 	byName    map[string]*listener
 	byAddr    map[string]*listener
 	providers []*sharedProvider
@@ -169,6 +170,7 @@ func (b *builder) compileListeners() {
 				b.errorf(ml.Origin, path, res, e.field, "%v", e.err)
 			}
 		}
+		b.recordLimits(ml)
 		b.rt.listeners = append(b.rt.listeners, l)
 		b.rt.byName[l.name] = l
 		b.rt.byAddr[l.address] = l
@@ -337,7 +339,7 @@ func (b *builder) backend(mr model.Route, errf func(field, format string, args .
 	if u.Path == "/" {
 		u.Path, u.RawPath = "", ""
 	}
-	k := transportKey{https: u.Scheme == "https", timeout: backendTimeout(mr.Backend)}
+	k := transportKey{https: u.Scheme == "https", timeout: backendTimeout(mr.Backend), pool: mr.Backend.Pool()}
 	if k.https {
 		k.caFile, k.certFile, k.keyFile, k.serverName = mr.Backend.CAFile, mr.Backend.CertFile, mr.Backend.KeyFile, mr.Backend.ServerName
 	}

@@ -11,15 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// Server limits. Request bodies are streamed, so there is no read or write
-// timeout on the whole exchange; headers must arrive in time and idle
-// keep-alive connections are closed.
-const (
-	maxHeaderBytes    = 64 << 10
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 120 * time.Second
+	"jwtgate.dev/jwtgate/internal/model"
 )
 
 // DefaultGrace is how long a replaced Runtime may keep serving requests
@@ -113,27 +106,28 @@ func (s *Server) bindNew(rt *Runtime) ([]*boundListener, error) {
 			}
 			return nil, fmt.Errorf("listener %s: %w", l.name, err)
 		}
-		opened = append(opened, s.newBound(l.address, ln))
+		opened = append(opened, s.newBound(l.address, ln, rt.serverLimits(l.address)))
 	}
 	return opened, nil
 }
 
-func (s *Server) newBound(address string, ln net.Listener) *boundListener {
+// newBound makes the http.Server for address, with the limits of the
+// listener that first binds it (see limits.go). A reload that keeps the
+// address keeps the server and so its limits.
+func (s *Server) newBound(address string, ln net.Listener, lim model.ListenerLimits) *boundListener {
 	b := &boundListener{address: address, done: make(chan struct{})}
 	sw := &tlsSwitch{Listener: ln, s: s, address: address}
 	sw.base = &tls.Config{GetConfigForClient: sw.configForClient}
 	b.ln = sw
 	b.srv = &http.Server{
-		Handler:           s.handler(address),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		Handler: s.handler(address),
 		// "OPTIONS *" reaches the pipeline, which rejects it (400).
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 		// HTTP/1.1 only: no TLSNextProto for h2.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
+	applyLimits(b.srv, lim)
 	return b
 }
 

@@ -19,16 +19,6 @@ import (
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
-// Upstream pool sizing. The default http.Transport keeps 2 idle
-// connections per host, so behind many client connections most requests
-// would dial; we keep enough for a busy upstream (design.md section 7).
-const (
-	maxIdleConnsPerHost = 256
-	idleConnTimeout     = 90 * time.Second
-	dialTimeout         = 5 * time.Second
-	tlsHandshakeTimeout = 5 * time.Second
-)
-
 // Bodies of the upstream failure responses (Envoy's wording).
 const (
 	bodyNoUpstream = "no healthy upstream"
@@ -55,19 +45,27 @@ type transportKey struct {
 	keyFile    string
 	serverName string
 	timeout    time.Duration
+	// pool sizes the connection pool (model.Backend.Pool, defaults
+	// applied): backends that size it differently get their own.
+	pool model.BackendPool
 }
 
 // newTransport builds the pooled transport for k. Errors name the
 // backend field at fault.
+//
+// The default http.Transport keeps 2 idle connections per host, so
+// behind many client connections most requests would dial; the pool
+// settings default to enough for a busy upstream (256 per host, see
+// model.DefaultMaxIdleConnsPerHost).
 func newTransport(k transportKey) (*http.Transport, []fieldError) {
-	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: k.pool.DialTimeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy:                 nil, // never an environment proxy: the backend is the destination
 		DialContext:           d.DialContext,
 		MaxIdleConns:          0, // no global limit; per host below
-		MaxIdleConnsPerHost:   maxIdleConnsPerHost,
-		IdleConnTimeout:       idleConnTimeout,
-		TLSHandshakeTimeout:   tlsHandshakeTimeout,
+		MaxIdleConnsPerHost:   k.pool.MaxIdleConnsPerHost,
+		IdleConnTimeout:       k.pool.IdleConnTimeout,
+		TLSHandshakeTimeout:   k.pool.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: k.timeout,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
