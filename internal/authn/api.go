@@ -33,10 +33,18 @@ type Identity struct {
 	Claims map[string]any
 	// Payload is the token's payload segment, base64url as in the token.
 	Payload string
+
+	// principal is Principal, computed once when the token verifies.
+	principal string
 }
 
 // Principal is "iss/sub", Istio's request principal.
-func (id *Identity) Principal() string { return id.Issuer + "/" + id.Subject }
+func (id *Identity) Principal() string {
+	if id.principal != "" {
+		return id.principal
+	}
+	return id.Issuer + "/" + id.Subject
+}
 
 // Options tunes provider construction.
 type Options struct {
@@ -94,6 +102,11 @@ type Result struct {
 
 	// tokens are the tokens found, for Apply to remove.
 	tokens []foundToken
+
+	// idArr and tokArr back Identities and tokens for requests with few
+	// tokens (see Requirement.AuthenticateTo).
+	idArr  [2]*Identity
+	tokArr [4]foundToken
 }
 
 // foundToken is a token found in a request and what became of it.

@@ -311,6 +311,7 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 		Claims:    t.claims,
 		Payload:   t.payloadSeg,
 	}
+	id.principal = id.Issuer + "/" + id.Subject
 	if ks.cache != nil {
 		ks.cache.put(&cacheEntry{key: raw, id: id, nbf: t.nbf, exp: t.exp, hasNbf: t.hasNbf, hasExp: t.hasExp})
 	}

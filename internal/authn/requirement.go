@@ -86,6 +86,24 @@ const MaxTokens = 8
 // own that verifies. A place holding more than one token (see
 // ErrNotOneToken) fails for every provider reading it.
 func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result {
+	var res Result
+	q.AuthenticateTo(ctx, r, &res)
+	return res
+}
+
+// AuthenticateTo is Authenticate writing into res, whose own storage
+// holds the identities and tokens of a typical request: with res in
+// memory the caller reuses (a pooled per-request state), authenticating a
+// request whose token is in the verified-token cache allocates nothing.
+// res must not be copied while its slices are in use.
+func (q *Requirement) AuthenticateTo(ctx context.Context, r *http.Request, res *Result) {
+	// Only the exported part and the slices are taken: the slices point
+	// into res's own arrays, which a whole-struct copy would overwrite.
+	got := q.authenticate(ctx, r, res)
+	res.Outcome, res.Err, res.Identities, res.tokens = got.Outcome, got.Err, got.Identities, got.tokens
+}
+
+func (q *Requirement) authenticate(ctx context.Context, r *http.Request, into *Result) Result {
 	var query url.Values
 	if q.hasQuery && r.URL != nil && r.URL.RawQuery != "" {
 		query, _ = url.ParseQuery(r.URL.RawQuery)
@@ -102,12 +120,23 @@ func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result 
 		return Result{Outcome: Invalid, Err: ErrTooManyTokens}
 	}
 
-	ids := make([]*Identity, len(q.providers))
+	var idBuf [4]*Identity
+	ids := idBuf[:0]
+	if len(q.providers) <= len(idBuf) {
+		ids = idBuf[:len(q.providers)]
+	} else {
+		ids = make([]*Identity, len(q.providers))
+	}
 	var provErr []*Error
 	if q.all {
 		provErr = make([]*Error, len(q.providers))
 	}
-	toks := make([]foundToken, len(fs))
+	toks := into.tokArr[:0]
+	if len(fs) <= len(into.tokArr) {
+		toks = into.tokArr[:len(fs)]
+	} else {
+		toks = make([]foundToken, len(fs))
+	}
 	var worst *Error
 	for i, f := range fs {
 		toks[i] = foundToken{found: f, by: -1}
@@ -144,7 +173,7 @@ func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result 
 			worst = moreSpecific(worst, tokErr)
 		}
 	}
-	res := Result{Outcome: Verified, tokens: toks}
+	res := Result{Outcome: Verified, tokens: toks, Identities: into.idArr[:0]}
 	for _, id := range ids {
 		if id != nil {
 			res.Identities = append(res.Identities, id)

@@ -66,6 +66,9 @@ type exchange struct {
 	upstream    string
 	upstreamDur time.Duration // time to the upstream's response headers; -1 when none
 	fwdStart    time.Time     // when the request was handed to the upstream
+	// res is the authentication result; it lives here, in pooled memory,
+	// so that its storage is reused from request to request.
+	res authn.Result
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -105,25 +108,25 @@ func (l *listener) pipeline(x *exchange, r *http.Request) outcome {
 	x.route = rt
 	strip(r, l.rt.strip)
 
-	var res authn.Result
+	res := &x.res
 	preflight := rt.corsPreflight && isPreflight(r)
 	if rt.req != nil && !rt.postAuthz && !preflight {
-		if o := l.authenticate(x, rt, r, raw, &res); o.status != 0 {
+		if o := l.authenticate(x, rt, r, raw, res); o.status != 0 {
 			return o
 		}
 	}
 	if rt.engine != nil {
-		if o := l.authorize(x, rt, r, host, path, &res); o.status != 0 {
+		if o := l.authorize(x, rt, r, host, path, res); o.status != 0 {
 			return o
 		}
 	}
 	if rt.req != nil && rt.postAuthz && !preflight {
-		if o := l.authenticate(x, rt, r, raw, &res); o.status != 0 {
+		if o := l.authenticate(x, rt, r, raw, res); o.status != 0 {
 			return o
 		}
 	}
 	if rt.req != nil {
-		rt.req.Apply(r, res)
+		rt.req.Apply(r, *res)
 	}
 	l.forward(x, rt, r, path)
 	return outcome{}
@@ -225,7 +228,7 @@ func dropConnectionHeaders(h http.Header) {
 // authenticate runs the route's requirement; the outcome rejects the
 // request when the requirement does.
 func (l *listener) authenticate(x *exchange, rt *route, r *http.Request, raw string, res *authn.Result) outcome {
-	*res = rt.req.Authenticate(r.Context(), r)
+	rt.req.AuthenticateTo(r.Context(), r, res)
 	switch res.Outcome {
 	case authn.Verified:
 		x.authn = "verified"
