@@ -290,7 +290,10 @@ func (b *builder) compileRoutes() {
 		r.backend = b.backend(mr, errf)
 
 		applied := b.cfg.EffectiveJWT(mr)
-		ex := RouteExplanation{Route: mr.Name, Listener: ln, Match: summarizeMatch(mr.Match), Backend: mr.Backend.URL}
+		ex := RouteExplanation{Route: mr.Name, Listener: ln, Match: summarizeMatch(mr.Match), Backend: "(invalid)"}
+		if r.backend != nil {
+			ex.Backend = r.backend.url // query values redacted
+		}
 		var provNames []string
 		if q := applied.Requirement; q != nil {
 			provNames = q.Providers

@@ -127,7 +127,7 @@ func loadCertPool(file string) (*x509.CertPool, error) {
 //   - keeps Authorization unless the route's JWT requirement removed the
 //     token (see authn.Requirement.Apply): an open route passes it on.
 func newBackend(target *url.URL, tr http.RoundTripper, logger *slog.Logger) *backend {
-	b := &backend{url: target.String()}
+	b := &backend{url: redactedURL(target)}
 	b.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -191,6 +191,25 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// redactedURL is u for logs, validate and the config dump: the values of
+// its query parameters (which may hold an API key) are replaced by
+// "REDACTED"; the names stay, so the operator sees which were set.
+func redactedURL(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.String()
+	}
+	c := *u
+	q := c.Query()
+	for k, vs := range q {
+		for i := range vs {
+			vs[i] = "REDACTED"
+		}
+		q[k] = vs
+	}
+	c.RawQuery = q.Encode()
+	return c.String()
+}
 
 // backendTimeout is the configured timeout or the default.
 func backendTimeout(b model.Backend) time.Duration {
