@@ -2,10 +2,8 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,10 +14,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"jwtgate.dev/jwtgate/internal/config"
 	"jwtgate.dev/jwtgate/internal/demo"
+	"jwtgate.dev/jwtgate/internal/gatewaytest"
 	"jwtgate.dev/jwtgate/internal/logtest"
-	"jwtgate.dev/jwtgate/internal/proxy"
 )
 
 // docBlock returns the first ```yaml block of docs/authorization.md after
@@ -55,7 +52,7 @@ func docBlock(t *testing.T, heading string) string {
 // server for its provider, an echo upstream and a captured access log.
 type azGateway struct {
 	t    *testing.T
-	srv  *proxy.Server
+	h    *gatewaytest.Harness
 	is   *issuer
 	logs *logtest.Buffer
 	// client is used for every request; for TLS listeners it is replaced.
@@ -89,26 +86,8 @@ func startDocGateway(t *testing.T, yaml string, repl ...string) *azGateway {
 		"127.0.0.1:9090", "127.0.0.1:0",
 	).Replace(yaml)
 
-	logs := &logtest.Buffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	cfg, issues := config.LoadBytes("gateway.yaml", []byte(yaml))
-	if err := issues.Err(); err != nil {
-		t.Fatalf("config rejected:\n%v\n%s", err, yaml)
-	}
-	rt, issues := proxy.Build(cfg, proxy.Options{Logger: logger})
-	if err := issues.Err(); err != nil {
-		t.Fatalf("build rejected:\n%v", err)
-	}
-	srv := proxy.NewServer(logger)
-	if err := srv.Start(context.Background(), rt); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &azGateway{t: t, srv: srv, is: is, logs: logs, client: &http.Client{}, scheme: "http"}
+	h := gatewaytest.Start(t, yaml)
+	return &azGateway{t: t, h: h, is: is, logs: h.Logs, client: &http.Client{}, scheme: "http"}
 }
 
 // bearer is the header set carrying tok.
@@ -125,7 +104,7 @@ func (g *azGateway) tok(claims jwt.MapClaims) string {
 // per name are sent as several header lines).
 func (g *azGateway) do(listener, method, host, path string, h http.Header) response {
 	g.t.Helper()
-	req, err := http.NewRequest(method, g.scheme+"://"+g.srv.Addr(listener).String()+path, nil)
+	req, err := http.NewRequest(method, g.scheme+"://"+g.h.Addr(listener)+path, nil)
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -140,7 +119,7 @@ func (g *azGateway) do(listener, method, host, path string, h http.Header) respo
 // or re-encoded by a client library) on a plain-HTTP listener.
 func (g *azGateway) raw(listener, method, target, host string, h http.Header) response {
 	g.t.Helper()
-	c, err := net.Dial("tcp", g.srv.Addr(listener).String())
+	c, err := net.Dial("tcp", g.h.Addr(listener))
 	if err != nil {
 		g.t.Fatal(err)
 	}

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"jwtgate.dev/jwtgate/internal/logtest"
 )
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -45,15 +43,8 @@ func waitFor(t *testing.T, what string, fn func() bool) {
 // with a broken file keeps the old config; SIGHUP with a good one applies
 // it; SIGTERM lets a request in flight finish, then the process exits 0.
 func TestBinaryServeSignals(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	jwtgateBinary(t) // skips with -short
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "jwtgate")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/jwtgate")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 
 	released := make(chan struct{})
 	started := make(chan struct{}, 1)
@@ -104,19 +95,7 @@ routes:
 	jwks := testdata(t, "seed004-jwks.json")
 	writeConfig(config(jwks))
 
-	var logs logtest.Buffer
-	cmd := exec.Command(bin, "serve", "-c", cfgPath, "--admin", freeAddr(t))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-		}
-	}()
+	proc := startBinary(t, "serve", "-c", cfgPath, "--admin", freeAddr(t))
 
 	base := "http://" + addr
 	get := func(path, token string) (int, string) {
@@ -155,22 +134,18 @@ routes:
 
 	// A broken file on SIGHUP: logged, the old config keeps serving.
 	writeConfig(config(jwks) + "bogus: true\n")
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the reload error in the log", func() bool { return strings.Contains(logs.String(), `unknown field \"bogus\"`) })
+	proc.signal(syscall.SIGHUP)
+	waitFor(t, "the reload error in the log", func() bool { return strings.Contains(proc.output(), `unknown field \"bogus\"`) })
 	if s, b := get("/headers", token); s != 200 {
 		t.Fatalf("after a bad reload the old config must serve: %d %q", s, b)
 	}
 
 	// A good file on SIGHUP: an empty key set now rejects the seed token.
 	writeConfig(config(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"other","x":"GGsZR3N0a7oyZparsLTnWqDooeDkRdtE2ZVz5mP6Fwc"}]}`))
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	proc.signal(syscall.SIGHUP)
 	waitFor(t, "the new config", func() bool { s, _ := get("/headers", token); return s == 401 })
-	if !strings.Contains(logs.String(), `"msg":"reloaded"`) {
-		t.Errorf("the log does not say the config was reloaded:\n%s", logs.String())
+	if !strings.Contains(proc.output(), `"msg":"reloaded"`) {
+		t.Errorf("the log does not say the config was reloaded:\n%s", proc.output())
 	}
 
 	// SIGTERM while a request is in flight: it completes, then exit 0.
@@ -185,9 +160,7 @@ routes:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the slow request never reached the upstream")
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	proc.signal(syscall.SIGTERM)
 	time.Sleep(200 * time.Millisecond)
 	if s, _ := get("/open/x", ""); s != 0 {
 		t.Errorf("a new request after SIGTERM got %d; the listener should be closed", s)
@@ -197,15 +170,10 @@ routes:
 	if r.status != 200 || r.body != "upstream saw /slow" {
 		t.Errorf("in-flight request: %d %q, want 200 from the upstream", r.status, r.body)
 	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit: %v\n%s", err, logs.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the gateway did not exit after draining")
+	if code := proc.exitCode(10 * time.Second); code != 0 {
+		t.Errorf("exit %d after draining, want 0\n%s", code, proc.output())
 	}
-	if strings.Contains(logs.String(), token) {
+	if strings.Contains(proc.output(), token) {
 		t.Error("the token appears in the logs")
 	}
 }

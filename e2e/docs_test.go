@@ -1,15 +1,13 @@
 package e2e
 
 import (
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"jwtgate.dev/jwtgate/internal/config"
-	"jwtgate.dev/jwtgate/internal/proxy"
+	"jwtgate.dev/jwtgate/internal/gatewaytest"
 )
 
 // TestDocsExamples loads and compiles every ```yaml block of the README and
@@ -44,17 +42,9 @@ func TestDocsExamples(t *testing.T) {
 			}
 			loaded++
 			where := name + ":" + strconv.Itoa(start)
-			cfg, issues := config.LoadBytes(where, []byte(block))
-			if err := issues.Err(); err != nil {
-				t.Errorf("block at %s does not load:\n%v", where, err)
-				continue
+			if err := gatewaytest.Compile(t, block, gatewaytest.Name(where)).Issues.Err(); err != nil {
+				t.Errorf("block at %s does not load and compile:\n%v", where, err)
 			}
-			rt, issues := proxy.Build(cfg, proxy.Options{Logger: slog.New(slog.DiscardHandler)})
-			if err := issues.Err(); err != nil {
-				t.Errorf("block at %s does not compile:\n%v", where, err)
-				continue
-			}
-			rt.Close()
 		}
 	}
 	if loaded < 10 {
@@ -71,16 +61,8 @@ func TestExamplesCompile(t *testing.T) {
 	}
 	paths = append(paths, "../examples/multi")
 	for _, p := range paths {
-		cfg, issues := config.Load(p)
-		if err := issues.Err(); err != nil {
-			t.Errorf("%s does not load:\n%v", p, err)
-			continue
+		if err := gatewaytest.CompileFiles(t, []string{p}).Issues.Err(); err != nil {
+			t.Errorf("%s does not load and compile:\n%v", p, err)
 		}
-		rt, issues := proxy.Build(cfg, proxy.Options{Logger: slog.New(slog.DiscardHandler)})
-		if err := issues.Err(); err != nil {
-			t.Errorf("%s does not compile:\n%v", p, err)
-			continue
-		}
-		rt.Close()
 	}
 }

@@ -1,34 +1,32 @@
 // Package e2e drives the vendor walkthroughs in the specification (the
-// seeds) through the whole product: native YAML read by the real loader,
-// compiled by the proxy, served on loopback in front of a real echo
-// upstream, and exercised with net/http.
+// seeds) through the whole product: native YAML written to a file, read,
+// compiled and served by a gateway.Gateway (internal/gatewaytest) on
+// loopback in front of a real echo upstream, and exercised with net/http;
+// and the real binary, built once, under real signals.
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"jwtgate.dev/jwtgate/internal/config"
 	"jwtgate.dev/jwtgate/internal/demo"
+	"jwtgate.dev/jwtgate/internal/gatewaytest"
 	"jwtgate.dev/jwtgate/internal/model"
-	"jwtgate.dev/jwtgate/internal/proxy"
 )
 
-// gateway is a running jwtgate built from native YAML.
-type gateway struct {
+// seedGateway is a running jwtgate built from native YAML, with an echo
+// upstream behind it.
+type seedGateway struct {
 	t        *testing.T
 	base     string // http://127.0.0.1:PORT
 	warnings model.Issues
-	srv      *proxy.Server
+	h        *gatewaytest.Harness
 }
 
 // testdata reads a file from testdata, trimmed of surrounding space.
@@ -43,32 +41,14 @@ func testdata(t *testing.T, name string) string {
 
 // startGateway starts an echo upstream and a gateway whose config is yaml
 // with UPSTREAM replaced by the upstream's URL. The listener must be named
-// "web" and bound to 127.0.0.1:0.
-func startGateway(t *testing.T, yaml string) *gateway {
+// "web" and bound to 127.0.0.1:0. A configuration with errors fails the
+// test.
+func startGateway(t *testing.T, yaml string) *seedGateway {
 	t.Helper()
 	up := httptest.NewServer(demo.Echo())
 	t.Cleanup(up.Close)
-	yaml = strings.ReplaceAll(yaml, "UPSTREAM", up.URL)
-
-	cfg, issues := config.LoadBytes("gateway.yaml", []byte(yaml))
-	if err := issues.Err(); err != nil {
-		t.Fatalf("config rejected:\n%v", err)
-	}
-	warnings := issues.Warnings()
-	rt, issues := proxy.Build(cfg, proxy.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := issues.Err(); err != nil {
-		t.Fatalf("build rejected:\n%v", err)
-	}
-	srv := proxy.NewServer(slog.New(slog.DiscardHandler))
-	if err := srv.Start(context.Background(), rt); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &gateway{t: t, base: "http://" + srv.Addr("web").String(), warnings: append(warnings, issues.Warnings()...), srv: srv}
+	h := gatewaytest.Start(t, strings.ReplaceAll(yaml, "UPSTREAM", up.URL))
+	return &seedGateway{t: t, base: h.URL("web"), warnings: h.Warnings(), h: h}
 }
 
 // response is what a client saw.
@@ -80,7 +60,7 @@ type response struct {
 }
 
 // do sends a request with the given Host header and extra headers.
-func (g *gateway) do(method, host, pathAndQuery string, headers map[string]string) response {
+func (g *seedGateway) do(method, host, pathAndQuery string, headers map[string]string) response {
 	g.t.Helper()
 	req, err := http.NewRequest(method, g.base+pathAndQuery, nil)
 	if err != nil {

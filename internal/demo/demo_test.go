@@ -208,3 +208,32 @@ func TestConfigRendersRealLoader(t *testing.T) {
 		}
 	}
 }
+
+// TestStartOnAddressInUse: a second demo on the first one's gateway or
+// admin address fails with an error naming the address, and the first
+// keeps serving.
+func TestStartOnAddressInUse(t *testing.T) {
+	d := startDemo(t)
+	for _, tc := range []struct {
+		name string
+		opts Options
+		addr string
+	}{
+		{"gateway", Options{Addr: strings.TrimPrefix(d.GatewayURL, "http://"), AdminAddr: "off"}, strings.TrimPrefix(d.GatewayURL, "http://")},
+		{"admin", Options{AdminAddr: strings.TrimPrefix(d.AdminURL, "http://")}, strings.TrimPrefix(d.AdminURL, "http://")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d2, err := Start(context.Background(), tc.opts)
+			if err == nil {
+				_ = d2.Close(context.Background())
+				t.Fatalf("a second demo started on %s", tc.addr)
+			}
+			if !strings.Contains(err.Error(), tc.addr) || !strings.Contains(err.Error(), "address already in use") {
+				t.Errorf("error %q does not name %s in use", err, tc.addr)
+			}
+			if resp, body := do(t, d.GatewayURL+"/headers", ""); resp.StatusCode != 401 || body != "Jwt is missing" {
+				t.Errorf("the first demo answers %d %q", resp.StatusCode, body)
+			}
+		})
+	}
+}
