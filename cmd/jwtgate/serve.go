@@ -51,6 +51,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 	adminAddr := fs.String("admin", "127.0.0.1:9901", `admin listener address (/healthz, /readyz, /metrics, /config); "" or "off" disables it`)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
+	drainDelay := fs.Duration("drain-delay", 0, "how long shutdown keeps accepting connections after /readyz turns 503")
 	watchFiles := fs.Bool("watch", true, "reload when a configuration file or a file it names changes")
 	readyTimeout := fs.Duration("ready-timeout", gateway.DefaultReadyTimeout, "how long /readyz waits for every remote key set's first fetch")
 	if code := parseFlags(fs, args); code >= 0 {
@@ -86,6 +87,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 		AdminAddress: admin,
 		Watch:        *watchFiles,
 		ReadyTimeout: *readyTimeout,
+		DrainDelay:   *drainDelay,
 		Reloaded:     hooks.reloaded,
 	})
 	if errors.Is(err, gateway.ErrInvalid) {
@@ -125,7 +127,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 // shutdown drains the gateway: /readyz turns 503 first, then listeners
 // stop accepting and requests in flight get up to drain to finish.
 func shutdown(logger *slog.Logger, gw *gateway.Gateway, drain time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	ctx, cancel := context.WithTimeout(context.Background(), drain+gw.DrainDelay())
 	defer cancel()
 	if err := gw.Shutdown(ctx); err != nil {
 		logger.Warn("drain incomplete", "error", err)

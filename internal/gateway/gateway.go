@@ -58,6 +58,10 @@ type Options struct {
 	// Grace bounds how long a replaced configuration keeps serving the
 	// requests that started on it; zero means proxy.DefaultGrace.
 	Grace time.Duration
+	// DrainDelay is how long Shutdown keeps accepting connections after
+	// readiness turns false, so that load balancers notice before the
+	// listeners close; zero closes them at once.
+	DrainDelay time.Duration
 	// Build tunes compilation (clock, key set HTTP client). Its Logger
 	// and Previous are set by the Gateway.
 	Build proxy.Options
@@ -241,11 +245,19 @@ func (g *Gateway) logWarnings(s *Snapshot) {
 	}
 }
 
-// Shutdown reports not-ready, stops accepting connections, waits for
-// requests in flight until ctx is done, and stops the admin listener and
-// the watcher.
+// Shutdown reports not-ready, keeps serving for DrainDelay, stops
+// accepting connections, waits for requests in flight until ctx is done,
+// and stops the admin listener and the watcher.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
+	if d := g.opts.DrainDelay; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	var werr error
 	if g.watcher != nil {
 		// Before taking the lock: Close waits for a reload the watcher
@@ -271,6 +283,9 @@ func (g *Gateway) stop(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// DrainDelay is the configured Options.DrainDelay.
+func (g *Gateway) DrainDelay() time.Duration { return g.opts.DrainDelay }
 
 // Snapshot is the running configuration.
 func (g *Gateway) Snapshot() *Snapshot { return g.snap.Load() }
