@@ -55,6 +55,7 @@ func load(ctx context.Context, name, addr string, conns int, d time.Duration, ne
 		errs     int
 		firstErr error
 	)
+	s0 := sampleCPU()
 	start := time.Now()
 	for range conns {
 		wg.Add(1)
@@ -73,10 +74,12 @@ func load(ctx context.Context, name, addr string, conns int, d time.Duration, ne
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	s1 := sampleCPU()
 	if total == 0 && firstErr != nil {
 		return result{}, fmt.Errorf("%s: %w", name, firstErr)
 	}
-	return result{name: name, requests: total, errors: errs, firstErr: firstErr, elapsed: elapsed, latencies: merge(parts)}, nil
+	return result{name: name, requests: total, errors: errs, firstErr: firstErr, elapsed: elapsed, latencies: merge(parts),
+		cpu: s1.self - s0.self, others: othersShare(s0, s1)}, nil
 }
 
 // worker is one closed-loop client on one connection (redialed when the

@@ -15,6 +15,11 @@ type result struct {
 	elapsed  time.Duration
 	// latencies are sorted ascending.
 	latencies []time.Duration
+	// cpu is the CPU time this whole process (load generator, upstream
+	// and proxy) used meanwhile; others is the share of the machine's
+	// CPUs other processes used, -1 when unknown.
+	cpu    time.Duration
+	others float64
 }
 
 // add pools two runs of the same scenario.
@@ -23,9 +28,18 @@ func (r result) add(o result) result {
 		r.firstErr = o.firstErr
 	}
 	r.name = o.name
+	switch {
+	case r.elapsed == 0:
+		r.others = o.others
+	case r.others < 0 || o.others < 0:
+		r.others = -1
+	default: // weighted by time
+		r.others = (r.others*r.elapsed.Seconds() + o.others*o.elapsed.Seconds()) / (r.elapsed + o.elapsed).Seconds()
+	}
 	r.requests += o.requests
 	r.errors += o.errors
 	r.elapsed += o.elapsed
+	r.cpu += o.cpu
 	r.latencies = merge([][]time.Duration{r.latencies, o.latencies})
 	return r
 }
@@ -35,6 +49,17 @@ func (r result) rps() float64 {
 		return 0
 	}
 	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+// cpuPerRequest is the process's CPU time per request answered, 0 when
+// none was or the CPU time is unknown. Other processes running beside a
+// run change it less than they change requests/s (they still do: they
+// share the caches and break up the batches of work).
+func (r result) cpuPerRequest() time.Duration {
+	if r.requests == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.requests)
 }
 
 // percentile returns the p-th percentile (0 < p <= 100) of sorted by the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -58,5 +59,37 @@ func TestAdd(t *testing.T) {
 	r = r.add(result{name: "x", requests: 4, errors: 1, elapsed: time.Second, latencies: []time.Duration{3}})
 	if r.name != "x" || r.requests != 6 || r.errors != 1 || r.rps() != 3 || len(r.latencies) != 3 || r.latencies[0] != 1 {
 		t.Errorf("add = %+v", r)
+	}
+}
+
+func TestAddCPU(t *testing.T) {
+	var r result
+	r = r.add(result{requests: 100, elapsed: time.Second, cpu: 10 * time.Millisecond, others: 0.1})
+	r = r.add(result{requests: 300, elapsed: 3 * time.Second, cpu: 30 * time.Millisecond, others: 0.5})
+	if got := r.cpuPerRequest(); got != 100*time.Microsecond {
+		t.Errorf("cpuPerRequest = %v, want 100us", got)
+	}
+	if r.others < 0.3999 || r.others > 0.4001 { // (0.1*1 + 0.5*3) / 4
+		t.Errorf("others = %v, want 0.4", r.others)
+	}
+	if r = r.add(result{requests: 1, elapsed: time.Second, others: -1}); r.others != -1 {
+		t.Errorf("others with an unknown run = %v, want -1", r.others)
+	}
+	if (result{}).cpuPerRequest() != 0 {
+		t.Error("cpuPerRequest of nothing should be 0")
+	}
+}
+
+func TestOthersShare(t *testing.T) {
+	at := time.Unix(1000, 0)
+	s := cpuSample{at: at, busy: 10 * time.Second, self: 4 * time.Second, ok: true}
+	// 2 s on every CPU; the machine was busy 3 s more, this process 1 s of it.
+	u := cpuSample{at: at.Add(2 * time.Second), busy: 13 * time.Second, self: 5 * time.Second, ok: true}
+	want := 2.0 / (2 * float64(runtime.NumCPU()))
+	if got := othersShare(s, u); got < want-1e-9 || got > want+1e-9 {
+		t.Errorf("othersShare = %v, want %v", got, want)
+	}
+	if got := othersShare(cpuSample{}, u); got != -1 {
+		t.Errorf("othersShare without /proc/stat = %v, want -1", got)
 	}
 }
