@@ -85,19 +85,11 @@ func compile(policies []model.Policy) (*Engine, error) {
 // the model's checks found at that field, or above or below it.
 func echoes(field string, checked model.Issues) bool {
 	for _, is := range checked.Errors() {
-		if related(field, is.Field) || related(is.Field, field) {
+		if model.FieldWithin(field, is.Field) || model.FieldWithin(is.Field, field) {
 			return true
 		}
 	}
 	return false
-}
-
-// related reports whether path p is q or lies below it.
-func related(p, q string) bool {
-	if !strings.HasPrefix(p, q) {
-		return false
-	}
-	return len(p) == len(q) || q == "" || p[len(q)] == '.' || p[len(q)] == '['
 }
 
 // policy is a compiled model.Policy.

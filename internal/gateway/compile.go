@@ -9,7 +9,6 @@ package gateway
 import (
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/config"
@@ -113,17 +112,9 @@ func repeats(is model.Issue, checked model.Issues) bool {
 			continue
 		}
 		q := c.Path()
-		if within(p, q) || within(q, p) {
+		if model.FieldWithin(p, q) || model.FieldWithin(q, p) {
 			return true
 		}
 	}
 	return false
-}
-
-// within reports whether path p is q or lies below it.
-func within(p, q string) bool {
-	if !strings.HasPrefix(p, q) {
-		return false
-	}
-	return len(p) == len(q) || p[len(q)] == '.' || p[len(q)] == '['
 }

@@ -44,3 +44,11 @@ func (g *Gateway) serveConfig(w http.ResponseWriter, _ *http.Request) {
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(Dump(g.snap.Load()))
 }
+
+// statuses is s's statuses, never null in JSON.
+func statuses(s *Snapshot) []model.Status {
+	if s.Statuses == nil {
+		return []model.Status{}
+	}
+	return s.Statuses
+}

@@ -13,7 +13,6 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/admin"
 	"jwtgate.dev/jwtgate/internal/metrics"
-	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/proxy"
 	"jwtgate.dev/jwtgate/internal/watch"
 )
@@ -344,12 +343,4 @@ func short(v string) string {
 		return v[:12]
 	}
 	return v
-}
-
-// statuses is a helper for the config dump.
-func statuses(s *Snapshot) []model.Status {
-	if s.Statuses == nil {
-		return []model.Status{}
-	}
-	return s.Statuses
 }

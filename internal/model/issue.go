@@ -62,7 +62,7 @@ func (i Issue) Located() (_ Issue, ok bool) {
 	switch o := i.Origin.Path; {
 	case full == o:
 		i.Field = ""
-	case o != "" && hasPathPrefix(full, o):
+	case o != "" && FieldWithin(full, o):
 		i.Field = strings.TrimPrefix(full[len(o):], ".")
 	default:
 		i.Origin.Path, i.Field = "", full
@@ -74,9 +74,10 @@ func (i Issue) Located() (_ Issue, ok bool) {
 	return i, true
 }
 
-// hasPathPrefix reports whether prefix is path or one of its ancestors,
-// comparing whole segments.
-func hasPathPrefix(path, prefix string) bool {
+// FieldWithin reports whether prefix is the field path itself or one of
+// its ancestors, comparing whole segments ("a.b[1]" is not within
+// "a.b[10]"; every path is within "").
+func FieldWithin(path, prefix string) bool {
 	if prefix == "" || path == prefix {
 		return true
 	}

@@ -75,4 +75,3 @@ func Key(path, key string) string {
 	}
 	return path + "[" + strconv.Quote(key) + "]"
 }
-
