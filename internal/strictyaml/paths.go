@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"jwtgate.dev/jwtgate/internal/model"
 )
 
 // Lines maps field paths to the line they appear on. Mapping fields are
@@ -41,16 +43,7 @@ func Parent(path string) string {
 
 // HasPrefix reports whether prefix is path itself or one of its ancestors,
 // comparing whole segments ("a.b[1]" is not an ancestor of "a.b[10]").
-func HasPrefix(path, prefix string) bool {
-	if prefix == "" || path == prefix {
-		return true
-	}
-	if !strings.HasPrefix(path, prefix) {
-		return false
-	}
-	c := path[len(prefix)]
-	return c == '.' || c == '['
-}
+func HasPrefix(path, prefix string) bool { return model.FieldWithin(path, prefix) }
 
 // Field appends a field name to a path.
 func Field(path, name string) string {
