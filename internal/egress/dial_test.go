@@ -144,7 +144,6 @@ func TestDialOverride(t *testing.T) {
 	}
 }
 
-
 func TestParseOverride(t *testing.T) {
 	tests := []struct {
 		in, key string
