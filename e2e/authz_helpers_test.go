@@ -192,6 +192,6 @@ func (g *azGateway) access(n int) map[string]any {
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()
-	_, port, _ := net.SplitHostPort(freeAddr(t))
+	_, port, _ := net.SplitHostPort(gatewaytest.FreeAddr(t))
 	return port
 }

@@ -3,7 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
-	"net"
+	"jwtgate.dev/jwtgate/internal/gatewaytest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,17 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // waitFor polls fn until it returns true or the deadline passes.
 func waitFor(t *testing.T, what string, fn func() bool) {
@@ -64,7 +53,7 @@ func TestBinaryServeSignals(t *testing.T) {
 		}
 	}()
 
-	addr := freeAddr(t)
+	addr := gatewaytest.FreeAddr(t)
 	cfgPath := filepath.Join(dir, "gateway.yaml")
 	writeConfig := func(body string) {
 		t.Helper()
@@ -95,7 +84,7 @@ routes:
 	jwks := testdata(t, "seed004-jwks.json")
 	writeConfig(config(jwks))
 
-	proc := startBinary(t, "serve", "-c", cfgPath, "--admin", freeAddr(t))
+	proc := startBinary(t, "serve", "-c", cfgPath, "--admin", gatewaytest.FreeAddr(t))
 
 	base := "http://" + addr
 	get := func(path, token string) (int, string) {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"jwtgate.dev/jwtgate/internal/gatewaytest"
 	"net"
 	"net/http"
 	"os"
@@ -126,7 +127,7 @@ func (p *process) exitCode(within time.Duration) int {
 // on the same gateway port: the second exits 1, without a panic, naming
 // the port on stderr; the first keeps serving and exits 0 on SIGTERM.
 func TestBinaryDemoTwice(t *testing.T) {
-	addr := freeAddr(t)
+	addr := gatewaytest.FreeAddr(t)
 	first := startBinary(t, "demo", "--addr", addr, "--admin", "127.0.0.1:0")
 	waitFor(t, "the first demo", func() bool { return strings.Contains(first.stdout.String(), "jwtgate demo is running") })
 

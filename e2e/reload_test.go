@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"jwtgate.dev/jwtgate/internal/gatewaytest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,7 +55,7 @@ func TestBinaryReloadUnderLoad(t *testing.T) {
 		t.Cleanup(up.Close)
 		upstreams[color] = up.URL
 	}
-	addr, adminAddr := freeAddr(t), freeAddr(t)
+	addr, adminAddr := gatewaytest.FreeAddr(t), gatewaytest.FreeAddr(t)
 	config := func(color string) string {
 		return `apiVersion: jwtgate.dev/v1alpha1
 kind: Config

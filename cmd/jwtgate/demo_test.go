@@ -8,20 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"jwtgate.dev/jwtgate/internal/gatewaytest"
 	"jwtgate.dev/jwtgate/internal/logtest"
 )
-
-// freeLoopback returns a loopback address whose port was free a moment
-// ago.
-func freeLoopback(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // TestDemoTwiceOnOnePort runs `jwtgate demo`, then a second demo on the
 // first one's gateway or admin port: the second exits 1 at once, names
@@ -47,7 +36,7 @@ func TestDemoTwiceOnOnePort(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr, admin := freeLoopback(t), freeLoopback(t)
+			addr, admin := gatewaytest.FreeAddr(t), gatewaytest.FreeAddr(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var out1, err1 logtest.Buffer
