@@ -27,6 +27,21 @@ type Requirement struct {
 // NewRequirement compiles req; providers must hold every provider it names.
 // An empty mode is treated as model.AuthRequired.
 func NewRequirement(req model.JWTRequirement, providers map[string]*Provider) (*Requirement, error) {
+	return newRequirement(req, providers, nil)
+}
+
+// NewProxyRequirement is NewRequirement for a forward proxy's clients:
+// every provider reads its token from "Proxy-Authorization: Bearer ..."
+// only, whatever its own token sources are.
+func NewProxyRequirement(req model.JWTRequirement, providers map[string]*Provider) (*Requirement, error) {
+	locs, err := compileSources([]model.TokenSource{{Header: "Proxy-Authorization", Prefix: "Bearer "}})
+	if err != nil {
+		return nil, err
+	}
+	return newRequirement(req, providers, locs)
+}
+
+func newRequirement(req model.JWTRequirement, providers map[string]*Provider, sources []location) (*Requirement, error) {
 	q := &Requirement{mode: req.Mode, all: req.RequireAll, byName: map[string]int{}}
 	switch q.mode {
 	case "":
@@ -51,7 +66,11 @@ func NewRequirement(req model.JWTRequirement, providers map[string]*Provider) (*
 		pi := len(q.providers)
 		q.byName[name] = pi
 		q.providers = append(q.providers, p)
-		for _, l := range p.sources {
+		srcs := p.sources
+		if sources != nil {
+			srcs = sources
+		}
+		for _, l := range srcs {
 			k := l.key()
 			li, ok := locIdx[k]
 			if !ok {

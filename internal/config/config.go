@@ -69,7 +69,13 @@ type Loaded struct {
 // Read reads the given files and folders, in order, and merges what the
 // dialects make of their documents. It does not validate the result.
 func Read(paths ...string) *Loaded {
-	var l loader
+	return ReadSelected(dialect.Selection{}, paths...)
+}
+
+// ReadSelected is Read for the gateway and workloads sel names; vendor
+// dialects aim their resources with it.
+func ReadSelected(sel dialect.Selection, paths ...string) *Loaded {
+	l := loader{sel: sel}
 	if len(paths) == 0 {
 		l.errorf("", 0, "no configuration files given")
 	}
@@ -81,7 +87,12 @@ func Read(paths ...string) *Loaded {
 
 // ReadBytes is Read for one file's contents.
 func ReadBytes(name string, data []byte) *Loaded {
-	var l loader
+	return ReadBytesSelected(dialect.Selection{}, name, data)
+}
+
+// ReadBytesSelected is ReadBytes for the gateway and workloads sel names.
+func ReadBytesSelected(sel dialect.Selection, name string, data []byte) *Loaded {
+	l := loader{sel: sel}
 	l.addFile(name, data)
 	return l.finish()
 }
@@ -116,6 +127,9 @@ func (ld *Loaded) Place(in model.Issues) model.Issues {
 }
 
 type loader struct {
+	sel       dialect.Selection
+	sessions  map[string]dialect.Session // by family, in the order first used
+	families  []string
 	cfg       model.Config
 	resources []model.Origin
 	notes     []model.Note
@@ -350,12 +364,37 @@ func (l *loader) addDocument(file string, n *yaml.Node) {
 		}
 		return
 	}
-	res := d.dialect.Decode(dialect.Document{File: file, Node: root, APIVersion: apiVersion, Kind: kind})
+	doc := dialect.Document{File: file, Node: root, APIVersion: apiVersion, Kind: kind}
+	if d.session != nil {
+		l.merge(l.session(d).Decode(doc))
+		return
+	}
+	l.merge(d.dialect.Decode(doc))
+}
+
+// session returns the load's Session of d's family, made on first use.
+func (l *loader) session(d *entry) dialect.Session {
+	if s, ok := l.sessions[d.family]; ok {
+		return s
+	}
+	if l.sessions == nil {
+		l.sessions = map[string]dialect.Session{}
+	}
+	s := d.session(l.sel)
+	l.sessions[d.family] = s
+	l.families = append(l.families, d.family)
+	return s
+}
+
+// merge adds what a dialect made of a document (or of a whole load).
+func (l *loader) merge(res dialect.Result) {
 	l.cfg.Listeners = append(l.cfg.Listeners, res.Config.Listeners...)
 	l.cfg.Providers = append(l.cfg.Providers, res.Config.Providers...)
 	l.cfg.Routes = append(l.cfg.Routes, res.Config.Routes...)
 	l.cfg.JWTPolicies = append(l.cfg.JWTPolicies, res.Config.JWTPolicies...)
 	l.cfg.Policies = append(l.cfg.Policies, res.Config.Policies...)
+	l.cfg.Egress.Servers = append(l.cfg.Egress.Servers, res.Config.Egress.Servers...)
+	l.cfg.Egress.Authorizations = append(l.cfg.Egress.Authorizations, res.Config.Egress.Authorizations...)
 	l.resources = append(l.resources, res.Resources...)
 	l.notes = append(l.notes, res.Notes...)
 	l.issues = append(l.issues, res.Issues...)
@@ -377,6 +416,9 @@ func kindName(n *yaml.Node) string {
 
 // finish completes the merged model.
 func (l *loader) finish() *Loaded {
+	for _, f := range l.families {
+		l.merge(l.sessions[f].Finish())
+	}
 	cfg := &l.cfg
 	// A route may leave its listener out when there is only one.
 	if len(cfg.Listeners) == 1 {

@@ -5,16 +5,20 @@ import (
 	"jwtgate.dev/jwtgate/internal/dialect/native"
 )
 
-// entry names the dialect that reads one apiVersion and kind.
+// entry names the dialect that reads one apiVersion and kind: a
+// stateless Dialect, or a family of Sessions (one per load, shared by all
+// the kinds listed under the same family name).
 type entry struct {
 	apiVersion, kind string
 	dialect          dialect.Dialect
+	family           string
+	session          dialect.Family
 }
 
 // dialects is every document type the loader reads. A document whose
 // apiVersion and kind are not listed here is an error.
 var dialects = []entry{
-	{native.APIVersion, native.Kind, native.Dialect{}},
+	{apiVersion: native.APIVersion, kind: native.Kind, dialect: native.Dialect{}},
 }
 
 func findDialect(apiVersion, kind string) *entry {

@@ -45,3 +45,34 @@ type Result struct {
 type Dialect interface {
 	Decode(doc Document) Result
 }
+
+// Selection says which gateway, and which workloads, jwtgate stands for,
+// for dialects whose resources are aimed at gateways by name or by
+// workload selectors. The zero Selection means "the only gateway in the
+// files".
+type Selection struct {
+	// Gateway is "namespace/name" of the gateway resource to serve.
+	Gateway string
+	// WorkloadNamespace and WorkloadLabels describe the pod jwtgate
+	// stands in for, as the selectors of the vendor resources see it.
+	WorkloadNamespace string
+	WorkloadLabels    map[string]string
+}
+
+// Set reports whether anything is selected.
+func (s Selection) Set() bool {
+	return s.Gateway != "" || s.WorkloadNamespace != "" || len(s.WorkloadLabels) > 0
+}
+
+// Session is a dialect that needs every document of a load before it can
+// translate them (references across documents, choosing the gateway it
+// serves). The loader makes one Session per load and dialect family, hands
+// it each document with Decode, and calls Finish once at the end; the
+// Results of both are merged.
+type Session interface {
+	Dialect
+	Finish() Result
+}
+
+// Family makes the Session of one load.
+type Family func(Selection) Session

@@ -25,6 +25,14 @@ func (c *Config) ReferencedFiles() []string {
 	for _, r := range c.Routes {
 		add(r.Backend.CAFile, r.Backend.CertFile, r.Backend.KeyFile)
 	}
+	for _, s := range c.Egress.Servers {
+		if s.TLS != nil {
+			add(s.TLS.CAFile, s.TLS.CertFile, s.TLS.KeyFile)
+		}
+		for _, in := range s.Inject {
+			add(in.File)
+		}
+	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }

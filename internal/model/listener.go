@@ -15,7 +15,10 @@ type Listener struct {
 	// Limits bound what clients may send; zero fields mean the defaults
 	// (see ListenerLimits).
 	Limits ListenerLimits `yaml:"limits,omitempty"`
-	Origin Origin         `yaml:"origin,omitempty"`
+	// Egress, when set, makes this an egress listener (see
+	// ListenerEgress): it serves Config.Egress servers, not routes.
+	Egress *ListenerEgress `yaml:"egress,omitempty"`
+	Origin Origin          `yaml:"origin,omitempty"`
 }
 
 // ClientCertMode says whether an HTTPS listener asks clients for a

@@ -18,6 +18,8 @@ type Config struct {
 	// Route.JWT counts as created before any of them.
 	JWTPolicies []JWTPolicy `yaml:"jwtPolicies,omitempty"`
 	Policies    []Policy    `yaml:"policies,omitempty"`
+	// Egress holds the egress servers and gateway-wide egress rules.
+	Egress Egress `yaml:"egress,omitempty"`
 }
 
 // Origin says where a resource came from, so that an issue found in the

@@ -36,6 +36,7 @@ func (c *Config) Validate() Issues {
 	v.routes()
 	v.jwtPolicies()
 	v.policies()
+	v.egress()
 	return v.issues
 }
 
@@ -158,6 +159,9 @@ func (v *validator) listeners() {
 				a.errorf("tls.clientCerts", "invalid value %q (want require or request)", t.ClientCerts)
 			}
 		}
+		if l.Egress != nil {
+			v.egressListener(a, l.Egress)
+		}
 	}
 }
 
@@ -216,6 +220,8 @@ func (v *validator) routes() {
 			a.errorf("listener", "required when there is not exactly one listener")
 		case !listeners[r.Listener]:
 			a.errorf("listener", "unknown listener %q", r.Listener)
+		case v.isEgress(r.Listener):
+			a.errorf("listener", "listener %q is an egress listener: it serves egress servers, not routes", r.Listener)
 		}
 		v.routeMatch(a, r.Match)
 		v.backend(a, r.Backend)
@@ -332,6 +338,15 @@ func (v *validator) hasRoute(name string) bool {
 	for _, r := range v.c.Routes {
 		if r.Name == name {
 			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) isEgress(listener string) bool {
+	for _, l := range v.c.Listeners {
+		if l.Name == listener {
+			return l.IsEgress()
 		}
 	}
 	return false

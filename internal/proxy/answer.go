@@ -26,7 +26,11 @@ func answer(w http.ResponseWriter, o outcome) {
 		rec.x.reason = o.reason
 	}
 	if o.challenge != "" {
-		w.Header()["Www-Authenticate"] = []string{o.challenge}
+		if o.proxy {
+			w.Header()["Proxy-Authenticate"] = []string{o.challenge}
+		} else {
+			w.Header()["Www-Authenticate"] = []string{o.challenge}
+		}
 	}
 	writeText(w, o.status, o.body)
 }

@@ -29,6 +29,8 @@ type listener struct {
 	rt      *Runtime
 	// paths says which ambiguous path forms the listener lets through.
 	paths model.PathOptions
+	// egress is set on an egress listener (egress.go).
+	egress *egressListener
 	// metrics: requests in flight, and the requests no route matched.
 	metrics *metrics.ListenerMetrics
 	noRoute *metrics.RouteMetrics
@@ -81,6 +83,8 @@ type outcome struct {
 	// challenge, when set, is the value of the challenge header
 	// (WWW-Authenticate).
 	challenge string
+	// proxy sends the challenge as Proxy-Authenticate (a 407).
+	proxy bool
 	// reason is what the access log says about the outcome.
 	reason string
 }
@@ -89,6 +93,9 @@ type outcome struct {
 // authenticate and authorize (in the route's phase order), outputs,
 // forward.
 func (l *listener) pipeline(x *exchange, r *http.Request) outcome {
+	if l.egress != nil {
+		return l.egressPipeline(x, r)
+	}
 	raw := rawPath(r)
 	x.path = raw
 	x.authn = "none"
@@ -116,7 +123,7 @@ func (l *listener) pipeline(x *exchange, r *http.Request) outcome {
 		}
 	}
 	if rt.engine != nil {
-		if o := l.authorize(x, rt, r, host, path, res); o.status != 0 {
+		if o := l.authorize(x, rt, r, host, path, 0, res); o.status != 0 {
 			return o
 		}
 	}
@@ -282,13 +289,17 @@ func bearerChallenge(r *http.Request, raw string, invalid bool) string {
 	return b.String()
 }
 
-// authorize evaluates the route's policies; a denial is 403.
-func (l *listener) authorize(x *exchange, rt *route, r *http.Request, host, path string, res *authn.Result) outcome {
+// authorize evaluates the route's policies; a denial is 403. port is
+// the port rules see: the destination's on egress, 0 for the listener's.
+func (l *listener) authorize(x *exchange, rt *route, r *http.Request, host, path string, port int, res *authn.Result) outcome {
+	if port == 0 {
+		port = l.port
+	}
 	ar := authz.Request{
 		Host:   host,
 		Method: r.Method,
 		Path:   path,
-		Port:   l.port,
+		Port:   port,
 		Header: r.Header,
 		Peer:   peerOf(r),
 	}
@@ -333,8 +344,12 @@ func (l *listener) forward(x *exchange, rt *route, r *http.Request, path string)
 			r.URL.Path = path
 		}
 	}
-	x.upstream = rt.backend.url
 	x.fwdStart = time.Now()
+	if rt.egress != nil {
+		rt.egress.proxy.ServeHTTP(&x.rec, r)
+		return
+	}
+	x.upstream = rt.backend.url
 	rt.backend.proxy.ServeHTTP(&x.rec, r)
 }
 

@@ -32,6 +32,8 @@ type route struct {
 	engine *authz.Engine
 
 	backend *backend
+	// egress is set on the route of an egress server (egress.go).
+	egress *egressRoute
 
 	// corsPreflight lets CORS preflight requests pass authentication
 	// (they still meet authorization).

@@ -17,6 +17,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/authn"
 	"jwtgate.dev/jwtgate/internal/authz"
+	"jwtgate.dev/jwtgate/internal/egress"
 	"jwtgate.dev/jwtgate/internal/metrics"
 	"jwtgate.dev/jwtgate/internal/model"
 )
@@ -37,6 +38,14 @@ type Options struct {
 	// Metrics receives the request pipeline's counters. Nil records
 	// nothing.
 	Metrics *metrics.Metrics
+	// Resolve adds resolution overrides (curl's --resolve form) to every
+	// egress listener; a listener's own entries win for the same host
+	// and port.
+	Resolve []string
+	// EgressResolver and EgressDial replace the system resolver and
+	// dialer of egress listeners (tests). Nil means the real ones.
+	EgressResolver egress.Resolver
+	EgressDial     egress.DialFunc
 }
 
 // Runtime is a compiled configuration: per listener a route table, and per
@@ -111,6 +120,7 @@ func Build(cfg *model.Config, opts Options) (*Runtime, model.Issues) {
 	b.compileProviders()
 	b.compilePolicies()
 	b.compileRoutes()
+	b.compileEgress()
 	if len(b.issues.Errors()) > 0 {
 		b.rt.Close()
 		return nil, b.issues

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"jwtgate.dev/jwtgate/internal/egress"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -48,6 +49,8 @@ type transportKey struct {
 	// pool sizes the connection pool (model.Backend.Pool, defaults
 	// applied): backends that size it differently get their own.
 	pool model.BackendPool
+	// dialer, for egress, dials through the listener's egress dialer.
+	dialer *egress.Dialer
 }
 
 // newTransport builds the pooled transport for k. Errors name the
@@ -59,9 +62,13 @@ type transportKey struct {
 // model.DefaultMaxIdleConnsPerHost).
 func newTransport(k transportKey) (*http.Transport, []fieldError) {
 	d := &net.Dialer{Timeout: k.pool.DialTimeout, KeepAlive: 30 * time.Second}
+	dial := d.DialContext
+	if k.dialer != nil {
+		dial = k.dialer.DialContext
+	}
 	tr := &http.Transport{
 		Proxy:                 nil, // never an environment proxy: the backend is the destination
-		DialContext:           d.DialContext,
+		DialContext:           dial,
 		MaxIdleConns:          0, // no global limit; per host below
 		MaxIdleConnsPerHost:   k.pool.MaxIdleConnsPerHost,
 		IdleConnTimeout:       k.pool.IdleConnTimeout,
@@ -154,6 +161,8 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	switch status {
+	case http.StatusForbidden:
+		answer(w, outcome{status: status, body: bodyDenied, reason: "destination address refused"})
 	case statusClientClosed:
 	case http.StatusGatewayTimeout:
 		answer(w, outcome{status: status, body: bodyTimeout, reason: "upstream timeout"})
@@ -165,6 +174,9 @@ func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 func classifyUpstreamError(ctx context.Context, err error) int {
 	if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
 		return statusClientClosed
+	}
+	if errForbidden(err) {
+		return http.StatusForbidden
 	}
 	// Failures to connect are "no healthy upstream", timeouts included.
 	var op *net.OpError

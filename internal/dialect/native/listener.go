@@ -9,11 +9,12 @@ import (
 )
 
 type listener struct {
-	Name    string         `yaml:"name"`
-	Address string         `yaml:"address"`
-	TLS     *listenerTLS   `yaml:"tls"`
-	Paths   listenerPaths  `yaml:"paths"`
-	Limits  listenerLimits `yaml:"limits"`
+	Name    string          `yaml:"name"`
+	Address string          `yaml:"address"`
+	TLS     *listenerTLS    `yaml:"tls"`
+	Paths   listenerPaths   `yaml:"paths"`
+	Limits  listenerLimits  `yaml:"limits"`
+	Egress  *listenerEgress `yaml:"egress"`
 }
 
 // listenerPaths allows request paths refused by default.
@@ -42,6 +43,7 @@ func (c *converter) listener(in listener, path string) model.Listener {
 	l := model.Listener{Name: in.Name, Address: in.Address, Origin: c.resource(path)}
 	l.Paths = model.PathOptions(in.Paths)
 	l.Limits = c.listenerLimits(in.Limits, strictyaml.Field(path, "limits"))
+	l.Egress = c.listenerEgress(in.Egress, strictyaml.Field(path, "egress"))
 	if t := in.TLS; t != nil {
 		l.TLS = &model.ListenerTLS{
 			CertFile:     c.filePath(t.CertFile),

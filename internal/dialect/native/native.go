@@ -37,6 +37,7 @@ type document struct {
 	Routes      []route     `yaml:"routes"`
 	JWTPolicies []jwtPolicy `yaml:"jwtPolicies"`
 	Policies    []policy    `yaml:"policies"`
+	Egress      egress      `yaml:"egress"`
 }
 
 // Dialect reads native documents. It implements dialect.Dialect.
@@ -82,6 +83,12 @@ func Decode(file string, doc *yaml.Node) dialect.Result {
 	}
 	for i, p := range in.Policies {
 		c.out.Policies = append(c.out.Policies, c.policy(p, strictyaml.Index("policies", i)))
+	}
+	for i, s := range in.Egress.Servers {
+		c.out.Egress.Servers = append(c.out.Egress.Servers, c.egressServer(s, strictyaml.Index("egress.servers", i)))
+	}
+	for i, a := range in.Egress.Authorizations {
+		c.out.Egress.Authorizations = append(c.out.Egress.Authorizations, c.egressAuthorization(a, strictyaml.Index("egress.authorizations", i)))
 	}
 	c.out.Policies = append(c.out.Policies, c.synthesized...)
 	return dialect.Result{Config: c.out, Resources: c.resources, Issues: c.issues}
@@ -158,6 +165,10 @@ func (c *converter) add(sev model.Severity, path string, line int, format string
 // resourceOf splits "routes[2].jwt" into the resource path "routes[2]",
 // the rest "jwt", and the resource's kind and name.
 func (c *converter) resourceOf(path string) (res, rest, kind, name string, ok bool) {
+	section := ""
+	if p, found := strings.CutPrefix(path, "egress."); found {
+		section, path = "egress.", p
+	}
 	head, tail, _ := strings.Cut(path, ".")
 	open := strings.IndexByte(head, '[')
 	if open < 0 || !strings.HasSuffix(head, "]") {
@@ -173,7 +184,17 @@ func (c *converter) resourceOf(path string) (res, rest, kind, name string, ok bo
 	if err != nil || i < 0 {
 		return "", "", "", "", false
 	}
-	switch head[:open] {
+	switch section + head[:open] {
+	case "egress.servers":
+		kind = "EgressServer"
+		if i < len(c.in.Egress.Servers) {
+			name = c.in.Egress.Servers[i].Name
+		}
+	case "egress.authorizations":
+		kind = "EgressAuthorization"
+		if i < len(c.in.Egress.Authorizations) {
+			name = c.in.Egress.Authorizations[i].Name
+		}
 	case "listeners":
 		kind = "Listener"
 		if i < len(c.in.Listeners) {
@@ -202,7 +223,7 @@ func (c *converter) resourceOf(path string) (res, rest, kind, name string, ok bo
 	default:
 		return "", "", "", "", false
 	}
-	return head, tail, kind, name, true
+	return section + head, tail, kind, name, true
 }
 
 // file resolves a file name relative to the config file's directory.

@@ -122,8 +122,15 @@ func (c *converter) policy(in policy, path string) model.Policy {
 		Listeners: in.Listeners,
 		Origin:    c.resource(path),
 	}
-	for i, r := range in.Rules {
-		rp := strictyaml.Index(strictyaml.Field(path, "rules"), i)
+	p.Rules = c.rules(in.Rules, strictyaml.Field(path, "rules"))
+	return p
+}
+
+// rules converts the rules at path.
+func (c *converter) rules(in []rule, path string) []model.Rule {
+	var out []model.Rule
+	for i, r := range in {
+		rp := strictyaml.Index(path, i)
 		mr := model.Rule{Name: r.Name}
 		// An explicit empty list stays empty, not absent: validation
 		// refuses "from: []" rather than reading it as "anyone".
@@ -142,9 +149,9 @@ func (c *converter) policy(in policy, path string) model.Policy {
 		for j, w := range r.When {
 			mr.When = append(mr.When, c.condition(w, strictyaml.Index(strictyaml.Field(rp, "when"), j)))
 		}
-		p.Rules = append(p.Rules, mr)
+		out = append(out, mr)
 	}
-	return p
+	return out
 }
 
 func (c *converter) condition(in condition, path string) model.Condition {
