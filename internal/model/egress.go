@@ -34,6 +34,9 @@ type ListenerEgress struct {
 	// that destinations may resolve to. By default every internal address
 	// is refused, checked on the address actually dialled.
 	AllowCIDRs []string `yaml:"allowCIDRs,omitempty"`
+	// CAFile is the CA bundle TLS origination verifies external hosts
+	// against for servers that name none; empty means the system roots.
+	CAFile string `yaml:"caFile,omitempty"`
 }
 
 // DefaultConnectPorts are the ports CONNECT may name when a listener does
@@ -52,6 +55,9 @@ type EgressServer struct {
 	Listener string `yaml:"listener,omitempty"`
 	// Host is the external host name, or "*".
 	Host string `yaml:"host"`
+	// Destination, when set, is the host requests are sent to (and whose
+	// name TLS checks) instead of the host the request named.
+	Destination string `yaml:"destination,omitempty"`
 	// Port is the external port. Zero means the port the request target
 	// names, else 443 with TLS origination and 80 without.
 	Port int `yaml:"port,omitempty"`

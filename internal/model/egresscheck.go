@@ -83,6 +83,11 @@ func (v *validator) egress() {
 				hosts[k] = s
 			}
 		}
+		if s.Destination != "" {
+			if msg := badEgressHost(s.Destination); msg != "" || s.Destination == AnyHost {
+				a.errorf("destination", "invalid destination %q: give an exact host name", s.Destination)
+			}
+		}
 		if s.Port < 0 || s.Port > 65535 {
 			a.errorf("port", "invalid port %d", s.Port)
 		}

@@ -25,6 +25,11 @@ func (c *Config) ReferencedFiles() []string {
 	for _, r := range c.Routes {
 		add(r.Backend.CAFile, r.Backend.CertFile, r.Backend.KeyFile)
 	}
+	for _, l := range c.Listeners {
+		if l.Egress != nil {
+			add(l.Egress.CAFile)
+		}
+	}
 	for _, s := range c.Egress.Servers {
 		if s.TLS != nil {
 			add(s.TLS.CAFile, s.TLS.CertFile, s.TLS.KeyFile)

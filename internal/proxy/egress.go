@@ -21,6 +21,7 @@ import (
 // requires of forward-proxy clients.
 type egressListener struct {
 	dialer       *egress.Dialer
+	caFile       string // for servers that name no CA
 	dialTimeout  time.Duration
 	connectPorts []int
 	// proxyReq reads "Proxy-Authorization: Bearer" on absolute-form and
@@ -31,7 +32,8 @@ type egressListener struct {
 // egressRoute is what an egress server adds to a route: the destination
 // is chosen per request from its host.
 type egressRoute struct {
-	port   int  // fixed external port; 0: the request's, else the default
+	port   int    // fixed external port; 0: the request's, else the default
+	dest   string // fixed destination host; "": the request's
 	tls    bool // originate TLS (a plain request is upgraded)
 	proxy  *httputil.ReverseProxy
 	inject []*injector
@@ -119,6 +121,10 @@ func orMode(m model.AuthMode) model.AuthMode {
 // egressBackend describes a server's destination for validate and the
 // config dump.
 func egressBackend(s model.EgressServer) string {
+	host := s.Host
+	if s.Destination != "" {
+		host = s.Destination
+	}
 	scheme, port := "http", "80"
 	if s.TLS != nil {
 		scheme, port = "https", "443"
@@ -128,11 +134,11 @@ func egressBackend(s model.EgressServer) string {
 	} else {
 		port = "(request or " + port + ")"
 	}
-	return "egress " + scheme + "://" + s.Host + ":" + port
+	return "egress " + scheme + "://" + host + ":" + port
 }
 
 func (b *builder) egressListener(ml model.Listener, errf func(field, format string, args ...any)) *egressListener {
-	e := &egressListener{connectPorts: ml.Egress.ConnectPorts, dialTimeout: model.DefaultDialTimeout}
+	e := &egressListener{connectPorts: ml.Egress.ConnectPorts, dialTimeout: model.DefaultDialTimeout, caFile: ml.Egress.CAFile}
 	if len(e.connectPorts) == 0 {
 		e.connectPorts = model.DefaultConnectPorts
 	}
@@ -179,10 +185,13 @@ func (b *builder) egressListener(ml model.Listener, errf func(field, format stri
 }
 
 func (b *builder) egressRoute(s model.EgressServer, el *egressListener, errf func(field, format string, args ...any)) *egressRoute {
-	e := &egressRoute{port: s.Port, tls: s.TLS != nil}
+	e := &egressRoute{port: s.Port, tls: s.TLS != nil, dest: strings.ToLower(s.Destination)}
 	k := transportKey{https: e.tls, timeout: backendTimeout(model.Backend{Timeout: s.Timeout}), pool: model.Backend{}.Pool(), dialer: el.dialer}
 	if t := s.TLS; t != nil {
 		k.caFile, k.certFile, k.keyFile = t.CAFile, t.CertFile, t.KeyFile
+		if k.caFile == "" {
+			k.caFile = el.caFile
+		}
 	}
 	te := b.transports[k]
 	if te == nil {

@@ -67,6 +67,9 @@ func (l *listener) egressPipeline(x *exchange, r *http.Request) outcome {
 				return o
 			}
 		}
+		if rt.egress.dest != "" {
+			host = rt.egress.dest
+		}
 		l.tunnel(x, r, host, port)
 		return outcome{}
 	}
@@ -153,6 +156,9 @@ func (l *listener) proxyAuthenticate(x *exchange, q *authn.Requirement, r *http.
 // The dialer refuses internal addresses (see package egress).
 func (l *listener) forwardEgress(x *exchange, rt *route, r *http.Request, host string, port int, path string) {
 	e := rt.egress
+	if e.dest != "" {
+		host = e.dest
+	}
 	scheme, def := "http", 80
 	if e.tls {
 		scheme, def = "https", 443

@@ -19,12 +19,14 @@ type listenerEgress struct {
 	ProxyJWT     *requirement `yaml:"proxyJwt"`
 	Resolve      []string     `yaml:"resolve"`
 	AllowCIDRs   []string     `yaml:"allowCIDRs"`
+	CAFile       string       `yaml:"caFile"`
 }
 
 type egressServer struct {
 	Name          string               `yaml:"name"`
 	Listener      string               `yaml:"listener"`
 	Host          string               `yaml:"host"`
+	Destination   string               `yaml:"destination"`
 	Port          int                  `yaml:"port"`
 	TLS           *originationTLS      `yaml:"tls"`
 	JWT           *requirement         `yaml:"jwt"`
@@ -61,7 +63,7 @@ func (c *converter) listenerEgress(in *listenerEgress, path string) *model.Liste
 	if in == nil {
 		return nil
 	}
-	out := &model.ListenerEgress{ConnectPorts: in.ConnectPorts, Resolve: in.Resolve, AllowCIDRs: in.AllowCIDRs}
+	out := &model.ListenerEgress{ConnectPorts: in.ConnectPorts, Resolve: in.Resolve, AllowCIDRs: in.AllowCIDRs, CAFile: c.filePath(in.CAFile)}
 	if in.ProxyJWT != nil {
 		q := c.requirement(*in.ProxyJWT, strictyaml.Field(path, "proxyJwt"))
 		out.ProxyJWT = &q
@@ -71,7 +73,7 @@ func (c *converter) listenerEgress(in *listenerEgress, path string) *model.Liste
 
 func (c *converter) egressServer(in egressServer, path string) model.EgressServer {
 	s := model.EgressServer{
-		Name: in.Name, Listener: in.Listener, Host: in.Host, Port: in.Port,
+		Name: in.Name, Listener: in.Listener, Host: in.Host, Destination: in.Destination, Port: in.Port,
 		Timeout: or(in.Timeout, 0), Origin: c.resource(path),
 	}
 	positive(c, strictyaml.Field(path, "timeout"), in.Timeout)
