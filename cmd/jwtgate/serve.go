@@ -54,8 +54,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 	drainDelay := fs.Duration("drain-delay", 0, "how long shutdown keeps accepting connections after /readyz turns 503")
 	watchFiles := fs.Bool("watch", true, "reload when a configuration file or a file it names changes")
 	readyTimeout := fs.Duration("ready-timeout", gateway.DefaultReadyTimeout, "how long /readyz waits for every remote key set's first fetch")
+	target := addTargetFlags(fs)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
+	}
+	sel, err := target.selection()
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtgate serve: %v\n", err)
+		return exitUsage
 	}
 	if len(paths.values) == 0 {
 		fmt.Fprintln(stderr, "jwtgate serve: at least one -c PATH is required")
@@ -89,6 +95,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 		ReadyTimeout: *readyTimeout,
 		DrainDelay:   *drainDelay,
 		Reloaded:     hooks.reloaded,
+		Select:       sel,
+		Build:        proxy.Options{Resolve: target.resolve.values},
 	})
 	if errors.Is(err, gateway.ErrInvalid) {
 		for _, is := range snap.Issues.Errors() {

@@ -26,8 +26,14 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	var paths listFlag
 	fs.Var(&paths, "c", "configuration file or folder; repeatable")
 	format := fs.String("o", "text", "output format: text or json")
+	target := addTargetFlags(fs)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
+	}
+	sel, err := target.selection()
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtgate validate: %v\n", err)
+		return exitUsage
 	}
 	if len(paths.values) == 0 {
 		fmt.Fprintln(stderr, "jwtgate validate: at least one -c PATH is required")
@@ -38,7 +44,7 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "jwtgate validate: -o %q: want text or json\n", *format)
 		return exitUsage
 	}
-	snap := gateway.Compile(paths.values, proxy.Options{})
+	snap := gateway.CompileFor(sel, paths.values, proxy.Options{Resolve: target.resolve.values})
 	if snap.Runtime != nil {
 		defer snap.Runtime.Close()
 	}
@@ -125,12 +131,17 @@ func validateJSON(snap *gateway.Snapshot, w io.Writer) int {
 // forwards, the authentication requirement that governs it and the
 // authorization policies that apply, in evaluation order.
 func explain(w io.Writer, cfg *model.Config, routes []proxy.RouteExplanation) {
-	addrs := map[string]string{}
+	addrs, egress := map[string]string{}, map[string]bool{}
 	for _, l := range cfg.Listeners {
 		addrs[l.Name] = l.Address
+		egress[l.Name] = l.IsEgress()
 	}
 	for _, r := range routes {
-		fmt.Fprintf(w, "route %q", r.Route)
+		kind := "route"
+		if egress[r.Listener] {
+			kind = "egress server"
+		}
+		fmt.Fprintf(w, "%s %q", kind, r.Route)
 		if r.Listener != "" {
 			fmt.Fprintf(w, " on listener %q", r.Listener)
 			if a := addrs[r.Listener]; a != "" {
@@ -151,6 +162,13 @@ func explain(w io.Writer, cfg *model.Config, routes []proxy.RouteExplanation) {
 		}
 		for _, line := range policies {
 			fmt.Fprintf(w, "    %s\n", line)
+		}
+		fmt.Fprintln(w)
+	}
+	if plans := cfg.EgressPlans(); len(plans) > 0 {
+		fmt.Fprintln(w, "egress hosts (which rules decide):")
+		for _, p := range plans {
+			fmt.Fprintf(w, "  %s\n", p)
 		}
 		fmt.Fprintln(w)
 	}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -127,7 +128,10 @@ func (ld *Loaded) Place(in model.Issues) model.Issues {
 }
 
 type loader struct {
-	sel       dialect.Selection
+	sel       dialect.Selection // from the command line
+	docSel    *dialect.Selection
+	docSelAt  model.Origin
+	pending   []pendingDoc // documents of Session dialects, read at the end
 	sessions  map[string]dialect.Session // by family, in the order first used
 	families  []string
 	cfg       model.Config
@@ -366,21 +370,28 @@ func (l *loader) addDocument(file string, n *yaml.Node) {
 	}
 	doc := dialect.Document{File: file, Node: root, APIVersion: apiVersion, Kind: kind}
 	if d.session != nil {
-		l.merge(l.session(d).Decode(doc))
+		l.pending = append(l.pending, pendingDoc{d, doc})
 		return
 	}
 	l.merge(d.dialect.Decode(doc))
 }
 
-// session returns the load's Session of d's family, made on first use.
-func (l *loader) session(d *entry) dialect.Session {
+// pendingDoc is a document whose dialect reads it once every file is read.
+type pendingDoc struct {
+	entry *entry
+	doc   dialect.Document
+}
+
+// session returns the load's Session of d's family, made on first use
+// with the selection sel.
+func (l *loader) session(d *entry, sel dialect.Selection) dialect.Session {
 	if s, ok := l.sessions[d.family]; ok {
 		return s
 	}
 	if l.sessions == nil {
 		l.sessions = map[string]dialect.Session{}
 	}
-	s := d.session(l.sel)
+	s := d.session(sel)
 	l.sessions[d.family] = s
 	l.families = append(l.families, d.family)
 	return s
@@ -398,6 +409,28 @@ func (l *loader) merge(res dialect.Result) {
 	l.resources = append(l.resources, res.Resources...)
 	l.notes = append(l.notes, res.Notes...)
 	l.issues = append(l.issues, res.Issues...)
+	if s := res.Selection; s != nil {
+		if l.docSel != nil && !sameSelection(*l.docSel, *s) {
+			o := res.SelectionOrigin
+			l.issues = append(l.issues, model.Issue{Severity: model.Error, Origin: o,
+				Msg: fmt.Sprintf("gateway and workload already chosen differently at %s:%d", l.docSelAt.File, l.docSelAt.Line)})
+			return
+		}
+		l.docSel, l.docSelAt = s, res.SelectionOrigin
+	}
+}
+
+func sameSelection(a, b dialect.Selection) bool {
+	return a.Gateway == b.Gateway && a.WorkloadNamespace == b.WorkloadNamespace && maps.Equal(a.WorkloadLabels, b.WorkloadLabels)
+}
+
+// selection is the load's final selection: the command line's when it
+// chooses anything, else the configuration's.
+func (l *loader) selection() dialect.Selection {
+	if !l.sel.Set() && l.docSel != nil {
+		return *l.docSel
+	}
+	return l.sel
 }
 
 func kindName(n *yaml.Node) string {
@@ -416,6 +449,10 @@ func kindName(n *yaml.Node) string {
 
 // finish completes the merged model.
 func (l *loader) finish() *Loaded {
+	sel := l.selection()
+	for _, p := range l.pending {
+		l.merge(l.session(p.entry, sel).Decode(p.doc))
+	}
 	for _, f := range l.families {
 		l.merge(l.sessions[f].Finish())
 	}

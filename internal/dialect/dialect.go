@@ -38,6 +38,12 @@ type Result struct {
 	// that is read but not supported; they join the statuses computed
 	// from the issues.
 	Notes []model.Note
+	// Selection, when set, is the gateway and workloads the document
+	// says jwtgate stands for (the native `gateway` and `workload` keys);
+	// command-line flags win over it.
+	Selection *Selection
+	// SelectionOrigin places Selection, for conflicts.
+	SelectionOrigin model.Origin
 }
 
 // Dialect reads documents of the apiVersion and kind pairs it is listed
@@ -66,8 +72,9 @@ func (s Selection) Set() bool {
 
 // Session is a dialect that needs every document of a load before it can
 // translate them (references across documents, choosing the gateway it
-// serves). The loader makes one Session per load and dialect family, hands
-// it each document with Decode, and calls Finish once at the end; the
+// serves). Once every file is read, the loader makes one Session per
+// dialect family with the load's final Selection, hands it each of the
+// family's documents, in reading order, with Decode, and calls Finish; the
 // Results of both are merged.
 type Session interface {
 	Dialect

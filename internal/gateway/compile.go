@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/config"
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/proxy"
 )
@@ -47,13 +48,23 @@ func (s *Snapshot) OK() bool { return s.Runtime != nil }
 // mistake is never reported twice. opts.Previous, when set, lends its
 // unchanged providers to the new runtime (see proxy.Options).
 func Compile(paths []string, opts proxy.Options) *Snapshot {
-	ld := config.Read(paths...)
-	return compileLoaded(ld, opts)
+	return CompileFor(dialect.Selection{}, paths, opts)
+}
+
+// CompileFor is Compile for the gateway and workloads sel names (see
+// dialect.Selection): vendor resources aimed elsewhere are not served.
+func CompileFor(sel dialect.Selection, paths []string, opts proxy.Options) *Snapshot {
+	return compileLoaded(config.ReadSelected(sel, paths...), opts)
 }
 
 // CompileBytes is Compile for one file's contents, named name.
 func CompileBytes(name string, data []byte, opts proxy.Options) *Snapshot {
-	return compileLoaded(config.ReadBytes(name, data), opts)
+	return CompileBytesFor(dialect.Selection{}, name, data, opts)
+}
+
+// CompileBytesFor is CompileBytes for the gateway and workloads sel names.
+func CompileBytesFor(sel dialect.Selection, name string, data []byte, opts proxy.Options) *Snapshot {
+	return compileLoaded(config.ReadBytesSelected(sel, name, data), opts)
 }
 
 func compileLoaded(ld *config.Loaded, opts proxy.Options) *Snapshot {

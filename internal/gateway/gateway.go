@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/admin"
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/metrics"
 	"jwtgate.dev/jwtgate/internal/proxy"
 	"jwtgate.dev/jwtgate/internal/watch"
@@ -61,9 +62,13 @@ type Options struct {
 	// readiness turns false, so that load balancers notice before the
 	// listeners close; zero closes them at once.
 	DrainDelay time.Duration
-	// Build tunes compilation (clock, key set HTTP client). Its Logger
-	// and Previous are set by the Gateway.
+	// Build tunes compilation (clock, key set HTTP client, egress
+	// resolution overrides). Its Logger and Previous are set by the
+	// Gateway.
 	Build proxy.Options
+	// Select names the vendor gateway and workloads to serve (serve's
+	// --gateway, --workload-namespace, --workload-labels).
+	Select dialect.Selection
 	// Reloaded, when set, is called after every reload attempt with its
 	// outcome (tests).
 	Reloaded func(error)
@@ -142,9 +147,9 @@ func (g *Gateway) compile(prev *proxy.Runtime) *Snapshot {
 	bo.Previous = prev
 	bo.Metrics = g.metrics
 	if g.opts.Data != nil {
-		return CompileBytes(g.opts.DataName, g.opts.Data, bo)
+		return CompileBytesFor(g.opts.Select, g.opts.DataName, g.opts.Data, bo)
 	}
-	return Compile(g.opts.Paths, bo)
+	return CompileFor(g.opts.Select, g.opts.Paths, bo)
 }
 
 // watched is every file the watcher follows: the configuration's own

@@ -38,6 +38,16 @@ type document struct {
 	JWTPolicies []jwtPolicy `yaml:"jwtPolicies"`
 	Policies    []policy    `yaml:"policies"`
 	Egress      egress      `yaml:"egress"`
+	// Gateway and Workload say which vendor gateway, and which workload,
+	// jwtgate stands for (what `serve --gateway`, `--workload-namespace`
+	// and `--workload-labels` say; the flags win).
+	Gateway  string    `yaml:"gateway"`
+	Workload *workload `yaml:"workload"`
+}
+
+type workload struct {
+	Namespace string            `yaml:"namespace"`
+	Labels    map[string]string `yaml:"labels"`
 }
 
 // Dialect reads native documents. It implements dialect.Dialect.
@@ -91,7 +101,28 @@ func Decode(file string, doc *yaml.Node) dialect.Result {
 		c.out.Egress.Authorizations = append(c.out.Egress.Authorizations, c.egressAuthorization(a, strictyaml.Index("egress.authorizations", i)))
 	}
 	c.out.Policies = append(c.out.Policies, c.synthesized...)
-	return dialect.Result{Config: c.out, Resources: c.resources, Issues: c.issues}
+	res := dialect.Result{Config: c.out, Resources: c.resources, Issues: c.issues}
+	if in.Gateway != "" || in.Workload != nil {
+		res.Selection = &dialect.Selection{Gateway: in.Gateway}
+		at := "gateway"
+		if w := in.Workload; w != nil {
+			res.Selection.WorkloadNamespace, res.Selection.WorkloadLabels = w.Namespace, w.Labels
+			if in.Gateway == "" {
+				at = "workload"
+			}
+			if w.Namespace == "" && len(w.Labels) == 0 {
+				c.errorf("workload", "give namespace, labels or both")
+			}
+		}
+		if g := in.Gateway; g != "" {
+			if ns, name, ok := strings.Cut(g, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+				c.errorf("gateway", "invalid gateway %q: want NAMESPACE/NAME", g)
+			}
+		}
+		res.SelectionOrigin = model.Origin{File: file, Line: c.lines[at]}
+		res.Issues = c.issues
+	}
+	return res
 }
 
 type converter struct {
