@@ -71,9 +71,13 @@ func validate(snap *gateway.Snapshot, w io.Writer) int {
 		fmt.Fprintf(w, "invalid: %s, %s\n", plural(nerr, "error"), plural(nwarn, "warning"))
 		return exitError
 	}
-	fmt.Fprintf(w, "valid: %s, %s, %s, %s; %s\n",
+	egress := ""
+	if n := len(cfg.Egress.Servers); n > 0 {
+		egress = ", " + plural(n, "egress server")
+	}
+	fmt.Fprintf(w, "valid: %s, %s, %s, %s%s; %s\n",
 		plural(len(cfg.Listeners), "listener"), plural(len(cfg.Providers), "provider"),
-		plural(len(cfg.Routes), "route"), plural(len(cfg.Policies), "policy"), plural(nwarn, "warning"))
+		plural(len(cfg.Routes), "route"), plural(len(cfg.Policies), "policy"), egress, plural(nwarn, "warning"))
 	return exitOK
 }
 
