@@ -79,6 +79,43 @@ policies:
 `, []string{
 			`gw.yaml:8: routes[0].match.paths: expected a list, got an integer (route "a")`,
 		}},
+		{"egress: every field at its line", head + `  - name: egress
+    address: 127.0.0.1:15443
+    egress:
+      connectPorts: [443, 70000]
+      resolve: [httpbin.org]
+egress:
+  servers:
+    - name: httpbin
+      host: httpbin.org
+      tls:
+        mode: MUTUAL
+        certFile: client.pem
+      inject:
+        - header: Host
+          file: no-such-secret
+    - name: twice
+      host: HTTPBIN.org
+  authorizations:
+    - name: gw
+      rules:
+        - to:
+            - hosts: [a.com]
+            - hosts: [b.com, a.com]
+        - from: [{namespaces: [x]}]
+`, []string{
+			`gw.yaml:9: listeners[1].egress.connectPorts[1]: invalid port 70000 (listener "egress")`,
+			`gw.yaml:10: listeners[1].egress.resolve[0]: resolve "httpbin.org": want HOST:PORT:ADDR[,ADDR...] (listener "egress")`,
+			`gw.yaml:14: warning: egress.servers[0].host: no gateway-wide egress rule names host "httpbin.org" or *: every request to it is denied (egress server "httpbin")`,
+			`gw.yaml:15: egress.servers[0].tls.keyFile: required with mode MUTUAL (egress server "httpbin")`,
+			`gw.yaml:17: egress.servers[0].tls.certFile: loading client certificate: open client.pem: no such file or directory (egress server "httpbin")`,
+			`gw.yaml:19: egress.servers[0].inject[0].header: header "Host" cannot be injected (egress server "httpbin")`,
+			`gw.yaml:20: egress.servers[0].inject[0].file: reading credential file: no such file or directory (egress server "httpbin")`,
+			`gw.yaml:22: egress.servers[1].host: host "HTTPBIN.org" is served by egress server "httpbin" (gw.yaml:13) already (egress server "twice")`,
+			`gw.yaml:22: warning: egress.servers[1].host: no gateway-wide egress rule names host "HTTPBIN.org" or *: every request to it is denied (egress server "twice")`,
+			`gw.yaml:28: egress.authorizations[0].rules[0].to[1].hosts[1]: host "a.com" listed twice in one rule (egress authorization "gw")`,
+			`gw.yaml:29: egress.authorizations[0].rules[1].to: required: a rule names the hosts it allows (* for any) (egress authorization "gw")`,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
