@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,9 +34,28 @@ func cycle(pool [][]byte) requests {
 // rawGET builds an HTTP/1.1 keep-alive GET request; token, when set, is
 // sent as a bearer token.
 func rawGET(addr, path, token string) []byte {
-	s := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUser-Agent: jwtgate-bench\r\n"
+	return rawRequest(path, addr, "Authorization", token)
+}
+
+// rawProxyGET builds the HTTP/1.1 keep-alive GET that a client sends to
+// a forward proxy for the absolute http URL target (as http.Transport
+// with a Proxy does): the absolute-form target, Host from the URL, and
+// token, when set, as a bearer token in Proxy-Authorization. The load
+// generator sends it to the proxy's address like any other request.
+func rawProxyGET(target, token string) []byte {
+	host := strings.TrimPrefix(target, "http://")
+	if i := strings.IndexByte(host, '/'); i >= 0 {
+		host = host[:i]
+	}
+	return rawRequest(target, host, "Proxy-Authorization", token)
+}
+
+// rawRequest builds a GET for target with the given Host, and the header
+// auth set to "Bearer token" when token is set.
+func rawRequest(target, host, auth, token string) []byte {
+	s := "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: jwtgate-bench\r\n"
 	if token != "" {
-		s += "Authorization: Bearer " + token + "\r\n"
+		s += auth + ": Bearer " + token + "\r\n"
 	}
 	return []byte(s + "\r\n")
 }

@@ -11,8 +11,13 @@
 // cycling through a pool larger than twice the verified-token cache so
 // that every request verifies a signature. jwtgate is started as `jwtgate
 // serve` starts it, through gateway.Start, so its request metrics are on.
-// Results are printed as a table with the ratios c/b, c/a and d/b. With
-// -rounds N the four scenarios run N times, interleaved, so that a
+// Then egress (egress.go): a client sends absolute-form requests for
+// http://api.example.com/get with a proxy token to (e) a bare forward
+// proxy (a ReverseProxy choosing its destination per request, originating
+// TLS to a local HTTPS upstream) and (f) jwtgate's egress listener, which
+// checks the token (cached), a gateway-wide rule, and originates TLS.
+// Results are printed as a table with the ratios c/b, c/a, d/b and f/e.
+// With -rounds N the scenarios run N times, interleaved, so that a
 // machine whose speed drifts (a shared CI runner) affects them alike; the
 // figures pool every round. Each measured run also reports how much of
 // the CPUs other processes used meanwhile (Linux), and the summary warns
@@ -62,8 +67,8 @@ func main() {
 		conns    = flag.Int("conns", 64, "concurrent client connections")
 		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured load before each scenario")
 		tokens   = flag.Int("tokens", 10000, "distinct tokens for the fresh-token scenario, cycled; keep it above twice the verified-token cache (4096) so every request misses it")
-		rounds   = flag.Int("rounds", 1, "rounds of all four scenarios, interleaved; the figures are over all rounds")
-		only     = flag.String("only", "abcd", "the scenarios to run, by letter")
+		rounds   = flag.Int("rounds", 1, "rounds of all the scenarios, interleaved; the figures are over all rounds")
+		only     = flag.String("only", "abcdef", "the scenarios to run, by letter")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the whole process, from the first measured run to the end, to this file")
 	)
 	flag.Parse()
@@ -103,11 +108,12 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 
 	// The upstream: a tiny fixed 200.
 	body := []byte(`{"ok":true}`)
-	upstream, err := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
-	}))
+	})
+	upstream, err := serveHTTP(ok)
 	if err != nil {
 		return err
 	}
@@ -176,19 +182,28 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 	fmt.Fprintln(out)
 
 	same := fixed(rawGET(gw, "/", token))
-	scenarios := []struct {
-		name       string
-		addr       string
-		warm, next requests
-	}{
+	scenarios := []scenario{
 		{"(a) upstream directly", upstream.addr, fixed(rawGET(upstream.addr, "/", "")), fixed(rawGET(upstream.addr, "/", ""))},
 		{"(b) bare httputil.ReverseProxy", bare.addr, fixed(rawGET(bare.addr, "/", "")), fixed(rawGET(bare.addr, "/", ""))},
 		{"(c) jwtgate, same token (cached)", gw, same, same},
 		{"(d) jwtgate, fresh token per request", gw, same, cycle(pool)},
 	}
+	skip := func(i int) bool { return !strings.ContainsRune(only, rune('a'+i)) }
+	if skip(4) && skip(5) {
+		scenarios = append(scenarios, scenario{name: "(e)"}, scenario{name: "(f)"})
+	} else {
+		eg, err := startEgress(ctx, iss, ok, conns)
+		if err != nil {
+			return err
+		}
+		defer eg.Close()
+		if err := eg.check(iss, token); err != nil {
+			return err
+		}
+		scenarios = append(scenarios, eg.scenarios(token)...)
+	}
 	results := make([]result, len(scenarios))
 	noisy := 0 // measured runs during which other processes were busy
-	skip := func(i int) bool { return !strings.ContainsRune(only, rune('a'+i)) }
 	for round := range rounds {
 		if rounds > 1 {
 			fmt.Fprintf(out, "round %d of %d\n", round+1, rounds)
@@ -198,7 +213,7 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 				results[i].name = sc.name
 				continue
 			}
-			fmt.Fprintf(out, "  %-40s", sc.name+" ...")
+			fmt.Fprintf(out, "  %-44s", sc.name+" ...")
 			if warmup > 0 {
 				if _, err := load(ctx, sc.name, sc.addr, conns, warmup, sc.warm); err != nil {
 					fmt.Fprintln(out)
@@ -231,7 +246,7 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 			}
 		}
 	}
-	a, b, c, d := results[0], results[1], results[2], results[3]
+	a, b, c, d, e, f := results[0], results[1], results[2], results[3], results[4], results[5]
 
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -266,7 +281,16 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 	fmt.Fprintf(out, "c/b = %s   (jwtgate with a cached token vs the bare proxy; the bar is >= 1.0)\n", ratio(c, b))
 	fmt.Fprintf(out, "c/a = %s   (jwtgate with a cached token vs the upstream alone)\n", ratio(c, a))
 	fmt.Fprintf(out, "d/b = %s   (jwtgate verifying every token vs the bare proxy; the bar is >= 0.65)\n", ratio(d, b))
+	fmt.Fprintf(out, "f/e = %s   (jwtgate egress with a cached proxy token vs the bare forward proxy; the bar is >= 0.9)\n", ratio(f, e))
 	return nil
+}
+
+// scenario is one load to measure: requests to addr, warm during the
+// warm-up and next during the measurement.
+type scenario struct {
+	name       string
+	addr       string
+	warm, next requests
 }
 
 // expect sends one GET and checks its status.
@@ -303,9 +327,14 @@ func serveHTTP(h http.Handler) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	return serveOn(ln, h), nil
+}
+
+// serveOn serves h on ln (which may be a TLS listener).
+func serveOn(ln net.Listener, h http.Handler) *server {
 	s := &server{addr: ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = s.srv.Serve(ln) }()
-	return s, nil
+	return s
 }
 
 // startGateway starts jwtgate as `jwtgate serve` runs it: the embedded
@@ -314,21 +343,28 @@ func serveHTTP(h http.Handler) (*server, error) {
 // with no admin listener and the access log discarded. It returns the
 // listener address.
 func startGateway(ctx context.Context, iss *demo.Issuer, upstream string) (string, func(), error) {
-	tmpl := template.Must(template.New("bench.yaml").Funcs(template.FuncMap{"quote": strconv.Quote}).Parse(configTemplate))
-	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, map[string]string{
+	return startConfig(ctx, "bench.yaml", configTemplate, map[string]string{
 		"Issuer": iss.URL, "JWKS": string(iss.JWKS()), "Upstream": upstream,
-	}); err != nil {
+	}, "bench")
+}
+
+// startConfig starts jwtgate, as startGateway does, on the configuration
+// the template text named name makes of data, and returns the address of
+// its listener.
+func startConfig(ctx context.Context, name, text string, data map[string]string, listener string) (string, func(), error) {
+	tmpl := template.Must(template.New(name).Funcs(template.FuncMap{"quote": strconv.Quote}).Parse(text))
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, data); err != nil {
 		return "", nil, err
 	}
 	gw, snap, err := gateway.Start(ctx, gateway.Options{
 		Data:         buf.Bytes(),
-		DataName:     "bench.yaml",
+		DataName:     name,
 		Logger:       slog.New(slog.DiscardHandler),
 		AdminAddress: "",
 	})
 	if errors.Is(err, gateway.ErrInvalid) {
-		return "", nil, fmt.Errorf("bench config: %w", snap.Issues.Err())
+		return "", nil, fmt.Errorf("%s: %w", name, snap.Issues.Err())
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("starting the bench gateway: %w", err)
@@ -338,10 +374,10 @@ func startGateway(ctx context.Context, iss *demo.Issuer, upstream string) (strin
 		defer cancel()
 		_ = gw.Shutdown(sctx) // closes the runtime too
 	}
-	addr := gw.Addr("bench")
+	addr := gw.Addr(listener)
 	if addr == nil {
 		stop()
-		return "", nil, fmt.Errorf("gateway listener %q has no address", "bench")
+		return "", nil, fmt.Errorf("gateway listener %q has no address", listener)
 	}
 	return addr.String(), stop, nil
 }
