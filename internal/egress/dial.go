@@ -135,12 +135,15 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	var errs []error
+	// The error wraps ErrForbidden only when every address was refused:
+	// when one was dialled and failed, the destination is unreachable
+	// rather than forbidden.
+	var refused, failed []error
 	for _, ip := range addrs {
 		ip = ip.Unmap()
 		if !overridden {
 			if why := Internal(ip); why != "" && !d.allowed(ip) {
-				errs = append(errs, fmt.Errorf("%s resolves to %s (%s): %w", host, ip, why, ErrForbidden))
+				refused = append(refused, fmt.Errorf("%s resolves to %s (%s): %w", host, ip, why, ErrForbidden))
 				continue
 			}
 		}
@@ -148,12 +151,18 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		if err == nil {
 			return c, nil
 		}
-		errs = append(errs, err)
+		failed = append(failed, err)
 	}
-	if len(errs) == 0 {
-		return nil, fmt.Errorf("%s: no address", host)
+	switch {
+	case len(failed) > 0:
+		for _, r := range refused {
+			failed = append(failed, errors.New(r.Error())) // not ErrForbidden
+		}
+		return nil, errors.Join(failed...)
+	case len(refused) > 0:
+		return nil, errors.Join(refused...)
 	}
-	return nil, errors.Join(errs...)
+	return nil, fmt.Errorf("%s: no address", host)
 }
 
 func (d *Dialer) allowed(ip netip.Addr) bool {

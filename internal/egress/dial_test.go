@@ -97,6 +97,21 @@ func TestDialRefusesInternalAddresses(t *testing.T) {
 	}
 }
 
+// TestDialRefusedAndUnreachable: an answer with an internal address and a
+// public one that does not answer is unreachable (not ErrForbidden: the
+// destination was tried); the refused address is still named.
+func TestDialRefusedAndUnreachable(t *testing.T) {
+	s := &seam{answers: [][]netip.Addr{addrs("127.0.0.1", "93.184.216.34")}}
+	d := &Dialer{Resolver: s, Dial: s.dial}
+	_, err := d.DialContext(context.Background(), "tcp", "mixed.example.com:443")
+	if err == nil || errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "127.0.0.1 (loopback)") {
+		t.Fatalf("error %v", err)
+	}
+	if len(s.dialed) != 1 || s.dialed[0] != "93.184.216.34:443" {
+		t.Fatalf("dialled %v", s.dialed)
+	}
+}
+
 // TestDialRebinding: the host is resolved once and the checked address is
 // the one dialled, so a resolver whose second answer is loopback never
 // gets the gateway to connect there.

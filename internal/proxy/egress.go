@@ -13,6 +13,7 @@ import (
 	"jwtgate.dev/jwtgate/internal/authn"
 	"jwtgate.dev/jwtgate/internal/authz"
 	"jwtgate.dev/jwtgate/internal/egress"
+	"jwtgate.dev/jwtgate/internal/metrics"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -27,6 +28,14 @@ type egressListener struct {
 	// proxyReq reads "Proxy-Authorization: Bearer" on absolute-form and
 	// CONNECT requests; nil when the listener requires no token.
 	proxyReq *authn.Requirement
+	// proxyAuthn counts the proxy token's outcomes against its providers
+	// (only its authentication metrics are set).
+	proxyAuthn *route
+	// tunnels are the CONNECT tunnels open on the listener; they are
+	// closed with the Runtime (see Runtime.closeTunnels).
+	tunnels tunnelSet
+	// linger bounds a half-closed tunnel's silence (Options.TunnelLinger).
+	linger time.Duration
 }
 
 // egressRoute is what an egress server adds to a route: the destination
@@ -34,7 +43,7 @@ type egressListener struct {
 type egressRoute struct {
 	port   int    // fixed external port; 0: the request's, else the default
 	dest   string // fixed destination host; "": the request's
-	tls    bool // originate TLS (a plain request is upgraded)
+	tls    bool   // originate TLS (a plain request is upgraded)
 	proxy  *httputil.ReverseProxy
 	inject []*injector
 }
@@ -92,10 +101,17 @@ func (b *builder) compileEgress() {
 			r.req = b.requirement(model.Route{Name: s.Name, JWT: q}, model.AppliedJWT{Requirement: q, From: "route"}, errf)
 			ex.JWT = &JWTExplanation{Providers: slices.Clone(q.Providers), RequireAll: q.RequireAll, Mode: orMode(q.Mode), Phase: model.PhasePreAuthz, From: "route"}
 		}
+		// The explanation says first which rules decide for the host
+		// (the precedence of server-level and gateway-wide rules).
+		_, decision, found := strings.Cut(plan.String(), "): ")
+		if !found {
+			decision = plan.String()
+		}
+		ex.Policies = []string{"egress: " + decision}
 		if plan.Policies != nil {
 			r.engine = b.egressEngine(plan.Policies, plan.DecidedBy == model.DecidedByServer, errf)
 			if r.engine != nil {
-				ex.Policies = r.engine.Describe()
+				ex.Policies = append(ex.Policies, r.engine.Describe()...)
 			}
 		}
 		r.compileMetrics(b.opts.Metrics, l.name, provNames, plan.Policies)
@@ -122,23 +138,27 @@ func orMode(m model.AuthMode) model.AuthMode {
 // config dump.
 func egressBackend(s model.EgressServer) string {
 	host := s.Host
-	if s.Destination != "" {
+	switch {
+	case s.Destination != "":
 		host = s.Destination
+	case host == model.AnyHost:
+		host = "{request host}"
 	}
 	scheme, port := "http", "80"
 	if s.TLS != nil {
 		scheme, port = "https", "443"
 	}
 	if s.Port != 0 {
-		port = strconv.Itoa(s.Port)
-	} else {
-		port = "(request or " + port + ")"
+		return "egress " + scheme + "://" + host + ":" + strconv.Itoa(s.Port)
 	}
-	return "egress " + scheme + "://" + host + ":" + port
+	return "egress " + scheme + "://" + host + " (port: the request's, else " + port + ")"
 }
 
 func (b *builder) egressListener(ml model.Listener, errf func(field, format string, args ...any)) *egressListener {
-	e := &egressListener{connectPorts: ml.Egress.ConnectPorts, dialTimeout: model.DefaultDialTimeout, caFile: ml.Egress.CAFile}
+	e := &egressListener{connectPorts: ml.Egress.ConnectPorts, dialTimeout: model.DefaultDialTimeout, caFile: ml.Egress.CAFile, linger: b.opts.TunnelLinger}
+	if e.linger <= 0 {
+		e.linger = DefaultTunnelLinger
+	}
 	if len(e.connectPorts) == 0 {
 		e.connectPorts = model.DefaultConnectPorts
 	}
@@ -165,6 +185,13 @@ func (b *builder) egressListener(ml model.Listener, errf func(field, format stri
 		}
 	}
 	e.dialer = d
+	// The listener's CA bundle is checked here, once, against the
+	// listener, even when no server uses it yet.
+	if e.caFile != "" {
+		if _, err := loadCertPool(e.caFile); err != nil {
+			errf("egress.caFile", "%v", err)
+		}
+	}
 	if q := ml.Egress.ProxyJWT; q != nil {
 		for j, name := range q.Providers {
 			if b.providers[name] == nil {
@@ -180,6 +207,17 @@ func (b *builder) egressListener(ml model.Listener, errf func(field, format stri
 			return e
 		}
 		e.proxyReq = req
+		e.proxyAuthn = &route{name: ml.Name}
+		if m := b.opts.Metrics; m != nil {
+			e.proxyAuthn.authnMetrics = map[string]*metrics.ProviderMetrics{}
+			for i, name := range q.Providers {
+				h := m.Provider(name)
+				e.proxyAuthn.authnMetrics[name] = h
+				if i == 0 {
+					e.proxyAuthn.firstProvider = h
+				}
+			}
+		}
 	}
 	return e
 }
@@ -201,9 +239,13 @@ func (b *builder) egressRoute(s model.EgressServer, el *egressListener, errf fun
 		b.rt.transports = append(b.rt.transports, te.tr)
 	}
 	bad := false
+	caFromListener := s.TLS != nil && s.TLS.CAFile == ""
 	for _, fe := range te.errs {
-		errf(strings.Replace(fe.field, "backend.", "tls.", 1), "%v", fe.err)
 		bad = true
+		if caFromListener && fe.field == "backend.caFile" {
+			continue // the listener's egress.caFile: reported against it
+		}
+		errf(strings.Replace(fe.field, "backend.", "tls.", 1), "%v", fe.err)
 	}
 	for i, in := range s.Inject {
 		inj, err := newInjector(in, b.rt.logger)
@@ -218,10 +260,11 @@ func (b *builder) egressRoute(s model.EgressServer, el *egressListener, errf fun
 		return nil
 	}
 	e.proxy = &httputil.ReverseProxy{
-		// The request's URL and Host are the destination already (see
-		// forwardEgress). Rewrite leaves out X-Forwarded-*: the caller's
-		// addresses are not sent to external hosts.
-		Rewrite:      func(pr *httputil.ProxyRequest) { pr.Out.Host = pr.In.Host },
+		// The request's URL is the destination already (see
+		// forwardEgress), and the Host sent is its host. Rewrite leaves
+		// out X-Forwarded-*: the caller's addresses are not sent to
+		// external hosts.
+		Rewrite:      func(pr *httputil.ProxyRequest) { pr.Out.Host = pr.Out.URL.Host },
 		Transport:    te.tr,
 		BufferPool:   bufferPool{},
 		ErrorHandler: upstreamError,

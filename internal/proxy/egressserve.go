@@ -6,10 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/authn"
@@ -73,6 +75,11 @@ func (l *listener) egressPipeline(x *exchange, r *http.Request) outcome {
 		l.tunnel(x, r, host, port)
 		return outcome{}
 	}
+	if r.URL.Scheme == "https" && !rt.egress.tls {
+		// The client asked for TLS to the external host; sending its
+		// request there in plain text would be a silent downgrade.
+		return outcome{status: http.StatusBadRequest, reason: "https:// target to an egress server that does not originate TLS"}
+	}
 	dport := rt.egress.destPort(port)
 	if rt.req != nil {
 		if o := l.authenticate(x, rt, r, raw, res); o.status != 0 {
@@ -94,7 +101,9 @@ func (l *listener) egressPipeline(x *exchange, r *http.Request) outcome {
 // requestTarget is the external host (lower case, no trailing dot) and
 // the port the request names: the CONNECT authority (port required), or
 // the absolute-form target's, or the Host header's host (whose port, the
-// gateway's own, is not the destination's: 0).
+// gateway's own, is not the destination's: 0). ok is false for a
+// malformed target, a port out of range, or a host that is neither an IP
+// address nor a DNS name.
 func requestTarget(r *http.Request, connect bool) (host string, port int, ok bool) {
 	switch {
 	case connect:
@@ -106,7 +115,8 @@ func requestTarget(r *http.Request, connect bool) (host string, port int, ok boo
 		if err != nil || n < 1 || n > 65535 {
 			return "", 0, false
 		}
-		return hostOnly(h), n, true
+		host = hostOnly(h)
+		return host, n, validHost(host)
 	case r.URL.IsAbs():
 		if r.URL.Scheme != "http" && r.URL.Scheme != "https" {
 			return "", 0, false
@@ -125,13 +135,38 @@ func requestTarget(r *http.Request, connect bool) (host string, port int, ok boo
 	default:
 		host = hostOnly(r.Host)
 	}
-	return host, port, host != ""
+	return host, port, validHost(host)
+}
+
+// validHost reports whether h (from hostOnly) is an IP address or a DNS
+// name: letters, digits, '-', '_' and dots between labels. Anything else
+// that a Host header may hold ("*", "a,b", "%..."), no external host
+// has, and no resolver should be asked about it.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if len(h) > 253 || h[0] == '.' || strings.Contains(h, "..") {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		switch c := h[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // proxyAuthenticate runs the listener's proxy token requirement; a
 // rejection is 407 with a Proxy-Authenticate challenge.
 func (l *listener) proxyAuthenticate(x *exchange, q *authn.Requirement, r *http.Request, raw string, res *authn.Result) outcome {
 	q.AuthenticateTo(r.Context(), r, res)
+	l.egress.proxyAuthn.recordAuthn(res)
 	switch res.Outcome {
 	case authn.Verified:
 		x.authn = "verified"
@@ -170,8 +205,9 @@ func (l *listener) forwardEgress(x *exchange, rt *route, r *http.Request, host s
 	if port != def {
 		hostport = net.JoinHostPort(host, strconv.Itoa(port))
 	}
+	// r.Host stays what the client asked for (the access log shows it);
+	// the outbound Host is the URL's (see egressRoute's Rewrite).
 	r.URL.Scheme, r.URL.Host, r.URL.Opaque, r.URL.User = scheme, hostport, "", nil
-	r.Host = hostport
 	if e.inject != nil {
 		delete(r.Header, "Authorization")
 		now := time.Now()
@@ -207,6 +243,13 @@ func (l *listener) tunnel(x *exchange, r *http.Request, host string, port int) {
 		return
 	}
 	defer conn.Close()
+	// A tunnel outlives http.Server's tracking of the connection: the
+	// Runtime closes it when it is closed itself (after a reload's grace,
+	// or at shutdown).
+	if !l.egress.tunnels.add(conn, up) {
+		return
+	}
+	defer l.egress.tunnels.remove(conn, up)
 	x.upstreamDur = time.Since(x.fwdStart)
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection Established\r\n\r\n"); err != nil {
 		return
@@ -219,28 +262,104 @@ func (l *listener) tunnel(x *exchange, r *http.Request, host string, port int) {
 		}
 	}
 	var wg sync.WaitGroup
+	var ended atomic.Bool
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		splice(up, conn)
+		splice(up, conn, &ended, l.egress.linger)
 	}()
-	splice(conn, up)
+	splice(conn, up, &ended, l.egress.linger)
 	wg.Wait()
 }
 
-// splice copies src to dst, then closes dst for writing (or entirely),
-// so that the other direction ends too.
-func splice(dst, src net.Conn) {
+// tunnelSet holds the connections of open tunnels.
+type tunnelSet struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+// add records the two ends of a tunnel; false once the set is closed.
+func (s *tunnelSet) add(cs ...net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.conns == nil {
+		s.conns = map[net.Conn]struct{}{}
+	}
+	for _, c := range cs {
+		s.conns[c] = struct{}{}
+	}
+	return true
+}
+
+func (s *tunnelSet) remove(cs ...net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cs {
+		delete(s.conns, c)
+	}
+}
+
+// closeAll closes every open tunnel, and refuses new ones.
+func (s *tunnelSet) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	clear(s.conns)
+}
+
+// closeTunnels ends the CONNECT tunnels of rt's egress listeners.
+func (rt *Runtime) closeTunnels() {
+	for _, l := range rt.listeners {
+		if l.egress != nil {
+			l.egress.tunnels.closeAll()
+		}
+	}
+}
+
+// splice copies src to dst, then closes dst for writing, so that the
+// other direction's reader sees the end too, and bounds the other
+// direction's silence from then on (linger). On an error, or when dst
+// cannot be half-closed, it closes both.
+func splice(dst, src net.Conn, ended *atomic.Bool, linger time.Duration) {
 	buf := copyBuffers.Get().(*[]byte)
-	_, err := io.CopyBuffer(dst, src, *buf)
+	_, err := io.CopyBuffer(writerOnly{dst}, lingerReader{src, ended, linger}, *buf)
 	copyBuffers.Put(buf)
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok && err == nil {
 		_ = cw.CloseWrite()
+		ended.Store(true)
+		// The other direction reads dst.
+		_ = dst.SetReadDeadline(time.Now().Add(linger))
 		return
 	}
 	_ = dst.Close()
 	_ = src.Close()
 }
+
+// lingerReader reads a tunnel's side; once the other direction has
+// ended, every read must come within linger.
+type lingerReader struct {
+	c      net.Conn
+	ended  *atomic.Bool
+	linger time.Duration
+}
+
+func (r lingerReader) Read(p []byte) (int, error) {
+	if r.ended.Load() {
+		_ = r.c.SetReadDeadline(time.Now().Add(r.linger))
+	}
+	return r.c.Read(p)
+}
+
+// writerOnly hides dst's ReadFrom, so that io.CopyBuffer reads through
+// lingerReader into the pooled buffer.
+type writerOnly struct{ io.Writer }
 
 // errForbidden reports whether err is the egress dialer's refusal.
 func errForbidden(err error) bool { return errors.Is(err, egress.ErrForbidden) }

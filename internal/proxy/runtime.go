@@ -46,7 +46,15 @@ type Options struct {
 	// dialer of egress listeners (tests). Nil means the real ones.
 	EgressResolver egress.Resolver
 	EgressDial     egress.DialFunc
+	// TunnelLinger bounds how long a CONNECT tunnel whose one side has
+	// closed its end stays up with nothing coming from the other side
+	// (HAProxy's client-fin and server-fin timeouts). Zero means
+	// DefaultTunnelLinger.
+	TunnelLinger time.Duration
 }
+
+// DefaultTunnelLinger is the default of Options.TunnelLinger.
+const DefaultTunnelLinger = 30 * time.Second
 
 // Runtime is a compiled configuration: per listener a route table, and per
 // route its JWT requirement, policy engine and backend. It is immutable
@@ -472,6 +480,7 @@ func (rt *Runtime) Close() {
 			sp.release()
 		}
 		rt.closeTransports()
+		rt.closeTunnels()
 	})
 }
 
