@@ -131,7 +131,7 @@ type loader struct {
 	sel       dialect.Selection // from the command line
 	docSel    *dialect.Selection
 	docSelAt  model.Origin
-	pending   []pendingDoc // documents of Session dialects, read at the end
+	pending   []pendingDoc               // documents of Session dialects, read at the end
 	sessions  map[string]dialect.Session // by family, in the order first used
 	families  []string
 	cfg       model.Config
@@ -356,15 +356,12 @@ func (l *loader) addDocument(file string, n *yaml.Node) {
 	}
 	d := findDialect(apiVersion, kind)
 	if d == nil {
-		var known []string
-		for _, d := range dialects {
-			known = append(known, d.apiVersion+" "+d.kind)
-		}
+		known := supported()
 		switch {
 		case apiVersion == "" && kind == "":
-			l.errorf(file, root.Line, "missing apiVersion and kind (supported: %s)", strings.Join(known, ", "))
+			l.errorf(file, root.Line, "missing apiVersion and kind (supported: %s)", known)
 		default:
-			l.errorf(file, root.Line, "unsupported apiVersion %q and kind %q (supported: %s)", apiVersion, kind, strings.Join(known, ", "))
+			l.errorf(file, root.Line, "unsupported apiVersion %q and kind %q (supported: %s)", apiVersion, kind, known)
 		}
 		return
 	}

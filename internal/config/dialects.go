@@ -1,8 +1,11 @@
 package config
 
 import (
+	"strings"
+
 	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/dialect/native"
+	"jwtgate.dev/jwtgate/internal/dialect/tsb"
 )
 
 // entry names the dialect that reads one apiVersion and kind: a
@@ -19,6 +22,10 @@ type entry struct {
 // apiVersion and kind are not listed here is an error.
 var dialects = []entry{
 	{apiVersion: native.APIVersion, kind: native.Kind, dialect: native.Dialect{}},
+	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindGateway, family: "tsb", session: tsb.New},
+	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindEgressGateway, family: "tsb", session: tsb.New},
+	{apiVersion: tsb.TrafficAPIVersion, kind: tsb.KindTrafficSetting, family: "tsb", session: tsb.New},
+	{apiVersion: tsb.WorkspaceAPIVersion, kind: tsb.KindWorkspace, family: "tsb", session: tsb.New},
 }
 
 func findDialect(apiVersion, kind string) *entry {
@@ -28,4 +35,20 @@ func findDialect(apiVersion, kind string) *entry {
 		}
 	}
 	return nil
+}
+
+// supported lists the document types the loader reads, by apiVersion:
+// "v1 KindA, KindB; v2 KindC".
+func supported() string {
+	var out []string
+	last := ""
+	for _, d := range dialects {
+		if d.apiVersion == last {
+			out[len(out)-1] += ", " + d.kind
+			continue
+		}
+		last = d.apiVersion
+		out = append(out, d.apiVersion+" "+d.kind)
+	}
+	return strings.Join(out, "; ")
 }

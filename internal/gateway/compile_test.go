@@ -101,7 +101,7 @@ egress:
       rules:
         - to:
             - hosts: [a.com]
-            - hosts: [b.com, a.com]
+            - hosts: [b.com, a.com, b.com]
         - from: [{namespaces: [x]}]
 `, []string{
 			`gw.yaml:9: listeners[1].egress.connectPorts[1]: invalid port 70000 (listener "egress")`,
@@ -113,7 +113,7 @@ egress:
 			`gw.yaml:20: egress.servers[0].inject[0].file: reading credential file: no such file or directory (egress server "httpbin")`,
 			`gw.yaml:22: egress.servers[1].host: host "HTTPBIN.org" is served by egress server "httpbin" (gw.yaml:13) already (egress server "twice")`,
 			`gw.yaml:22: warning: egress.servers[1].host: no gateway-wide egress rule names host "HTTPBIN.org" or *: every request to it is denied (egress server "twice")`,
-			`gw.yaml:28: egress.authorizations[0].rules[0].to[1].hosts[1]: host "a.com" listed twice in one rule (egress authorization "gw")`,
+			`gw.yaml:28: egress.authorizations[0].rules[0].to[1].hosts[2]: host "b.com" listed twice (egress authorization "gw")`,
 			`gw.yaml:29: egress.authorizations[0].rules[1].to: required: a rule names the hosts it allows (* for any) (egress authorization "gw")`,
 		}},
 	}

@@ -86,9 +86,10 @@ func TestEgressIssues(t *testing.T) {
 				Origin: Origin{File: "e.yaml", Path: "egress.authorizations[0]", Line: 40}}}
 		}, `e.yaml:40: egress.authorizations[0].rules[0].to: required: a rule names the hosts it allows (* for any) (egress authorization "gw")`},
 		{"host twice in a rule", func(c *Config) {
-			c.Egress.Authorizations = []EgressAuthorization{{Name: "gw", Rules: []Rule{{To: []To{{Hosts: []string{"a.com"}}, {Hosts: []string{"b.com", "A.com"}}}}},
+			c.Egress.Authorizations = []EgressAuthorization{{Name: "gw", Rules: []Rule{{To: []To{{Hosts: []string{"a.com"}, Methods: []string{"GET"}},
+				{Hosts: []string{"b.com", "a.com", "A.com"}}}}},
 				Origin: Origin{File: "e.yaml", Path: "egress.authorizations[0]", Line: 40}}}
-		}, `e.yaml:40: egress.authorizations[0].rules[0].to[1].hosts[1]: host "A.com" listed twice in one rule (egress authorization "gw")`},
+		}, `e.yaml:40: egress.authorizations[0].rules[0].to[1].hosts[2]: host "A.com" listed twice (egress authorization "gw")`},
 		{"server rule shape", func(c *Config) {
 			c.Egress.Servers[0].Authorization = &ServerAuthorization{Rules: []Rule{{From: []From{}}}}
 		}, `e.yaml:10: egress.servers[0].authorization.rules[0].from: empty list: give at least one entry, or leave from out (egress server "httpbin")`},

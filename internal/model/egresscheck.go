@@ -185,9 +185,11 @@ func (v *validator) egressAuthorizations(listeners map[string]Listener) {
 			if len(r.To) == 0 {
 				a.errorf(field(f, "to"), "required: a rule names the hosts it allows (* for any)")
 			}
-			seen := map[string]bool{}
 			for j, t := range r.To {
 				tf := index(field(f, "to"), j)
+				// A host once per entry: entries may name one host with
+				// different methods or paths.
+				seen := map[string]bool{}
 				if len(t.Hosts) == 0 {
 					a.errorf(field(tf, "hosts"), "required: at least one host (* for any external host)")
 				}
@@ -196,7 +198,7 @@ func (v *validator) egressAuthorizations(listeners map[string]Listener) {
 					if msg := badEgressHost(h); msg != "" {
 						a.errorf(hf, "%s", msg)
 					} else if lh := strings.ToLower(h); seen[lh] {
-						a.errorf(hf, "host %q listed twice in one rule", h)
+						a.errorf(hf, "host %q listed twice", h)
 					} else {
 						seen[lh] = true
 					}

@@ -277,11 +277,18 @@ func (b *builder) egressRoute(s model.EgressServer, el *egressListener, errf fun
 // Each is compiled alone first, so that an error is reported once against
 // the resource that has it.
 func (b *builder) egressEngine(pols []model.Policy, serverLevel bool, errf func(field, format string, args ...any)) *authz.Engine {
+	// Server names and egress authorization names are unique each among
+	// their own kind only: the key says which kind the names are of, so
+	// that a server's rules never stand in for an authorization's.
+	kind := "egress authorizations"
+	if serverLevel {
+		kind = "egress server"
+	}
 	names := make([]string, len(pols))
 	for i, p := range pols {
 		names[i] = p.Name
 	}
-	key := "egress\x00" + strings.Join(names, "\x00")
+	key := kind + "\x00" + strings.Join(names, "\x00")
 	if e, ok := b.engines[key]; ok {
 		return e
 	}
