@@ -12,67 +12,101 @@ import (
 	"jwtgate.dev/jwtgate/internal/gatewaytest"
 )
 
-// TestEgressWalkthrough runs the walkthrough of docs/egress.md as written,
-// with bash, openssl and curl, and the real binary on PATH: its commands,
-// its configuration, and the status codes its comments promise. Only the
-// ports change, to free ones.
-func TestEgressWalkthrough(t *testing.T) {
+// TestWalkthroughs runs the walkthroughs of the egress documentation as
+// written, with bash, openssl and curl, and the real binary on PATH: every
+// command of their sh blocks, in order, and the status codes their
+// comments promise. Only the ports change, to free ones.
+func TestWalkthroughs(t *testing.T) {
 	for _, tool := range []string{"bash", "openssl", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("the egress walkthrough needs %s on PATH", tool)
+			t.Skipf("the walkthroughs need %s on PATH", tool)
 		}
 	}
+	tests := []struct {
+		doc    string
+		ports  []string // the ports the walkthrough uses
+		secret string   // a value that must not reach the gateway's log
+	}{
+		{"../docs/egress.md", []string{"15443", "3128", "8443"}, "external-api-key-123"},
+		{"../docs/dialects/tsb.md", []string{"15443", "8443"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.doc), func(t *testing.T) {
+			runWalkthrough(t, tt.doc, tt.ports, tt.secret)
+		})
+	}
+}
+
+var (
+	shBlock    = regexp.MustCompile("(?s)```sh\n(.*?)```")
+	wantStatus = regexp.MustCompile(`^[^#\s].* # (\d{3})\b`)
+)
+
+func runWalkthrough(t *testing.T, doc string, ports []string, secret string) {
 	bin := jwtgateBinary(t)
-	b, err := os.ReadFile("../docs/egress.md")
+	b, err := os.ReadFile(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(b)
-	i := strings.Index(doc, "## Walkthrough")
+	text := string(b)
+	i := strings.Index(text, "## Walkthrough")
 	if i < 0 {
-		t.Fatal("docs/egress.md has no Walkthrough section")
+		t.Fatalf("%s has no Walkthrough section", doc)
 	}
-	var sh []string
-	var yaml string
-	for _, m := range regexp.MustCompile("(?s)```(sh|yaml)\n(.*?)```").FindAllStringSubmatch(doc[i:], -1) {
-		if m[1] == "yaml" {
-			yaml = m[2]
-		} else {
-			sh = append(sh, m[2])
-		}
+	text = text[i:]
+	if j := strings.Index(text[3:], "\n## "); j >= 0 {
+		text = text[:j+3]
 	}
-	if len(sh) != 5 || yaml == "" {
-		t.Fatalf("want 5 sh blocks and a yaml block in the walkthrough, got %d and %v", len(sh), yaml != "")
-	}
-	// Free ports in place of the documented ones.
-	ports := map[string]string{}
-	for _, p := range []string{"15443", "3128", "8443"} {
-		_, free, _ := strings.Cut(gatewaytest.FreeAddr(t), ":")
-		ports[p] = free
+	free := map[string]string{}
+	for _, p := range ports {
+		_, port, _ := strings.Cut(gatewaytest.FreeAddr(t), ":")
+		free[p] = port
 	}
 	swap := func(s string) string {
-		for from, to := range ports {
+		for from, to := range free {
 			s = regexp.MustCompile(`\b`+from+`\b`).ReplaceAllString(s, to)
 		}
 		return s
 	}
+	// waitFor waits until every port is accepting connections (curl's
+	// exit 7 is "could not connect").
+	waitFor := func(ps []string) string {
+		var b strings.Builder
+		for _, p := range ps {
+			b.WriteString("for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:" + p + "/ 2>/dev/null; [ $? -ne 7 ] && break; sleep 0.1; done\n")
+		}
+		return b.String()
+	}
+	var script strings.Builder
+	script.WriteString("set -u\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\n")
 	var want []string
-	for _, block := range sh[3:] {
-		for _, line := range strings.Split(block, "\n") {
-			if m := regexp.MustCompile(`^(?:wl|px) .*# (\d{3})\b`).FindStringSubmatch(line); m != nil {
-				want = append(want, m[1])
+	for _, m := range shBlock.FindAllStringSubmatch(text, -1) {
+		for _, line := range strings.Split(m[1], "\n") {
+			script.WriteString(line + "\n")
+			if s := wantStatus.FindStringSubmatch(line); s != nil {
+				want = append(want, s[1])
+			}
+			if strings.HasSuffix(strings.TrimSpace(line), "&") {
+				// A server started in the background: wait for the ports
+				// it names, or for every port when it names none.
+				var named []string
+				for _, p := range ports {
+					if regexp.MustCompile(`\b` + p + `\b`).MatchString(line) {
+						named = append(named, p)
+					}
+				}
+				if named == nil {
+					named = ports
+				}
+				script.WriteString(waitFor(named))
 			}
 		}
 	}
-	wait := func(port string) string {
-		return "for i in $(seq 100); do curl -s -o /dev/null http://127.0.0.1:" + port + "/ 2>/dev/null; [ $? -ne 7 ] && break; sleep 0.1; done\n"
+	if len(want) == 0 {
+		t.Fatalf("%s: no command with an expected status", doc)
 	}
-	script := "set -u\ntrap 'kill $(jobs -p) 2>/dev/null' EXIT\n" +
-		sh[0] + sh[1] + wait(ports["8443"]) +
-		"cat > egress.yaml <<'EOF'\n" + yaml + "EOF\n" +
-		sh[2] + wait(ports["3128"]) + sh[3] + sh[4]
 	dir := t.TempDir()
-	cmd := exec.Command("bash", "-c", swap(script))
+	cmd := exec.Command("bash", "-c", swap(script.String()))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	out, err := cmd.CombinedOutput()
@@ -92,8 +126,8 @@ func TestEgressWalkthrough(t *testing.T) {
 		t.Errorf("validate printed no verdict:\n%s", out)
 	}
 	logs, _ := os.ReadFile(filepath.Join(dir, "gateway.log"))
-	if strings.Contains(string(logs), "external-api-key-123") {
-		t.Errorf("the injected API key is in the gateway log")
+	if secret != "" && strings.Contains(string(logs), secret) {
+		t.Errorf("the injected secret is in the gateway log")
 	}
 	if !strings.Contains(string(logs), `"status":200`) {
 		t.Errorf("no access log line with status 200:\n%s", logs)

@@ -30,6 +30,7 @@ func commands() []command {
 		{"validate", "check configuration files and explain what each route requires", runValidate},
 		{"demo", "run a self-contained demo: issuer, echo upstream and gateway", runDemo},
 		{"token", "mint a signed JWT from a private key or secret", runToken},
+		{"jwks", "print the JWKS of a key, for inline or served key sets", runJWKS},
 		{"echo", "serve an echo upstream (a backend for trying configurations)", runEcho},
 		{"version", "print the version", runVersion},
 		{"help", "show this help", runHelp},

@@ -232,11 +232,14 @@ func parsePrivateKey(data []byte) (crypto.Signer, error) {
 	return nil, errors.New("no PEM private key found (want RSA PRIVATE KEY, EC PRIVATE KEY or PRIVATE KEY)")
 }
 
-func defaultAlg(k crypto.Signer) (string, error) {
-	switch k := k.(type) {
-	case *rsa.PrivateKey:
+func defaultAlg(k crypto.Signer) (string, error) { return algFor(k.Public()) }
+
+// algFor is the default signing algorithm for a public key's type.
+func algFor(pub crypto.PublicKey) (string, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
 		return "RS256", nil
-	case *ecdsa.PrivateKey:
+	case *ecdsa.PublicKey:
 		switch k.Curve {
 		case elliptic.P256():
 			return "ES256", nil
@@ -246,10 +249,10 @@ func defaultAlg(k crypto.Signer) (string, error) {
 			return "ES512", nil
 		}
 		return "", fmt.Errorf("unsupported EC curve %s", k.Curve.Params().Name)
-	case ed25519.PrivateKey:
+	case ed25519.PublicKey:
 		return "EdDSA", nil
 	}
-	return "", fmt.Errorf("unsupported key type %T", k)
+	return "", fmt.Errorf("unsupported key type %T", pub)
 }
 
 // checkKeyFits rejects an algorithm the key cannot sign with, with a
