@@ -88,4 +88,3 @@ func publicKey(data []byte) (crypto.PublicKey, error) {
 		}
 	}
 }
-
