@@ -77,6 +77,34 @@ func (c *CA) write(t testing.TB, name, typ string, der []byte) string {
 // It returns the certificate and key files and the loaded pair.
 func (c *CA) Leaf(t testing.TB, cn string, dns []string, uris ...string) (certFile, keyFile string, cert tls.Certificate) {
 	t.Helper()
+	der, key := c.mint(t, cn, dns, uris, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = c.write(t, cn+".pem", "CERTIFICATE", der)
+	keyFile = c.write(t, cn+"-key.pem", "PRIVATE KEY", kder)
+	cert, err = tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+// ExpiredLeaf mints a server certificate like Leaf's, for the DNS names
+// dns, whose validity ended a minute ago (it began two hours ago), for
+// tests of what a TLS client does with an expired certificate.
+func (c *CA) ExpiredLeaf(t testing.TB, cn string, dns []string) tls.Certificate {
+	t.Helper()
+	der, key := c.mint(t, cn, dns, nil, time.Now().Add(-2*time.Hour), time.Now().Add(-time.Minute))
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// mint makes a leaf certificate, valid from notBefore to notAfter, for
+// servers and clients, with the DNS names dns, 127.0.0.1 and ::1, and the
+// URI SANs uris; it returns its DER and its key.
+func (c *CA) mint(t testing.TB, cn string, dns, uris []string, notBefore, notAfter time.Time) ([]byte, *ecdsa.PrivateKey) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +113,8 @@ func (c *CA) Leaf(t testing.TB, cn string, dns []string, uris ...string) (certFi
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(c.serial),
 		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		DNSNames:     dns,
@@ -103,15 +131,5 @@ func (c *CA) Leaf(t testing.TB, cn string, dns []string, uris ...string) (certFi
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = c.write(t, cn+".pem", "CERTIFICATE", der)
-	keyFile = c.write(t, cn+"-key.pem", "PRIVATE KEY", kder)
-	cert, err = tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, cert
+	return der, key
 }

@@ -167,17 +167,7 @@ func validHost(h string) bool {
 func (l *listener) proxyAuthenticate(x *exchange, q *authn.Requirement, r *http.Request, raw string, res *authn.Result) outcome {
 	q.AuthenticateTo(r.Context(), r, res)
 	l.egress.proxyAuthn.recordAuthn(res)
-	switch res.Outcome {
-	case authn.Verified:
-		x.authn = "verified"
-		if len(res.Identities) > 0 {
-			x.sub = res.Identities[0].Principal()
-		}
-	case authn.Invalid:
-		x.authn = "invalid"
-	default:
-		x.authn = "missing"
-	}
+	x.noteAuthn(res)
 	e := q.Reject(*res)
 	if e == nil {
 		return outcome{}

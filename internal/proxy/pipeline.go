@@ -236,6 +236,22 @@ func dropConnectionHeaders(h http.Header) {
 // request when the requirement does.
 func (l *listener) authenticate(x *exchange, rt *route, r *http.Request, raw string, res *authn.Result) outcome {
 	rt.req.AuthenticateTo(r.Context(), r, res)
+	x.noteAuthn(res)
+	if res.Err != nil && res.Outcome != authn.Verified {
+		x.reason, x.detail = res.Err.Msg, res.Err.Reason
+	}
+	rt.recordAuthn(res)
+	e := rt.req.Reject(*res)
+	if e == nil {
+		return outcome{}
+	}
+	x.reason, x.detail = e.Msg, e.Reason
+	return outcome{status: e.Status, body: e.Msg, challenge: bearerChallenge(r, raw, e != authn.ErrMissing), reason: e.Msg}
+}
+
+// noteAuthn records, for the access log, the outcome of authentication
+// and the principal it verified.
+func (x *exchange) noteAuthn(res *authn.Result) {
 	switch res.Outcome {
 	case authn.Verified:
 		x.authn = "verified"
@@ -247,16 +263,6 @@ func (l *listener) authenticate(x *exchange, rt *route, r *http.Request, raw str
 	default:
 		x.authn = "missing"
 	}
-	if res.Err != nil && res.Outcome != authn.Verified {
-		x.reason, x.detail = res.Err.Msg, res.Err.Reason
-	}
-	rt.recordAuthn(res)
-	e := rt.req.Reject(*res)
-	if e == nil {
-		return outcome{}
-	}
-	x.reason, x.detail = e.Msg, e.Reason
-	return outcome{status: e.Status, body: e.Msg, challenge: bearerChallenge(r, raw, e != authn.ErrMissing), reason: e.Msg}
 }
 
 // bearerChallenge is the WWW-Authenticate value: realm is the request's
