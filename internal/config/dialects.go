@@ -26,6 +26,9 @@ var dialects = []entry{
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindEgressGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.TrafficAPIVersion, kind: tsb.KindTrafficSetting, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.WorkspaceAPIVersion, kind: tsb.KindWorkspace, family: "tsb", session: tsb.New},
+	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindGroup, family: "tsb", session: tsb.New},
+	{apiVersion: tsb.TrafficAPIVersion, kind: tsb.KindGroup, family: "tsb", session: tsb.New},
+	{apiVersion: tsb.SecurityAPIVersion, kind: tsb.KindGroup, family: "tsb", session: tsb.New},
 }
 
 func findDialect(apiVersion, kind string) *entry {
@@ -40,15 +43,17 @@ func findDialect(apiVersion, kind string) *entry {
 // supported lists the document types the loader reads, by apiVersion:
 // "v1 KindA, KindB; v2 KindC".
 func supported() string {
-	var out []string
-	last := ""
+	var versions []string
+	kinds := map[string][]string{}
 	for _, d := range dialects {
-		if d.apiVersion == last {
-			out[len(out)-1] += ", " + d.kind
-			continue
+		if kinds[d.apiVersion] == nil {
+			versions = append(versions, d.apiVersion)
 		}
-		last = d.apiVersion
-		out = append(out, d.apiVersion+" "+d.kind)
+		kinds[d.apiVersion] = append(kinds[d.apiVersion], d.kind)
+	}
+	out := make([]string, len(versions))
+	for i, v := range versions {
+		out[i] = v + " " + strings.Join(kinds[v], ", ")
 	}
 	return strings.Join(out, "; ")
 }

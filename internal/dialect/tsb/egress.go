@@ -17,6 +17,7 @@ const (
 	fromCustom    = "CUSTOM"
 	fromWorkspace = "WORKSPACE"
 	fromNamespace = "NAMESPACE"
+	fromGroup     = "GROUP"
 )
 
 // identityMatches are the values of identityMatch; jwtgate always matches
@@ -167,12 +168,15 @@ func (t *translator) egressGateway(g *object[egressGatewaySpec]) {
 // it would grant nothing, or something jwtgate cannot check:
 //
 //   - mode WORKSPACE: the namespaces of the gateway's own Workspace;
+//   - mode GROUP: the namespaces of the gateway's own Group (the group
+//     named in its metadata, in its workspace);
 //   - mode NAMESPACE: the gateway's namespace;
 //   - mode CUSTOM, UNSET or none: serviceAccounts ("ns/sa", "ns/*",
 //     "./sa" and "./*" for the gateway's namespace) and resources (TSB
-//     names of Workspaces, "organizations/O/tenants/T/workspaces/W": their
-//     namespaces);
-//   - GROUP, CLUSTER, DISABLED, RULES and any other mode: not supported.
+//     names of Workspaces, "organizations/O/tenants/T/workspaces/W", and
+//     of Groups, ".../workspaces/W/securitygroups/G" (or gatewaygroups,
+//     trafficgroups): their namespaces);
+//   - CLUSTER, DISABLED, RULES and any other mode: not supported.
 func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep bool) {
 	d := t.d
 	d.rename(mf, p)
@@ -190,7 +194,7 @@ func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep b
 	mode := f.Mode
 	modePath := strictyaml.Field(p, "mode")
 	switch mode {
-	case fromWorkspace, fromNamespace:
+	case fromWorkspace, fromNamespace, fromGroup:
 		for _, k := range []string{"serviceAccounts", "resources"} {
 			if d.has(strictyaml.Field(p, k)) {
 				d.notServed(strictyaml.Field(p, k), "ignored with mode %s (only used with mode CUSTOM)", mode)
@@ -200,7 +204,11 @@ func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep b
 			nss = []string{t.namespace}
 			break
 		}
-		ns, ok := t.ownWorkspace(modePath)
+		own := t.ownWorkspace
+		if mode == fromGroup {
+			own = t.ownGroup
+		}
+		ns, ok := own(modePath)
 		if !ok {
 			return nil, false
 		}
@@ -239,7 +247,7 @@ func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep b
 	}
 	if nss = compact(nss); len(nss) > 0 {
 		at := modePath
-		if mode != fromWorkspace && mode != fromNamespace {
+		if mode != fromWorkspace && mode != fromNamespace && mode != fromGroup {
 			at = strictyaml.Field(p, "resources")
 		}
 		d.rename(mf+"["+strconv.Itoa(len(out))+"]", p)
@@ -281,9 +289,20 @@ func (t *translator) ownWorkspace(path string) ([]string, bool) {
 	return t.workspaceNamespaces(m.organization, m.tenant, m.workspace, path)
 }
 
-// resource reads a TSB resource name in a rule's from.resources. Only
-// Workspaces are supported; a group (or a tenant, or an organization)
-// makes the rule dropped.
+// ownGroup returns the namespaces of the gateway's own Group; false (with
+// a note) when it names none or none is found.
+func (t *translator) ownGroup(path string) ([]string, bool) {
+	m := t.d.meta
+	if m.group == "" {
+		t.d.notFound(path, "mode GROUP, but the gateway names no group (metadata.group or a tsb.tetrate.io/*Group annotation): this rule is dropped (it grants nothing)")
+		return nil, false
+	}
+	return t.namespacesOf(KindGroup, "", m.organization, m.tenant, m.workspace, m.group, path)
+}
+
+// resource reads a TSB resource name in a rule's from.resources:
+// Workspaces and Groups are supported; a tenant or an organization makes
+// the rule dropped.
 func (t *translator) resource(fqn, path string) ([]string, bool) {
 	parts := strings.Split(strings.Trim(fqn, "/"), "/")
 	valid := len(parts)%2 == 0 && len(parts) >= 2 && parts[0] == "organizations"
@@ -302,8 +321,10 @@ func (t *translator) resource(fqn, path string) ([]string, bool) {
 		return nil, false
 	case len(parts) == 6:
 		return t.workspaceNamespaces(parts[1], parts[3], parts[5], path)
+	case len(parts) == 8 && groupAPIVersion(parts[6]) != "":
+		return t.namespacesOf(KindGroup, groupAPIVersion(parts[6]), parts[1], parts[3], parts[5], parts[7], path)
 	case len(parts) > 6:
-		t.d.notServed(path, "%s: groups are not supported, only workspaces: this rule is dropped (it grants nothing)", parts[6])
+		t.d.notServed(path, "%s: not supported, only workspaces and groups (securitygroups, gatewaygroups, trafficgroups): this rule is dropped (it grants nothing)", parts[6])
 	default:
 		t.d.notServed(path, "organizations and tenants are not supported, only workspaces: this rule is dropped (it grants nothing)")
 	}
@@ -314,18 +335,42 @@ func (t *translator) resource(fqn, path string) ([]string, bool) {
 // (of the tenant and organization, where both sides name them); false,
 // with a note, when there is not exactly one or it selects none.
 func (t *translator) workspaceNamespaces(org, tenant, name, path string) ([]string, bool) {
+	return t.namespacesOf(KindWorkspace, "", org, tenant, "", name, path)
+}
+
+// groupAPIVersion is the apiVersion of the group kind a resource name's
+// segment names ("securitygroups"), or "".
+func groupAPIVersion(segment string) string {
+	for v, s := range groupSegments {
+		if s == segment {
+			return v
+		}
+	}
+	return ""
+}
+
+// namespacesOf returns the namespaces of the Workspace, or of the Group
+// (of apiVersion, any group kind when empty, in the workspace), named
+// name (of the tenant and organization, where both sides name them);
+// false, with a note, when there is not exactly one or it selects none.
+func (t *translator) namespacesOf(kind, apiVersion, org, tenant, workspace, name, path string) ([]string, bool) {
 	var found []*document
 	for _, w := range t.s.docs {
-		if w.workspace == nil || w.ref.Name != name {
+		if w.ref.Name != name || (kind == KindWorkspace) != (w.workspace != nil) || (kind == KindGroup) != (w.group != nil) {
 			continue
 		}
-		if (org != "" && w.meta.organization != "" && org != w.meta.organization) ||
-			(tenant != "" && w.meta.tenant != "" && tenant != w.meta.tenant) {
+		if (apiVersion != "" && w.ref.APIVersion != apiVersion) ||
+			(org != "" && w.meta.organization != "" && org != w.meta.organization) ||
+			(tenant != "" && w.meta.tenant != "" && tenant != w.meta.tenant) ||
+			(workspace != "" && w.meta.workspace != "" && workspace != w.meta.workspace) {
 			continue
 		}
 		found = append(found, w)
 	}
 	id := name
+	if workspace != "" {
+		id = workspace + "/" + id
+	}
 	if tenant != "" {
 		id = tenant + "/" + id
 	}
@@ -335,13 +380,13 @@ func (t *translator) workspaceNamespaces(org, tenant, name, path string) ([]stri
 	id = quote(id)
 	switch {
 	case len(found) == 0:
-		t.d.notFound(path, "Workspace %s not found in the files: this rule is dropped (it grants nothing)", id)
+		t.d.notFound(path, "%s %s not found in the files: this rule is dropped (it grants nothing)", kind, id)
 		return nil, false
 	case len(found) > 1:
-		t.d.notServed(path, "%d Workspace resources match %s (give tenant and organization): this rule is dropped (it grants nothing)", len(found), id)
+		t.d.notServed(path, "%d %s resources match %s (give tenant and organization): this rule is dropped (it grants nothing)", len(found), kind, id)
 		return nil, false
 	case len(found[0].namespaces) == 0:
-		t.d.notServed(path, "Workspace %s selects no namespace: this rule is dropped (it grants nothing)", id)
+		t.d.notServed(path, "%s %s selects no namespace: this rule is dropped (it grants nothing)", kind, id)
 		return nil, false
 	}
 	return found[0].namespaces, true

@@ -29,6 +29,7 @@ type goldenCase struct {
 var goldenCases = []goldenCase{
 	{name: "seed000", file: "seed000.yaml"},
 	{name: "seed002", file: "seed002.yaml"},
+	{name: "groups", file: "groups.yaml"},
 	{name: "precedence", file: "precedence.yaml"},
 	{name: "variants", file: "variants.yaml"},
 	{name: "select-none", file: "select.yaml"},

@@ -48,12 +48,23 @@ const (
 	GatewayAPIVersion   = "gateway.tsb.tetrate.io/v2"
 	TrafficAPIVersion   = "traffic.tsb.tetrate.io/v2"
 	WorkspaceAPIVersion = "tsb.tetrate.io/v2"
+	SecurityAPIVersion  = "security.tsb.tetrate.io/v2"
 
 	KindGateway        = "Gateway"
 	KindEgressGateway  = "EgressGateway"
 	KindTrafficSetting = "TrafficSetting"
 	KindWorkspace      = "Workspace"
+	// KindGroup is read in the gateway, traffic and security apiVersions.
+	KindGroup = "Group"
 )
+
+// groupSegments name a group's kind in TSB resource names
+// (organizations/O/tenants/T/workspaces/W/SEGMENT/NAME), by apiVersion.
+var groupSegments = map[string]string{
+	GatewayAPIVersion:  "gatewaygroups",
+	TrafficAPIVersion:  "trafficgroups",
+	SecurityAPIVersion: "securitygroups",
+}
 
 // Annotations of the Kubernetes style.
 const (
@@ -98,7 +109,8 @@ type document struct {
 	egress    *object[egressGatewaySpec]
 	traffic   *object[trafficSettingSpec]
 	workspace *object[workspaceSpec]
-	// namespaces are a Workspace's namespace patterns.
+	group     *object[workspaceSpec]
+	// namespaces are a Workspace's or a Group's namespace patterns.
 	namespaces []string
 
 	issues model.Issues
@@ -135,6 +147,9 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	case KindWorkspace:
 		d.workspace = decode[workspaceSpec](dec, in.Node)
 		meta = &d.workspace.Metadata
+	case KindGroup:
+		d.group = decode[workspaceSpec](dec, in.Node)
+		meta = &d.group.Metadata
 	default:
 		// Only reachable when the loader's table lists a kind this
 		// package does not know.
@@ -166,7 +181,9 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	case d.traffic != nil:
 		d.trafficSetting()
 	case d.workspace != nil:
-		d.readWorkspace()
+		d.readNamespaces(d.workspace.Spec.NamespaceSelector)
+	case d.group != nil:
+		d.readNamespaces(d.group.Spec.NamespaceSelector)
 	}
 	for _, o := range s.docs {
 		if o.ref == d.ref && o.meta == d.meta && d.ref.Name != "" {

@@ -268,10 +268,13 @@ type outbound struct {
 	UpstreamTrafficSettings yaml.Node     `yaml:"upstreamTrafficSettings"`
 }
 
-// workspaceSpec is the spec of tsb.tetrate.io/v2 Workspace.
+// workspaceSpec is the spec of tsb.tetrate.io/v2 Workspace, and of the
+// Groups (gateway, traffic and security), which have the same fields
+// jwtgate reads and configMode besides.
 type workspaceSpec struct {
 	documentation             `yaml:",inline"`
 	NamespaceSelector         *namespaceSelector `yaml:"namespaceSelector"`
+	ConfigMode                yaml.Node          `yaml:"configMode"`
 	Privileged                yaml.Node          `yaml:"privileged"`
 	IsolationBoundary         yaml.Node          `yaml:"isolationBoundary"`
 	DeletionProtectionEnabled yaml.Node          `yaml:"deletionProtectionEnabled"`

@@ -6,12 +6,11 @@ import (
 	"jwtgate.dev/jwtgate/internal/strictyaml"
 )
 
-// readWorkspace reads a Workspace's namespaceSelector.names, "cluster/ns"
-// strings, into namespace patterns. jwtgate knows no clusters: the
-// cluster part is ignored. "ns" is exact, "ns*" a prefix and "*" any
-// namespace.
-func (d *document) readWorkspace() {
-	sel := d.workspace.Spec.NamespaceSelector
+// readNamespaces reads a Workspace's or a Group's
+// namespaceSelector.names, "cluster/ns" strings, into namespace patterns.
+// jwtgate knows no clusters: the cluster part is ignored. "ns" is exact,
+// "ns*" a prefix and "*" any namespace.
+func (d *document) readNamespaces(sel *namespaceSelector) {
 	if sel == nil {
 		if !d.has("spec.namespaceSelector") {
 			d.errorf("spec", "missing required field %q", "namespaceSelector")
