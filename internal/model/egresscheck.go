@@ -222,7 +222,7 @@ func (v *validator) egressPrecedence() {
 			for _, name := range p.Overridden {
 				for _, ea := range v.c.Egress.Authorizations {
 					if ea.Name == name {
-						v.at("egress authorization", ea.Name, ea.Origin).warnf("",
+						v.at("egress authorization", ea.Name, ea.Origin).warnf(hostField(ea.Rules, p.Host),
 							"does not apply to host %q: the server-level rules of egress server %q decide for it", p.Host, p.Server)
 					}
 				}
@@ -237,6 +237,21 @@ func (v *validator) egressPrecedence() {
 			}
 		}
 	}
+}
+
+// hostField is the field path of the first place rules name host
+// exactly ("rules[1].to[0].hosts[2]"), or "".
+func hostField(rules []Rule, host string) string {
+	for i, r := range rules {
+		for j, t := range r.To {
+			for k, h := range t.Hosts {
+				if strings.EqualFold(h, host) {
+					return index(field(index(field(index("rules", i), "to"), j), "hosts"), k)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // gatewayNames reports whether a rule of pols names host or "*".

@@ -101,7 +101,9 @@ func (s *session) selects(d *document) bool {
 	if s.sel.WorkloadNamespace != "" && ws.Namespace != s.sel.WorkloadNamespace {
 		return false
 	}
-	return model.Labels(s.sel.WorkloadLabels).Matches(ws.Labels)
+	// The workload's labels, when given, must hold every label the
+	// selector asks for; a namespace alone checks only the namespace.
+	return len(s.sel.WorkloadLabels) == 0 || model.Labels(s.sel.WorkloadLabels).Matches(ws.Labels)
 }
 
 // chosenBy says what chose the gateway.
@@ -112,19 +114,20 @@ func chosenBy(sel dialect.Selection) string {
 	return "being the only gateway in the files"
 }
 
-// describeSelection spells the selection as the flags would.
+// describeSelection spells the selection, whether the flags or the
+// configuration's gateway and workload keys made it.
 func describeSelection(sel dialect.Selection) string {
 	var parts []string
 	if sel.Gateway != "" {
-		parts = append(parts, "--gateway "+sel.Gateway)
+		parts = append(parts, "gateway "+sel.Gateway)
 	}
 	if sel.WorkloadNamespace != "" {
-		parts = append(parts, "--workload-namespace "+sel.WorkloadNamespace)
+		parts = append(parts, "workload namespace "+sel.WorkloadNamespace)
 	}
 	if len(sel.WorkloadLabels) > 0 {
-		parts = append(parts, "--workload-labels "+labelString(sel.WorkloadLabels))
+		parts = append(parts, "workload labels "+labelString(sel.WorkloadLabels))
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, ", ")
 }
 
 // labelString is k=v,k=v in key order.
