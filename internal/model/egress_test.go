@@ -77,6 +77,9 @@ func TestEgressIssues(t *testing.T) {
 		{"proxy jwt provider", func(c *Config) {
 			c.Listeners[0].Egress.ProxyJWT = &JWTRequirement{Providers: []string{"nope"}}
 		}, `e.yaml:3: listeners[0].egress.proxyJwt.providers[0]: unknown provider "nope" (listener "egress")`},
+		{"postAuthz on egress", func(c *Config) {
+			c.Egress.Servers[0].JWT = &JWTRequirement{Providers: []string{"p"}, Phase: PhasePostAuthz}
+		}, `e.yaml:10: egress.servers[0].jwt.phase: postAuthz does not apply to egress: tokens are checked before the rules (egress server "httpbin")`},
 		{"rule without hosts", func(c *Config) {
 			c.Egress.Authorizations = []EgressAuthorization{{Name: "gw", Rules: []Rule{{To: []To{{Methods: []string{"GET"}}}}},
 				Origin: Origin{File: "e.yaml", Path: "egress.authorizations[0]", Line: 40}}}

@@ -20,6 +20,7 @@ func (v *validator) egressListener(a at, e *ListenerEgress) {
 	}
 	if e.ProxyJWT != nil {
 		v.requirement(a, "egress.proxyJwt", *e.ProxyJWT)
+		egressPhase(a, "egress.proxyJwt", *e.ProxyJWT)
 	}
 	for i, r := range e.Resolve {
 		if _, _, err := egress.ParseOverride(r); err != nil {
@@ -112,6 +113,7 @@ func (v *validator) egress() {
 		}
 		if s.JWT != nil {
 			v.requirement(a, "jwt", *s.JWT)
+			egressPhase(a, "jwt", *s.JWT)
 		}
 		if s.Authorization != nil {
 			for _, is := range CheckPolicy(Policy{Name: s.Name, Action: ActionAllow, Rules: s.Authorization.Rules, Origin: s.Origin}) {
@@ -142,6 +144,14 @@ func (v *validator) egress() {
 	}
 	v.egressAuthorizations(listeners)
 	v.egressPrecedence()
+}
+
+// egressPhase refuses a requirement that asks to authenticate after
+// authorization: on egress, authentication always comes first.
+func egressPhase(a at, f string, r JWTRequirement) {
+	if r.Phase == PhasePostAuthz {
+		a.errorf(field(f, "phase"), "postAuthz does not apply to egress: tokens are checked before the rules")
+	}
 }
 
 // badEgressHost says what is wrong with an egress host, or returns "".
