@@ -128,6 +128,7 @@ func (ld *Loaded) Place(in model.Issues) model.Issues {
 }
 
 type loader struct {
+	ignored   []model.Origin    // Kubernetes objects with no gateway meaning
 	sel       dialect.Selection // from the command line
 	docSel    *dialect.Selection
 	docSelAt  model.Origin
@@ -354,15 +355,13 @@ func (l *loader) addDocument(file string, n *yaml.Node) {
 			kind = v.Value
 		}
 	}
+	if apiVersion == "v1" && kind == "List" {
+		l.addList(file, root)
+		return
+	}
 	d := findDialect(apiVersion, kind)
 	if d == nil {
-		known := supported()
-		switch {
-		case apiVersion == "" && kind == "":
-			l.errorf(file, root.Line, "missing apiVersion and kind (supported: %s)", known)
-		default:
-			l.errorf(file, root.Line, "unsupported apiVersion %q and kind %q (supported: %s)", apiVersion, kind, known)
-		}
+		l.unknown(file, root, apiVersion, kind)
 		return
 	}
 	doc := dialect.Document{File: file, Node: root, APIVersion: apiVersion, Kind: kind}
@@ -453,6 +452,7 @@ func (l *loader) finish() *Loaded {
 	for _, f := range l.families {
 		l.merge(l.sessions[f].Finish())
 	}
+	l.reportIgnored()
 	cfg := &l.cfg
 	// A route may leave its listener out when there is only one.
 	if len(cfg.Listeners) == 1 {

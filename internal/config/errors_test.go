@@ -366,8 +366,8 @@ routes:
 			`bad.yaml:32: policies[1].rules[0].when[1]: exactly one of claim, header, key is required (policy "bad")`,
 			`bad.yaml:33: policies[1].rules[0].when[2].key: unsupported condition key "source.ip" (supported: request.auth.claims[NAME], request.headers[NAME], request.auth.audiences, request.auth.presenter, request.auth.principal) (policy "bad")`,
 		}},
-		{"unknown apiVersion", "apiVersion: example.com/v1\nkind: Thing\n", []string{
-			`bad.yaml:1: unsupported apiVersion "example.com/v1" and kind "Thing" (supported: jwtgate.dev/v1alpha1 Config; gateway.tsb.tetrate.io/v2 Gateway, EgressGateway, Group; traffic.tsb.tetrate.io/v2 TrafficSetting, Group; tsb.tetrate.io/v2 Workspace; security.tsb.tetrate.io/v2 Group)`,
+		{"unknown version of jwtgate's own format", "apiVersion: jwtgate.dev/v2\nkind: Config\n", []string{
+			`bad.yaml:1: unsupported apiVersion "jwtgate.dev/v2" and kind "Config" (supported: jwtgate.dev/v1alpha1 Config; gateway.tsb.tetrate.io/v2 Gateway, EgressGateway, Group; traffic.tsb.tetrate.io/v2 TrafficSetting, Group; tsb.tetrate.io/v2 Workspace; security.tsb.tetrate.io/v2 Group)`,
 		}},
 		{"missing apiVersion", "listeners: []\n", []string{
 			`bad.yaml:1: missing apiVersion and kind (supported: jwtgate.dev/v1alpha1 Config; gateway.tsb.tetrate.io/v2 Gateway, EgressGateway, Group; traffic.tsb.tetrate.io/v2 TrafficSetting, Group; tsb.tetrate.io/v2 Workspace; security.tsb.tetrate.io/v2 Group)`,

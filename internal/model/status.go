@@ -30,6 +30,9 @@ const (
 	// ReasonNotServed: the resource itself is fine, but the configuration
 	// it belongs to has errors elsewhere and is refused whole.
 	ReasonNotServed = "NotServed"
+	// ReasonIgnored: a Kubernetes object with no meaning for the gateway
+	// (a Deployment, a ServiceAccount); it is read and set aside.
+	ReasonIgnored = "Ignored"
 )
 
 // StatusCondition is one status condition, in the shape of Kubernetes'.
