@@ -25,10 +25,10 @@ func TestHostileInput(t *testing.T) {
 		{"key differing in case", base + "Listeners: []\n", []string{`gw.yaml:13: unknown field "Listeners"`}},
 		{"key differing in case inside", base + "    Backend: {url: http://x}\n", []string{`gw.yaml:13: routes[0]: unknown field "Backend" (route "r")`}},
 		{"wrong apiVersion", strings.Replace(base, "v1alpha1", "v1", 1), []string{
-			`gw.yaml:1: unsupported apiVersion "jwtgate.dev/v1" and kind "Config" (supported: jwtgate.dev/v1alpha1 Config; gateway.tsb.tetrate.io/v2 Gateway, EgressGateway, Group; traffic.tsb.tetrate.io/v2 TrafficSetting, Group; tsb.tetrate.io/v2 Workspace; security.tsb.tetrate.io/v2 Group)`,
+			`gw.yaml:1: unsupported apiVersion "jwtgate.dev/v1" and kind "Config" (supported: ` + supported() + `)`,
 		}},
 		{"wrong kind", strings.Replace(base, "kind: Config", "kind: config", 1), []string{
-			`gw.yaml:1: unsupported apiVersion "jwtgate.dev/v1alpha1" and kind "config" (supported: jwtgate.dev/v1alpha1 Config; gateway.tsb.tetrate.io/v2 Gateway, EgressGateway, Group; traffic.tsb.tetrate.io/v2 TrafficSetting, Group; tsb.tetrate.io/v2 Workspace; security.tsb.tetrate.io/v2 Group)`,
+			`gw.yaml:1: unsupported apiVersion "jwtgate.dev/v1alpha1" and kind "config" (supported: ` + supported() + `)`,
 		}},
 		{"apiVersion not a string", strings.Replace(base, "apiVersion: jwtgate.dev/v1alpha1", "apiVersion: [jwtgate.dev/v1alpha1]", 1), []string{
 			`gw.yaml:1: apiVersion: expected a string, got a list`,

@@ -29,6 +29,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/kube"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -128,6 +129,7 @@ func (ld *Loaded) Place(in model.Issues) model.Issues {
 }
 
 type loader struct {
+	kube      kube.Store        // the load's Kubernetes core objects
 	ignored   []model.Origin    // Kubernetes objects with no gateway meaning
 	sel       dialect.Selection // from the command line
 	docSel    *dialect.Selection
@@ -387,7 +389,7 @@ func (l *loader) session(d *entry, sel dialect.Selection) dialect.Session {
 	if l.sessions == nil {
 		l.sessions = map[string]dialect.Session{}
 	}
-	s := d.session(sel)
+	s := d.session(dialect.Env{Selection: sel, Kube: &l.kube})
 	l.sessions[d.family] = s
 	l.families = append(l.families, d.family)
 	return s

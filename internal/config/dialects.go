@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/dialect/kubecore"
 	"jwtgate.dev/jwtgate/internal/dialect/native"
 	"jwtgate.dev/jwtgate/internal/dialect/tsb"
 )
@@ -22,6 +23,10 @@ type entry struct {
 // apiVersion and kind are not listed here is an error.
 var dialects = []entry{
 	{apiVersion: native.APIVersion, kind: native.Kind, dialect: native.Dialect{}},
+	{apiVersion: kubecore.CoreAPIVersion, kind: kubecore.KindService, family: "kube", session: kubecore.New},
+	{apiVersion: kubecore.DiscoveryAPIVersion, kind: kubecore.KindEndpointSlice, family: "kube", session: kubecore.New},
+	{apiVersion: kubecore.CoreAPIVersion, kind: kubecore.KindSecret, family: "kube", session: kubecore.New},
+	{apiVersion: kubecore.CoreAPIVersion, kind: kubecore.KindConfigMap, family: "kube", session: kubecore.New},
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindEgressGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.TrafficAPIVersion, kind: tsb.KindTrafficSetting, family: "tsb", session: tsb.New},

@@ -367,10 +367,10 @@ routes:
 			`bad.yaml:33: policies[1].rules[0].when[2].key: unsupported condition key "source.ip" (supported: request.auth.claims[NAME], request.headers[NAME], request.auth.audiences, request.auth.presenter, request.auth.principal) (policy "bad")`,
 		}},
 		{"unknown version of jwtgate's own format", "apiVersion: jwtgate.dev/v2\nkind: Config\n", []string{
-			`bad.yaml:1: unsupported apiVersion "jwtgate.dev/v2" and kind "Config" (supported: jwtgate.dev/v1alpha1 Config; gateway.tsb.tetrate.io/v2 Gateway, EgressGateway, Group; traffic.tsb.tetrate.io/v2 TrafficSetting, Group; tsb.tetrate.io/v2 Workspace; security.tsb.tetrate.io/v2 Group)`,
+			`bad.yaml:1: unsupported apiVersion "jwtgate.dev/v2" and kind "Config" (supported: ` + supported() + `)`,
 		}},
 		{"missing apiVersion", "listeners: []\n", []string{
-			`bad.yaml:1: missing apiVersion and kind (supported: jwtgate.dev/v1alpha1 Config; gateway.tsb.tetrate.io/v2 Gateway, EgressGateway, Group; traffic.tsb.tetrate.io/v2 TrafficSetting, Group; tsb.tetrate.io/v2 Workspace; security.tsb.tetrate.io/v2 Group)`,
+			`bad.yaml:1: missing apiVersion and kind (supported: ` + supported() + `)`,
 		}},
 		{"not a mapping", "- a\n- b\n", []string{
 			`bad.yaml:1: expected a mapping with apiVersion and kind, got a list`,

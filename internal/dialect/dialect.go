@@ -8,6 +8,7 @@ package dialect
 import (
 	"go.yaml.in/yaml/v3"
 
+	"jwtgate.dev/jwtgate/internal/kube"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -81,5 +82,15 @@ type Session interface {
 	Finish() Result
 }
 
+// Env is what a Session of one load is made with.
+type Env struct {
+	// Selection is the gateway and workloads jwtgate stands for.
+	Selection
+	// Kube holds the Kubernetes core objects of the load (Services,
+	// EndpointSlices, Secrets, ConfigMaps). Every document is decoded
+	// before any Session finishes, so the store is complete in Finish.
+	Kube *kube.Store
+}
+
 // Family makes the Session of one load.
-type Family func(Selection) Session
+type Family func(Env) Session

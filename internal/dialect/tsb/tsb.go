@@ -80,9 +80,9 @@ var groupAnnotations = []string{
 	annotationPrefix + "securityGroup", annotationPrefix + "istioInternalGroup",
 }
 
-// New makes the Session of one load, for the gateway and workloads sel
-// names. It is a dialect.Family.
-func New(sel dialect.Selection) dialect.Session { return &session{sel: sel} }
+// New makes the Session of one load, for the gateway and workloads
+// env.Selection names. It is a dialect.Family.
+func New(env dialect.Env) dialect.Session { return &session{sel: env.Selection} }
 
 // session collects every TSB document of a load.
 type session struct {
