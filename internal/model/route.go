@@ -71,6 +71,16 @@ type Backend struct {
 	KeyFile  string `yaml:"keyFile,omitempty"`
 	// ServerName overrides the name verified in the upstream certificate.
 	ServerName string `yaml:"serverName,omitempty"`
+	// Endpoints, when set, are the addresses ("host:port") connections
+	// are made to, spread across them in turn, instead of the URL's host,
+	// which still names the upstream for TLS (SNI, the certificate check)
+	// and the logs: a Kubernetes Service's ready endpoints, say.
+	Endpoints []string `yaml:"endpoints,omitempty"`
+	// Unavailable, when set, says why the backend cannot be reached (a
+	// Service with no ready endpoint): requests are answered 503 "no
+	// healthy upstream" without a connection, as a cluster would, and the
+	// reason is logged.
+	Unavailable string `yaml:"unavailable,omitempty"`
 	// MaxIdleConnsPerHost is how many idle connections to the upstream
 	// host are kept for reuse. Zero means DefaultMaxIdleConnsPerHost
 	// (256).

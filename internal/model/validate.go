@@ -295,6 +295,11 @@ func (v *validator) backend(a at, b Backend) {
 		a.errorf("backend.url", "invalid URL %q: missing host", b.URL)
 	}
 	nonNegative(a, "backend.timeout", b.Timeout)
+	for i, e := range b.Endpoints {
+		if host, port, err := net.SplitHostPort(e); err != nil || host == "" || checkHostPort(e) != nil || port == "0" {
+			a.errorf(index("backend.endpoints", i), "invalid endpoint %q: want host:port", e)
+		}
+	}
 	if (b.CertFile == "") != (b.KeyFile == "") {
 		if b.CertFile == "" {
 			a.errorf("backend.certFile", "required with keyFile")

@@ -356,6 +356,11 @@ func (l *listener) forward(x *exchange, rt *route, r *http.Request, path string)
 		return
 	}
 	x.upstream = rt.backend.url
+	if why := rt.backend.unavailable; why != "" {
+		x.rec.upstreamErr = errors.New(why)
+		answer(&x.rec, outcome{status: http.StatusServiceUnavailable, body: bodyNoUpstream, reason: "upstream unavailable"})
+		return
+	}
 	rt.backend.proxy.ServeHTTP(&x.rec, r)
 }
 

@@ -311,6 +311,12 @@ func (b *builder) compileRoutes() {
 		ex := RouteExplanation{Route: mr.Name, Listener: ln, Match: summarizeMatch(mr.Match), Backend: "(invalid)"}
 		if r.backend != nil {
 			ex.Backend = r.backend.url // query values redacted
+			switch {
+			case r.backend.unavailable != "":
+				ex.Backend += " (unavailable: " + r.backend.unavailable + ")"
+			case len(mr.Backend.Endpoints) > 0:
+				ex.Backend += " (endpoints: " + strings.Join(mr.Backend.Endpoints, ", ") + ")"
+			}
 		}
 		var provNames []string
 		if q := applied.Requirement; q != nil {
@@ -360,7 +366,7 @@ func (b *builder) backend(mr model.Route, errf func(field, format string, args .
 	if u.Path == "/" {
 		u.Path, u.RawPath = "", ""
 	}
-	k := transportKey{https: u.Scheme == "https", timeout: backendTimeout(mr.Backend), pool: mr.Backend.Pool()}
+	k := transportKey{https: u.Scheme == "https", timeout: backendTimeout(mr.Backend), pool: mr.Backend.Pool(), endpoints: strings.Join(mr.Backend.Endpoints, " ")}
 	if k.https {
 		k.caFile, k.certFile, k.keyFile, k.serverName = mr.Backend.CAFile, mr.Backend.CertFile, mr.Backend.KeyFile, mr.Backend.ServerName
 	}
@@ -374,7 +380,9 @@ func (b *builder) backend(mr model.Route, errf func(field, format string, args .
 			errf(e.field, "%v", e.err)
 		}
 	}
-	return newBackend(u, te.tr, b.rt.logger)
+	be := newBackend(u, te.tr, b.rt.logger)
+	be.unavailable = mr.Backend.Unavailable
+	return be
 }
 
 func (b *builder) requirement(mr model.Route, applied model.AppliedJWT, errf func(field, format string, args ...any)) *authn.Requirement {

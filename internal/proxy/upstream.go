@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/egress"
@@ -35,6 +36,9 @@ const statusClientClosed = 499
 type backend struct {
 	url   string // for logs and Explain
 	proxy *httputil.ReverseProxy
+	// unavailable says why the backend cannot be reached; requests get
+	// 503 without a connection (model.Backend.Unavailable).
+	unavailable string
 }
 
 // transportKey identifies the settings an upstream transport depends on;
@@ -51,6 +55,9 @@ type transportKey struct {
 	pool model.BackendPool
 	// dialer, for egress, dials through the listener's egress dialer.
 	dialer *egress.Dialer
+	// endpoints, joined by spaces, are the addresses connections go to
+	// in turn (model.Backend.Endpoints); empty: the URL's host.
+	endpoints string
 }
 
 // newTransport builds the pooled transport for k. Errors name the
@@ -63,8 +70,11 @@ type transportKey struct {
 func newTransport(k transportKey) (*http.Transport, []fieldError) {
 	d := &net.Dialer{Timeout: k.pool.DialTimeout, KeepAlive: 30 * time.Second}
 	dial := d.DialContext
-	if k.dialer != nil {
+	switch {
+	case k.dialer != nil:
 		dial = k.dialer.DialContext
+	case k.endpoints != "":
+		dial = (&spread{addrs: strings.Fields(k.endpoints), dial: d.DialContext}).DialContext
 	}
 	tr := &http.Transport{
 		Proxy:                 nil, // never an environment proxy: the backend is the destination
@@ -98,6 +108,32 @@ func newTransport(k transportKey) (*http.Transport, []fieldError) {
 	}
 	tr.TLSClientConfig = tc
 	return tr, errs
+}
+
+// spread dials a backend's endpoints in turn, whatever address the
+// transport asks for (the URL's host names the upstream; the endpoints
+// are where it is). A connection that fails moves on to the next
+// endpoint, each tried once.
+type spread struct {
+	addrs []string
+	next  atomic.Uint32
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func (s *spread) DialContext(ctx context.Context, network, _ string) (net.Conn, error) {
+	start := int(s.next.Add(1) - 1)
+	var errs []error
+	for i := range s.addrs {
+		c, err := s.dial(ctx, network, s.addrs[(start+i)%len(s.addrs)])
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
 }
 
 // fieldError is an error about one field of a resource.

@@ -33,6 +33,7 @@ type backend struct {
 	CertFile            string         `yaml:"certFile"`
 	KeyFile             string         `yaml:"keyFile"`
 	ServerName          string         `yaml:"serverName"`
+	Endpoints           []string       `yaml:"endpoints"`
 	MaxIdleConnsPerHost *int           `yaml:"maxIdleConnsPerHost"`
 	IdleConnTimeout     *time.Duration `yaml:"idleConnTimeout"`
 	DialTimeout         *time.Duration `yaml:"dialTimeout"`
@@ -90,6 +91,7 @@ func (c *converter) route(in route, path string) model.Route {
 			CertFile:   c.filePath(in.Backend.CertFile),
 			KeyFile:    c.filePath(in.Backend.KeyFile),
 			ServerName: in.Backend.ServerName,
+			Endpoints:  in.Backend.Endpoints,
 			// Absent pool settings stay zero: the defaults.
 			MaxIdleConnsPerHost: or(in.Backend.MaxIdleConnsPerHost, 0),
 			IdleConnTimeout:     or(in.Backend.IdleConnTimeout, 0),
