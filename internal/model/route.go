@@ -17,6 +17,12 @@ type Route struct {
 	Labels   Labels     `yaml:"labels,omitempty"`
 	Match    RouteMatch `yaml:"match,omitempty"`
 	Backend  Backend    `yaml:"backend"`
+	// Backends, when set, split requests across several backends by
+	// weight; Backend is then not used.
+	Backends []WeightedBackend `yaml:"backends,omitempty"`
+	// Actions other than forwarding, and changes to the exchange: see
+	// RouteActions.
+	RouteActions `yaml:",inline"`
 	// JWT is the route's own authentication requirement. Nil means the route
 	// is open unless a JWTPolicy attaches one.
 	JWT    *JWTRequirement `yaml:"jwt,omitempty"`
@@ -36,6 +42,10 @@ type RouteMatch struct {
 	// Headers must all be present; a value of "*" matches any value,
 	// otherwise the value must be equal.
 	Headers map[string]string `yaml:"headers,omitempty"`
+	// HeaderMatches are further conditions on headers; all must hold.
+	HeaderMatches []ValueMatch `yaml:"headerMatches,omitempty"`
+	// Query are conditions on query parameters; all must hold.
+	Query []ValueMatch `yaml:"query,omitempty"`
 }
 
 // PathMatchKind says how a PathMatch compares.
@@ -46,6 +56,10 @@ const (
 	PathExact  PathMatchKind = "exact"
 	PathPrefix PathMatchKind = "prefix"
 	PathRegex  PathMatchKind = "regex"
+	// PathSegmentPrefix matches the value and whatever continues it after
+	// a "/": "/foo" matches "/foo", "/foo/" and "/foo/x", not "/foobar"
+	// (Gateway API's PathPrefix).
+	PathSegmentPrefix PathMatchKind = "segmentPrefix"
 )
 
 // PathMatch is one path pattern.
