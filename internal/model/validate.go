@@ -144,10 +144,11 @@ func (v *validator) listeners() {
 			a.errorf("address", "invalid address %q: %v", l.Address, err)
 		}
 		if t := l.TLS; t != nil {
-			if t.CertFile == "" {
+			inline := t.CertPEM != nil || t.KeyPEM != nil
+			if t.CertFile == "" && !inline {
 				a.errorf("tls.certFile", "required")
 			}
-			if t.KeyFile == "" {
+			if t.KeyFile == "" && !inline {
 				a.errorf("tls.keyFile", "required")
 			}
 			switch t.ClientCerts {

@@ -20,8 +20,13 @@ func listenerTLS(t *model.ListenerTLS) (*tls.Config, []fieldError) {
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"http/1.1"},
 	}
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-	if err != nil {
+	var cert tls.Certificate
+	var err error
+	if t.CertPEM != nil || t.KeyPEM != nil {
+		if cert, err = tls.X509KeyPair(t.CertPEM, t.KeyPEM); err != nil {
+			errs = append(errs, fieldError{"tls", fmt.Errorf("loading the certificate of %s: %w", t.CertSource, err)})
+		}
+	} else if cert, err = tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
 		errs = append(errs, fieldError{"tls.certFile", fmt.Errorf("loading certificate: %w", err)})
 	}
 	cfg.Certificates = []tls.Certificate{cert}

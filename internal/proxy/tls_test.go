@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 
 	"jwtgate.dev/jwtgate/internal/authz"
@@ -33,6 +35,28 @@ func TestHTTPSListener(t *testing.T) {
 	}
 	if e := res.echo(t); e.Header.Get("X-Forwarded-Proto") != "https" {
 		t.Fatalf("X-Forwarded-Proto %q", e.Header.Get("X-Forwarded-Proto"))
+	}
+}
+
+// TestInlineCertificate: a listener's certificate may be held in the
+// model itself (from a Kubernetes Secret); a bad one is an error naming
+// where it came from.
+func TestInlineCertificate(t *testing.T) {
+	p := certtest.NewCA(t)
+	certFile, keyFile, _ := p.Leaf(t, "gw", []string{"gw.test"})
+	certPEM, _ := os.ReadFile(certFile)
+	keyPEM, _ := os.ReadFile(keyFile)
+	echo := newEcho(t)
+	cfg := oneRoute(echo.URL, model.Route{})
+	cfg.Listeners[0].TLS = &model.ListenerTLS{CertPEM: certPEM, KeyPEM: keyPEM, CertSource: "Secret web/gw-tls"}
+	s := startServer(t, build(t, cfg, Options{}), nil)
+	if res := get(t, tlsClient(p), "https://"+s.Addr("web").String()+"/", map[string]string{"Host": "gw.test"}); res.status != 200 {
+		t.Fatalf("status %d %q", res.status, res.body)
+	}
+	cfg.Listeners[0].TLS.KeyPEM = []byte("not a key")
+	_, issues := Build(cfg, Options{})
+	if err := issues.Err(); err == nil || !strings.Contains(err.Error(), "loading the certificate of Secret web/gw-tls") || strings.Contains(err.Error(), "not a key") {
+		t.Errorf("issues: %v", err)
 	}
 }
 
