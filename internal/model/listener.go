@@ -40,6 +40,13 @@ const (
 type ListenerTLS struct {
 	CertFile string `yaml:"certFile"`
 	KeyFile  string `yaml:"keyFile"`
+	// CertPEM and KeyPEM, when set, hold the certificate chain and key
+	// themselves (from a Kubernetes Secret), in place of the files; they
+	// never appear in the configuration dump. CertSource names where they
+	// came from ("Secret ns/name"), for messages.
+	CertPEM    []byte `yaml:"-" json:"-"`
+	KeyPEM     []byte `yaml:"-" json:"-"`
+	CertSource string `yaml:"certSource,omitempty"`
 	// ClientCAFile, when set, enables mutual TLS: client certificates are
 	// verified against these CAs and their SPIFFE URI SAN becomes the
 	// source principal.
