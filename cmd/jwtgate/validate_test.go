@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -63,5 +64,28 @@ func TestValidateUsage(t *testing.T) {
 	code, out, _ := runCmd(t, "validate", "-c", filepath.Join(t.TempDir(), "missing.yaml"))
 	if code != exitError || !bytes.Contains([]byte(out), []byte("missing.yaml")) {
 		t.Errorf("validate of a missing file: exit %d, stdout %q", code, out)
+	}
+}
+
+// TestTargetFlags: the selection flags are read and checked.
+func TestTargetFlags(t *testing.T) {
+	fs := newFlags("t", "", io.Discard)
+	tf := addTargetFlags(fs)
+	if err := fs.Parse([]string{"--gateway", "ns/gw", "--workload-namespace", "egress", "--workload-labels", "app=gw, team=a",
+		"--bind-address", "[::1]", "--resolve", "a.example:443:127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := tf.selection()
+	if err != nil || sel.Gateway != "ns/gw" || sel.WorkloadNamespace != "egress" || sel.WorkloadLabels["team"] != "a" ||
+		sel.WorkloadLabels["app"] != "gw" || sel.BindAddress != "::1" || sel.ListenAddress(8080) != "[::1]:8080" {
+		t.Errorf("selection %+v, %v", sel, err)
+	}
+	for _, bad := range [][]string{{"--gateway", "gw"}, {"--workload-labels", "app"}, {"--bind-address", "localhost"}, {"--resolve", "a:443"}} {
+		fs := newFlags("t", "", io.Discard)
+		tf := addTargetFlags(fs)
+		_ = fs.Parse(bad)
+		if _, err := tf.selection(); err == nil {
+			t.Errorf("%v: accepted", bad)
+		}
 	}
 }

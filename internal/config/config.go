@@ -426,7 +426,9 @@ func sameSelection(a, b dialect.Selection) bool {
 // chooses anything, else the configuration's.
 func (l *loader) selection() dialect.Selection {
 	if !l.sel.Set() && l.docSel != nil {
-		return *l.docSel
+		sel := *l.docSel
+		sel.BindAddress = l.sel.BindAddress // a flag, never in a document
+		return sel
 	}
 	return l.sel
 }

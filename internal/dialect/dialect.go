@@ -6,6 +6,9 @@
 package dialect
 
 import (
+	"net"
+	"strconv"
+
 	"go.yaml.in/yaml/v3"
 
 	"jwtgate.dev/jwtgate/internal/kube"
@@ -64,6 +67,16 @@ type Selection struct {
 	// stands in for, as the selectors of the vendor resources see it.
 	WorkloadNamespace string
 	WorkloadLabels    map[string]string
+	// BindAddress is the address vendor listeners bind their ports on
+	// (serve --bind-address); empty means every interface. It does not
+	// take part in choosing the gateway.
+	BindAddress string
+}
+
+// ListenAddress is where a vendor listener of the given port binds:
+// BindAddress:port, or :port on every interface.
+func (s Selection) ListenAddress(port int) string {
+	return net.JoinHostPort(s.BindAddress, strconv.Itoa(port))
 }
 
 // Set reports whether anything is selected.
