@@ -44,8 +44,8 @@ policies:
       - from: [{ipBlocks: [10.0.0/8]}]`, `gw.yaml:13: policies[0].rules[1].from[0].ipBlocks[0]: invalid IP address or CIDR block "10.0.0/8" (policy "x")`},
 		{`      - to: [{paths: ["/api/*/users"]}]`, `"*" is only allowed as the whole value`},
 		{`      - to: [{hosts: ["*.example.*"]}]`, `"*" is only allowed as the whole value`},
-		{`      - to: [{paths: ["/api/{*}"]}]`, `paths[0]`},
-		{`      - to: [{paths: ["/api/{**}"]}]`, `paths[0]`},
+		{`      - to: [{paths: ["/api/{*}.json"]}]`, `paths[0]: invalid path template`},
+		{`      - to: [{paths: ["/{**}/{*}"]}]`, `{**} must be the last operator`},
 		{`      - to: [{paths: [""]}]`, `empty value`},
 		{`      - from: [{}]`, `empty from entry`},
 		{`      - to: [{}]`, `empty to entry`},
@@ -53,9 +53,10 @@ policies:
 		{`      - to: []`, `rules[0].to: empty list`},
 		{`      - when: [{header: host, values: [admin.example.com]}]`, `use to[].hosts`},
 		{`      - when: [{key: "request.headers[Host]", notValues: [api.example.com]}]`, `use to[].hosts`},
-		{`      - when: [{key: source.ip, values: [10.0.0.1]}]`, `unsupported condition key "source.ip"`},
+		{`      - when: [{key: connection.sni, values: [a.example.com]}]`, `condition key "connection.sni" is not evaluated by jwtgate`},
+		{`      - when: [{key: source.ip, values: [10.0.0/8]}]`, `when[0].values[0]: invalid IP address or CIDR block "10.0.0/8"`},
 		{`      - when: [{claim: groups}]`, `values or notValues is required`},
-		{`      - from: [{remoteIpBlocks: [10.0.0.0/8]}]`, `unknown field "remoteIpBlocks"`},
+		{`      - from: [{remoteIpBlocks: [10.0.0/8]}]`, `remoteIpBlocks[0]: invalid IP address or CIDR block "10.0.0/8"`},
 		{`      - to: [{ports: [0]}]`, `invalid port 0`},
 	} {
 		t.Run(tc.rules, func(t *testing.T) {

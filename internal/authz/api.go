@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"jwtgate.dev/jwtgate/internal/model"
 )
@@ -31,9 +32,12 @@ type Request struct {
 	Path   string // normalized
 	Port   int
 	Header http.Header
-	// Remote is the client address (the TCP peer). The zero Addr matches
-	// no ipBlocks entry.
+	// Remote is the direct peer's address (the TCP connection's client),
+	// what ipBlocks and source.ip see. The zero Addr matches no block.
 	Remote netip.Addr
+	// Client is the original client's address, what remoteIpBlocks and
+	// remote.ip see (see ClientAddr). The zero Addr means Remote.
+	Client netip.Addr
 	Peer   Peer
 	// Authenticated is true when a token was verified; the fields below are
 	// then set. When it is false they are ignored: every token-derived
@@ -127,4 +131,48 @@ func (e *Engine) Evaluate(r *Request) Decision {
 		}
 	}
 	return Decision{Allowed: false, Reason: ReasonNoAllowMatched}
+}
+
+// client is the address remote IP rules look at.
+func (r *Request) client() netip.Addr {
+	if r.Client.IsValid() {
+		return r.Client
+	}
+	return r.Remote
+}
+
+// ClientAddr returns the original client's address for a request from
+// peer carrying the X-Forwarded-For header lines xff, behind trusted
+// proxies that each append the address they received the request from
+// (model.Listener.NumTrustedProxies): the trusted-th address from the
+// right, counting across the lines in order. With trusted zero or less,
+// with fewer addresses, or when that entry is not an IP address, it is
+// peer, as Envoy's xff_num_trusted_hops has it. The result is unmapped
+// (an IPv4-mapped IPv6 address is IPv4) and carries no zone.
+func ClientAddr(peer netip.Addr, xff []string, trusted int) netip.Addr {
+	if trusted <= 0 {
+		return peer
+	}
+	n := 0
+	for i := len(xff) - 1; i >= 0; i-- {
+		line := xff[i]
+		for done := false; !done; {
+			j := strings.LastIndexByte(line, ',')
+			entry := line[j+1:]
+			if j < 0 {
+				done = true
+			} else {
+				line = line[:j]
+			}
+			if n++; n < trusted {
+				continue
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(entry))
+			if err != nil {
+				return peer
+			}
+			return a.Unmap().WithZone("")
+		}
+	}
+	return peer
 }

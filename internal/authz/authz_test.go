@@ -80,6 +80,12 @@ func authed() *Request {
 
 func with(r *Request, f func(*Request)) *Request { f(r); return r }
 
+// withSplit names the space-delimited claims of iss's tokens in p.
+func withSplit(p model.Policy, iss string, claims ...string) model.Policy {
+	p.SpaceDelimitedClaims = map[string][]string{iss: claims}
+	return p
+}
+
 func withPeer(r *Request) *Request {
 	r.Peer = Peer{
 		Principal:      "cluster.local/ns/default/sa/sleep",
@@ -226,6 +232,49 @@ var cases = []struct {
 	{"when principal wildcard", []model.Policy{allowP("a", whenRule(cond(model.CondPrincipal, "", "*/alice")))}, authed(), allowedBy("a", "rules[0]")},
 	{"when every condition must match", []model.Policy{allowP("a", whenRule(cond(model.CondIssuer, "", iss), cond(model.CondClaim, "team", "billing")))}, authed(), noneMatch},
 
+	// Path templates.
+	{"template one segment", []model.Policy{allowP("a", toRule(model.To{Paths: []string{"/v1/{*}"}}))}, anon(), allowedBy("a", "rules[0]")},
+	{"template one segment not two", []model.Policy{allowP("a", toRule(model.To{Paths: []string{"/{*}"}}))}, anon(), noneMatch},
+	{"template one segment not empty", []model.Policy{allowP("a", toRule(model.To{Paths: []string{"/v1/things/{*}"}}))}, with(anon(), func(r *Request) { r.Path = "/v1/things/" }), noneMatch},
+	{"template rest", []model.Policy{allowP("a", toRule(model.To{Paths: []string{"/{**}"}}))}, anon(), allowedBy("a", "rules[0]")},
+	{"template rest may be empty", []model.Policy{allowP("a", toRule(model.To{Paths: []string{"/v1/things/{**}"}}))}, with(anon(), func(r *Request) { r.Path = "/v1/things/" }), allowedBy("a", "rules[0]")},
+	{"template rest needs the slash", []model.Policy{allowP("a", toRule(model.To{Paths: []string{"/v1/things/{**}"}}))}, anon(), noneMatch},
+	{"template rest then literal", []model.Policy{denyP("d", toRule(model.To{Paths: []string{"/{*}/{**}/things"}}))}, with(anon(), func(r *Request) { r.Path = "/v1/a/b/things" }), deniedBy("d", "rules[0]")},
+	{"template rest then literal keeps its slashes", []model.Policy{denyP("d", toRule(model.To{Paths: []string{"/{*}/{**}/things"}}))}, anon(), allowed},
+	{"template rest then literal miss", []model.Policy{denyP("d", toRule(model.To{Paths: []string{"/{*}/{**}/thing"}}))}, with(anon(), func(r *Request) { r.Path = "/v1/a/things" }), allowed},
+	{"notPaths template", []model.Policy{denyP("d", toRule(model.To{NotPaths: []string{"/v2/{*}"}}))}, anon(), deniedBy("d", "rules[0]")},
+
+	// Bracketed claim paths.
+	{"claim dotted name in brackets", []model.Policy{allowP("a", whenRule(cond(model.CondClaim, "[https://example.com/tenant]", "acme")))}, authed(), allowedBy("a", "rules[0]")},
+	{"claim nested under a dotted name", []model.Policy{allowP("a", whenRule(cond(model.CondClaim, "[kubernetes.io][namespace]", "prod")))}, with(authed(), func(r *Request) { r.Claims["kubernetes.io"] = map[string]any{"namespace": "prod"} }), allowedBy("a", "rules[0]")},
+	{"claim brackets are not a whole name", []model.Policy{allowP("a", whenRule(cond(model.CondClaim, "[a][b]", "x")))}, with(authed(), func(r *Request) { r.Claims["a.b"] = "x" }), noneMatch},
+	{"claim mixed brackets and dots", []model.Policy{allowP("a", fromRule(model.From{JWT: &model.JWTMatch{Claims: map[string][]string{"realm_access[roles]": {"auditor"}}}}))}, authed(), allowedBy("a", "rules[0]")},
+
+	// Remote addresses and trust domains.
+	{"remoteIpBlocks default to the peer", []model.Policy{allowP("a", fromRule(model.From{RemoteIPBlocks: []string{"192.0.2.0/24"}}))}, anon(), allowedBy("a", "rules[0]")},
+	{"remoteIpBlocks client", []model.Policy{allowP("a", fromRule(model.From{RemoteIPBlocks: []string{"198.51.100.7"}}))}, with(anon(), func(r *Request) { r.Client = netip.MustParseAddr("198.51.100.7") }), allowedBy("a", "rules[0]")},
+	{"ipBlocks ignore the client", []model.Policy{allowP("a", fromRule(model.From{IPBlocks: []string{"198.51.100.7"}}))}, with(anon(), func(r *Request) { r.Client = netip.MustParseAddr("198.51.100.7") }), noneMatch},
+	{"notRemoteIpBlocks", []model.Policy{denyP("d", fromRule(model.From{NotRemoteIPBlocks: []string{"10.0.0.0/8"}}))}, with(anon(), func(r *Request) { r.Client = netip.MustParseAddr("::ffff:10.1.1.1") }), allowed},
+	{"trustDomains", []model.Policy{allowP("a", fromRule(model.From{TrustDomains: []string{"cluster.local"}}))}, withPeer(anon()), allowedBy("a", "rules[0]")},
+	{"trustDomains without peer", []model.Policy{allowP("a", fromRule(model.From{TrustDomains: []string{"*"}}))}, anon(), noneMatch},
+	{"notTrustDomains", []model.Policy{denyP("d", fromRule(model.From{NotTrustDomains: []string{"cluster.local"}}))}, withPeer(anon()), allowed},
+
+	// Conditions on the connection.
+	{"when source ip", []model.Policy{denyP("d", whenRule(cond(model.CondSourceIP, "", "192.0.2.0/24")))}, anon(), deniedBy("d", "rules[0]")},
+	{"when remote ip", []model.Policy{denyP("d", whenRule(cond(model.CondRemoteIP, "", "198.51.100.0/24")))}, with(anon(), func(r *Request) { r.Client = netip.MustParseAddr("198.51.100.9") }), deniedBy("d", "rules[0]")},
+	{"when remote ip notValues", []model.Policy{allowP("a", whenRule(notCond(model.CondRemoteIP, "", "192.0.2.10")))}, anon(), noneMatch},
+	{"when source principal", []model.Policy{allowP("a", whenRule(cond(model.CondSourcePrincipal, "", "*/sa/sleep")))}, withPeer(anon()), allowedBy("a", "rules[0]")},
+	{"when source namespace", []model.Policy{allowP("a", whenRule(cond(model.CondSourceNamespace, "", "default")))}, withPeer(anon()), allowedBy("a", "rules[0]")},
+	{"when source service account", []model.Policy{allowP("a", whenRule(cond(model.CondSourceServiceAccount, "", "default/sleep")))}, anon(), noneMatch},
+	{"when destination port", []model.Policy{allowP("a", whenRule(cond(model.CondDestinationPort, "", "80", "8443")))}, anon(), allowedBy("a", "rules[0]")},
+	{"when destination port notValues", []model.Policy{allowP("a", whenRule(notCond(model.CondDestinationPort, "", "8443")))}, anon(), noneMatch},
+
+	// Space-delimited claims named per issuer.
+	{"split claims listed for the issuer", []model.Policy{withSplit(allowP("a", whenRule(cond(model.CondClaim, "permission", "write"))), iss, "scope", "permission")}, with(authed(), func(r *Request) { r.Claims["permission"] = "read write" }), allowedBy("a", "rules[0]")},
+	{"split claims of another issuer", []model.Policy{withSplit(allowP("a", whenRule(cond(model.CondClaim, "permission", "write"))), "https://other", "permission")}, with(authed(), func(r *Request) { r.Claims["permission"] = "read write" }), noneMatch},
+	{"split claims replace scp", []model.Policy{withSplit(allowP("a", whenRule(cond(model.CondClaim, "scope", "read:pay"), cond(model.CondClaim, "realm_access.scope", "y"))), "*", "scope")}, authed(), noneMatch},
+	{"split claims for every issuer", []model.Policy{withSplit(allowP("a", fromRule(model.From{JWT: &model.JWTMatch{Claims: map[string][]string{"scope": {"write:pay"}}}})), "*", "scope")}, authed(), allowedBy("a", "rules[0]")},
+
 	// Rules and policies together.
 	{"rule needs from and to", []model.Policy{allowP("a", model.Rule{From: []model.From{{RequestPrincipals: []string{"*"}}}, To: []model.To{{Methods: []string{"POST"}}}})}, authed(), noneMatch},
 	{"from any entry matches", []model.Policy{allowP("a", fromRule(model.From{Namespaces: []string{"prod"}}, model.From{RequestPrincipals: []string{"*"}}))}, authed(), allowedBy("a", "rules[0]")},
@@ -302,8 +351,20 @@ func TestCompileErrors(t *testing.T) {
 			`policy "x": action: invalid action "CUSTOM" (want ALLOW or DENY)`},
 		{"inner wildcard path", allowP("x", toRule(model.To{Paths: []string{"/a/*/b"}})),
 			`policy "x": rules[0].to[0].paths[0]: invalid pattern "/a/*/b": "*" is only allowed as the whole value, its first or its last character`},
-		{"path template", allowP("x", toRule(model.To{NotPaths: []string{"/a/{**}"}})),
-			`policy "x": rules[0].to[0].notPaths[0]: "/a/{**}": path templates ({*}, {**}) are not supported`},
+		{"path template not last", allowP("x", toRule(model.To{NotPaths: []string{"/a/{**}/{*}"}})),
+			`policy "x": rules[0].to[0].notPaths[0]: invalid path template "/a/{**}/{*}": {**} must be the last operator`},
+		{"path template with other text", allowP("x", toRule(model.To{Paths: []string{"/a/{*}.txt"}})),
+			`policy "x": rules[0].to[0].paths[0]: invalid path template "/a/{*}.txt": a segment holding {*} or {**} holds nothing else, and "*", "{" and "}" appear nowhere else`},
+		{"path template with dots", allowP("x", toRule(model.To{Paths: []string{"/a/../{*}"}})),
+			`policy "x": rules[0].to[0].paths[0]: "/a/../{*}": can never match: "." and ".." segments are removed from every request path`},
+		{"claim path stray bracket", allowP("x", whenRule(cond(model.CondClaim, "a]b", "v"))),
+			`policy "x": rules[0].when[0].name: claim path "a]b" has a stray ]`},
+		{"source IP condition with a bad block", denyP("x", whenRule(cond(model.CondSourceIP, "", "10.0.0.0/33"))),
+			`policy "x": rules[0].when[0].values[0]: invalid IP address or CIDR block "10.0.0.0/33"`},
+		{"port condition not a number", denyP("x", whenRule(cond(model.CondDestinationPort, "", "http"))),
+			`policy "x": rules[0].when[0].values[0]: invalid port "http" (want 0 to 65535)`},
+		{"remote IP block", allowP("x", fromRule(model.From{NotRemoteIPBlocks: []string{"::1/129"}})),
+			`policy "x": rules[0].from[0].notRemoteIpBlocks[0]: invalid IP address or CIDR block "::1/129"`},
 		{"host with bad port", allowP("x", toRule(model.To{Hosts: []string{"example.com:http"}})),
 			`policy "x": rules[0].to[0].hosts[0]: "example.com:http": invalid port in host (want HOST, HOST:PORT or HOST:*)`},
 		{"host with port and inner wildcard", allowP("x", toRule(model.To{NotHosts: []string{"a*b:80"}})),

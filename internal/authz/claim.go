@@ -2,51 +2,78 @@ package authz
 
 import (
 	"encoding/json"
-	"errors"
+	"slices"
 	"strconv"
 	"strings"
+
+	"jwtgate.dev/jwtgate/internal/model"
 )
 
-// claimPath is a compiled claim name: a top-level claim, or a dotted path
-// into nested objects ("realm_access.roles"). A top-level claim whose name
-// itself contains dots ("https://example.com/roles") is looked up before
-// the path is split.
+// claimPath is a compiled claim name (model.ParseClaimPath): a
+// top-level claim, a dotted path into nested objects
+// ("realm_access.roles"), or bracketed segments taken literally
+// ("[kubernetes.io][namespace]"). For a dotted name, a top-level claim
+// whose name is the whole string ("https://example.com/roles") is looked
+// up before the path is walked.
 type claimPath struct {
-	full string
-	segs []string // nil for a name without dots
-	// spaceList: the last segment is scope or scp, whose string value is
-	// a space-separated list (RFC 8693 section 4.2).
-	spaceList bool
+	full string // the whole name, looked up first; "" for a bracketed path
+	segs []string
+	// spaceList: the claim's string value is a space-separated list
+	// (RFC 8693 section 4.2) for every token; splitIssuers lists the
+	// issuers whose tokens have it split besides (see
+	// model.Policy.SpaceDelimitedClaims).
+	spaceList    bool
+	splitIssuers []string
 }
 
-var errEmptyClaim = errors.New("empty claim name")
-
-func compileClaimPath(name string) (claimPath, error) {
-	if name == "" {
-		return claimPath{}, errEmptyClaim
+// compileClaimPath compiles name for a policy whose space-delimited
+// claims are split (nil: the default, scope and scp at any depth).
+func compileClaimPath(name string, split map[string][]string) (claimPath, error) {
+	p, err := model.ParseClaimPath(name)
+	if err != nil {
+		return claimPath{}, err
 	}
-	cp := claimPath{full: name}
-	last := name
-	if strings.Contains(name, ".") {
-		cp.segs = strings.Split(name, ".")
-		for _, s := range cp.segs {
-			if s == "" {
-				return claimPath{}, errors.New("claim path " + strconv.Quote(name) + " has an empty segment")
-			}
+	cp := claimPath{segs: p.Segments}
+	if !p.Exact {
+		cp.full = name
+	}
+	if split == nil {
+		last := p.Segments[len(p.Segments)-1]
+		cp.spaceList = last == "scope" || last == "scp"
+		return cp, nil
+	}
+	if len(p.Segments) != 1 {
+		return cp, nil // only top-level claims are split
+	}
+	for iss, names := range split {
+		if !slices.Contains(names, p.Segments[0]) {
+			continue
 		}
-		last = cp.segs[len(cp.segs)-1]
+		if iss == "*" {
+			cp.spaceList = true
+		} else {
+			cp.splitIssuers = append(cp.splitIssuers, iss)
+		}
 	}
-	cp.spaceList = last == "scope" || last == "scp"
+	slices.Sort(cp.splitIssuers)
 	return cp, nil
+}
+
+// split reports whether the claim is a space-separated list in a token
+// of issuer iss.
+func (cp *claimPath) split(iss string) bool {
+	return cp.spaceList || (cp.splitIssuers != nil && slices.Contains(cp.splitIssuers, iss))
 }
 
 // lookup finds the claim in claims.
 func (cp *claimPath) lookup(claims map[string]any) (any, bool) {
-	if v, ok := claims[cp.full]; ok {
-		return v, true
-	}
-	if cp.segs == nil {
-		return nil, false
+	if cp.full != "" {
+		if v, ok := claims[cp.full]; ok {
+			return v, true
+		}
+		if len(cp.segs) == 1 {
+			return nil, false
+		}
 	}
 	m := claims
 	for i, s := range cp.segs {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +39,12 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 type compiler struct {
 	pol  *model.Policy
 	errs []error
+}
+
+// claimPath compiles a claim name with the policy's space-delimited
+// claims.
+func (c *compiler) claimPath(name string) (claimPath, error) {
+	return compileClaimPath(name, c.pol.SpaceDelimitedClaims)
 }
 
 func (c *compiler) errorf(field, format string, args ...any) {
@@ -208,7 +213,9 @@ type from struct {
 	principals, notPrincipals               patterns
 	namespaces, notNamespaces               patterns
 	serviceAccounts, notServiceAccounts     patterns
+	trustDomains, notTrustDomains           patterns
 	ipBlocks, notIPBlocks                   []netip.Prefix
+	remoteIPBlocks, notRemoteIPBlocks       []netip.Prefix
 }
 
 func (f *from) match(r *Request) bool {
@@ -248,16 +255,39 @@ func (f *from) match(r *Request) bool {
 	if f.notServiceAccounts != nil && f.notServiceAccounts.match(r.Peer.ServiceAccount) {
 		return false
 	}
-	if f.ipBlocks != nil || f.notIPBlocks != nil {
-		ip := r.Remote.Unmap().WithZone("")
-		if f.ipBlocks != nil && !containsAddr(f.ipBlocks, ip) {
+	if f.trustDomains != nil || f.notTrustDomains != nil {
+		td := r.Peer.trustDomain()
+		if f.trustDomains != nil && !f.trustDomains.match(td) {
 			return false
 		}
-		if f.notIPBlocks != nil && containsAddr(f.notIPBlocks, ip) {
+		if f.notTrustDomains != nil && f.notTrustDomains.match(td) {
 			return false
 		}
 	}
-	return true
+	if !matchBlocks(f.ipBlocks, f.notIPBlocks, r.Remote) {
+		return false
+	}
+	return matchBlocks(f.remoteIPBlocks, f.notRemoteIPBlocks, r.client())
+}
+
+// matchBlocks reports whether ip is in one of in (when set) and in none of
+// notIn (when set).
+func matchBlocks(in, notIn []netip.Prefix, ip netip.Addr) bool {
+	if in == nil && notIn == nil {
+		return true
+	}
+	ip = ip.Unmap().WithZone("")
+	if in != nil && !containsAddr(in, ip) {
+		return false
+	}
+	return notIn == nil || !containsAddr(notIn, ip)
+}
+
+// trustDomain is the first segment of the peer's principal; empty without
+// a peer.
+func (p *Peer) trustDomain() string {
+	td, _, _ := strings.Cut(p.Principal, "/")
+	return td
 }
 
 func containsAddr(blocks []netip.Prefix, ip netip.Addr) bool {
@@ -282,8 +312,12 @@ func (c *compiler) from(path string, mf *model.From) from {
 		notNamespaces:        c.patterns(path, "notNamespaces", mf.NotNamespaces, compilePattern),
 		serviceAccounts:      c.patterns(path, "serviceAccounts", mf.ServiceAccounts, compilePattern),
 		notServiceAccounts:   c.patterns(path, "notServiceAccounts", mf.NotServiceAccounts, compilePattern),
+		trustDomains:         c.patterns(path, "trustDomains", mf.TrustDomains, compilePattern),
+		notTrustDomains:      c.patterns(path, "notTrustDomains", mf.NotTrustDomains, compilePattern),
 		ipBlocks:             c.ipBlocks(path, "ipBlocks", mf.IPBlocks),
 		notIPBlocks:          c.ipBlocks(path, "notIpBlocks", mf.NotIPBlocks),
+		remoteIPBlocks:       c.ipBlocks(path, "remoteIpBlocks", mf.RemoteIPBlocks),
+		notRemoteIPBlocks:    c.ipBlocks(path, "notRemoteIpBlocks", mf.NotRemoteIPBlocks),
 	}
 	if mf.JWT != nil {
 		f.jwt = c.jwt(path+".jwt", mf.JWT)
@@ -352,7 +386,7 @@ func (j *jwtMatch) match(r *Request) bool {
 	for i := range j.claims {
 		cm := &j.claims[i]
 		v, ok := cm.path.lookup(r.Claims)
-		if !ok || !claimValueMatch(v, cm.values, cm.path.spaceList) {
+		if !ok || !claimValueMatch(v, cm.values, cm.path.split(r.Issuer)) {
 			return false
 		}
 	}
@@ -368,7 +402,7 @@ func (c *compiler) jwt(path string, mj *model.JWTMatch) *jwtMatch {
 	slices.Sort(names) // deterministic errors and evaluation order
 	for _, name := range names {
 		at := fmt.Sprintf("%s.claims[%s]", path, name)
-		cp, err := compileClaimPath(name)
+		cp, err := c.claimPath(name)
 		if err != nil {
 			c.fail(at, err)
 			continue
@@ -449,90 +483,4 @@ func (c *compiler) ports(path, field string, ps []int) []int {
 		return nil
 	}
 	return slices.Clone(ps) // ranges checked by model.CheckPolicy
-}
-
-// condition is a compiled model.Condition.
-type condition struct {
-	kind      model.ConditionKind
-	header    string // canonical header name, for CondHeader
-	claim     claimPath
-	values    patterns
-	notValues patterns
-}
-
-// match: the looked-at value (any of them, when there are several) matches
-// one of values, when set, and no looked-at value matches notValues. An
-// absent value fails values and passes notValues.
-func (c *condition) match(r *Request) bool {
-	if c.values != nil && !c.any(r, c.values) {
-		return false
-	}
-	if c.notValues != nil && c.any(r, c.notValues) {
-		return false
-	}
-	return true
-}
-
-// any reports whether any looked-at value matches ps.
-func (c *condition) any(r *Request, ps patterns) bool {
-	if c.kind == model.CondHeader {
-		for _, v := range r.Header[c.header] {
-			if ps.match(v) {
-				return true
-			}
-		}
-		return false
-	}
-	if !r.Authenticated {
-		return false
-	}
-	switch c.kind {
-	case model.CondClaim:
-		v, ok := c.claim.lookup(r.Claims)
-		return ok && claimValueMatch(v, ps, c.claim.spaceList)
-	case model.CondAudience:
-		for _, a := range r.Audiences {
-			if ps.match(a) {
-				return true
-			}
-		}
-		return false
-	case model.CondPresenter:
-		return ps.match(r.Presenter)
-	case model.CondIssuer:
-		return ps.match(r.Issuer)
-	case model.CondPrincipal:
-		return ps.match(r.Principal)
-	}
-	return false
-}
-
-func (c *compiler) condition(path string, mc *model.Condition) condition {
-	cd := condition{kind: mc.Kind}
-	switch mc.Kind {
-	case model.CondClaim:
-		cp, err := compileClaimPath(mc.Name)
-		if err != nil {
-			c.fail(path+".name", err)
-		}
-		cd.claim = cp
-	case model.CondHeader:
-		cd.header = textproto.CanonicalMIMEHeaderKey(mc.Name)
-		switch cd.header {
-		case "Host":
-			// net/http moves Host out of the header map: a condition on
-			// it would never match, a silent hole in a DENY rule.
-			c.errorf(path+".name", "the Host header is not a condition header: use to[].hosts (compared without the port, ignoring case)")
-		case "Transfer-Encoding", "Trailer":
-			c.errorf(path+".name", "header %q cannot be matched: it is consumed while reading the request", cd.header)
-		}
-	case model.CondAudience, model.CondPresenter, model.CondIssuer, model.CondPrincipal:
-		if mc.Name != "" {
-			c.errorf(path+".name", "%s condition takes no name", mc.Kind)
-		}
-	}
-	// Unknown kinds and missing values are refused by model.CheckPolicy.
-	cd.values = c.patterns(path, "values", mc.Values, compilePattern)
-	cd.notValues = c.patterns(path, "notValues", mc.NotValues, compilePattern)
-	return cd
 }

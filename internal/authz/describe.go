@@ -140,8 +140,12 @@ func summarizeFrom(f *model.From) string {
 	fs.list("notNamespaces", f.NotNamespaces)
 	fs.list("serviceAccounts", f.ServiceAccounts)
 	fs.list("notServiceAccounts", f.NotServiceAccounts)
+	fs.list("trustDomains", f.TrustDomains)
+	fs.list("notTrustDomains", f.NotTrustDomains)
 	fs.list("ipBlocks", f.IPBlocks)
 	fs.list("notIpBlocks", f.NotIPBlocks)
+	fs.list("remoteIpBlocks", f.RemoteIPBlocks)
+	fs.list("notRemoteIpBlocks", f.NotRemoteIPBlocks)
 	return orAny(fs)
 }
 

@@ -13,10 +13,11 @@ import (
 type patternKind uint8
 
 const (
-	matchExact  patternKind = iota // value == s
-	matchPrefix                    // "s*": value starts with s
-	matchSuffix                    // "*s": value ends with s
-	matchAny                       // "*": any non-empty value
+	matchExact    patternKind = iota // value == s
+	matchPrefix                      // "s*": value starts with s
+	matchSuffix                      // "*s": value ends with s
+	matchAny                         // "*": any non-empty value
+	matchTemplate                    // an Istio path template ({*}, {**})
 )
 
 // pattern is one compiled Istio string match: exact, "prefix*", "*suffix"
@@ -26,13 +27,13 @@ type pattern struct {
 	s    string // without the '*'
 	fold bool   // compare ASCII letters case-insensitively (hosts)
 	port int    // hosts only: the port a "host:PORT" pattern requires, 0 for any
+	tmpl *pathTemplate
 }
 
 // Pattern errors, wrapped with the offending value.
 var (
 	errEmptyValue    = errors.New("empty value")
 	errInnerWildcard = errors.New(`"*" is only allowed as the whole value, a prefix or a suffix`)
-	errPathTemplate  = errors.New("path templates ({*}, {**}) are not supported")
 	errHostPort      = errors.New("invalid port in host (want HOST, HOST:PORT or HOST:*)")
 )
 
@@ -62,13 +63,17 @@ func compilePattern(v string) (pattern, error) {
 }
 
 // compilePathPattern is compilePattern with path checks: Istio's {*} and
-// {**} templates are refused rather than compared literally, and the
+// {**} templates are compiled as such (see compileTemplate), and the
 // pattern is brought to the form of a normalized request path (see
 // normalizePathPattern), so that "/café" or "/a%3fb" is not a pattern
 // that silently never matches.
 func compilePathPattern(v string) (pattern, error) {
-	if strings.Contains(v, "{*}") || strings.Contains(v, "{**}") {
-		return pattern{}, fmt.Errorf("%q: %w", v, errPathTemplate)
+	if model.IsPathTemplate(v) {
+		t, err := compileTemplate(v)
+		if err != nil {
+			return pattern{}, err
+		}
+		return pattern{kind: matchTemplate, tmpl: t}, nil
 	}
 	p, err := compilePattern(v)
 	if err != nil {
@@ -192,6 +197,8 @@ func (p *pattern) match(v string) bool {
 	switch p.kind {
 	case matchAny:
 		return true
+	case matchTemplate:
+		return p.tmpl.match(v)
 	case matchPrefix:
 		if len(v) < len(p.s) {
 			return false
@@ -259,4 +266,123 @@ func asciiEqualFold(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// pathTemplate is a compiled Istio path template (Envoy's URI template
+// matcher): literal text, "{*}" segments (one non-empty segment) and at
+// most one "{**}", the last operator, which takes any rest of the path
+// (zero or more segments) before the literal tail that follows it.
+type pathTemplate struct {
+	head []templatePart // what comes before {**}, or everything
+	rest bool           // the template has {**}
+	tail string         // the literal text after {**}
+}
+
+// templatePart is literal text or, with one set, a {*} segment.
+type templatePart struct {
+	lit string
+	one bool
+}
+
+var (
+	errTemplateDots    = errors.New(`can never match: "." and ".." segments are removed from every request path`)
+	errTemplateSlashes = errors.New(`can never match: runs of slashes are merged in every request path`)
+)
+
+// compileTemplate compiles an Istio path template (its shape is checked
+// by model.CheckPathTemplate). Literal segments are brought to the form
+// of a normalized request path, as other path patterns are.
+func compileTemplate(v string) (*pathTemplate, error) {
+	if err := model.CheckPathTemplate(v); err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(v, "?#") {
+		return nil, fmt.Errorf("%q: %w", v, errPathQuery)
+	}
+	t := &pathTemplate{}
+	var lit strings.Builder
+	lit.WriteByte('/')
+	flush := func() {
+		if lit.Len() > 0 {
+			t.head = append(t.head, templatePart{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	segs := strings.Split(v[1:], "/")
+	for i, seg := range segs {
+		if seg == "" && i < len(segs)-1 {
+			return nil, fmt.Errorf("%q: %w", v, errTemplateSlashes)
+		}
+	}
+	for i, seg := range segs {
+		if i > 0 {
+			lit.WriteByte('/')
+		}
+		switch seg {
+		case "{*}":
+			flush()
+			t.head = append(t.head, templatePart{one: true})
+			continue
+		case "{**}":
+			flush()
+			t.rest = true
+			var tail strings.Builder
+			for _, s := range segs[i+1:] {
+				n, err := templateLiteral(v, s)
+				if err != nil {
+					return nil, err
+				}
+				tail.WriteString("/" + n)
+			}
+			t.tail = tail.String()
+			return t, nil
+		}
+		n, err := templateLiteral(v, seg)
+		if err != nil {
+			return nil, err
+		}
+		lit.WriteString(n)
+	}
+	flush()
+	return t, nil
+}
+
+// templateLiteral normalizes one literal segment of template v.
+func templateLiteral(v, seg string) (string, error) {
+	if seg == "." || seg == ".." {
+		return "", fmt.Errorf("%q: %w", v, errTemplateDots)
+	}
+	if seg == "" {
+		return "", nil
+	}
+	n, err := normalizePathPattern("/" + seg)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", v, err)
+	}
+	return n[1:], nil
+}
+
+// match reports whether the normalized path p matches the template.
+func (t *pathTemplate) match(p string) bool {
+	for _, part := range t.head {
+		if !part.one {
+			if !strings.HasPrefix(p, part.lit) {
+				return false
+			}
+			p = p[len(part.lit):]
+			continue
+		}
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			i = len(p)
+		}
+		if i == 0 {
+			return false
+		}
+		p = p[i:]
+	}
+	if !t.rest {
+		return p == ""
+	}
+	return strings.HasSuffix(p, t.tail)
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/dialect/istio"
 	"jwtgate.dev/jwtgate/internal/dialect/kubecore"
 	"jwtgate.dev/jwtgate/internal/dialect/native"
 	"jwtgate.dev/jwtgate/internal/dialect/tsb"
@@ -27,6 +28,10 @@ var dialects = []entry{
 	{apiVersion: kubecore.DiscoveryAPIVersion, kind: kubecore.KindEndpointSlice, family: "kube", session: kubecore.New},
 	{apiVersion: kubecore.CoreAPIVersion, kind: kubecore.KindSecret, family: "kube", session: kubecore.New},
 	{apiVersion: kubecore.CoreAPIVersion, kind: kubecore.KindConfigMap, family: "kube", session: kubecore.New},
+	{apiVersion: istio.SecurityV1, kind: istio.KindRequestAuthentication, family: "istio", session: istio.New},
+	{apiVersion: istio.SecurityV1, kind: istio.KindAuthorizationPolicy, family: "istio", session: istio.New},
+	{apiVersion: istio.SecurityV1beta1, kind: istio.KindRequestAuthentication, family: "istio", session: istio.New},
+	{apiVersion: istio.SecurityV1beta1, kind: istio.KindAuthorizationPolicy, family: "istio", session: istio.New},
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindEgressGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.TrafficAPIVersion, kind: tsb.KindTrafficSetting, family: "tsb", session: tsb.New},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"jwtgate.dev/jwtgate/internal/dialect/conditionkey"
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -348,7 +349,7 @@ routes:
         when:
           - {claim: team}
           - {claim: team, header: x, values: [a]}
-          - {key: "source.ip", values: [a]}
+          - {key: "connection.sni", values: [a]}
           - {key: "request.auth.claims[groups][0]", values: [a]}
 `, []string{
 			`bad.yaml:16: policies[0].action: required (ALLOW or DENY) (policy "noaction")`,
@@ -364,7 +365,7 @@ routes:
 			`bad.yaml:29: policies[1].rules[0].to[0].methods[0]: invalid method "GE T" (policy "bad")`,
 			`bad.yaml:31: policies[1].rules[0].when[0]: values or notValues is required (policy "bad")`,
 			`bad.yaml:32: policies[1].rules[0].when[1]: exactly one of claim, header, key is required (policy "bad")`,
-			`bad.yaml:33: policies[1].rules[0].when[2].key: unsupported condition key "source.ip" (supported: request.auth.claims[NAME], request.headers[NAME], request.auth.audiences, request.auth.presenter, request.auth.principal) (policy "bad")`,
+			`bad.yaml:33: policies[1].rules[0].when[2].key: condition key "connection.sni" is not evaluated by jwtgate (supported: ` + conditionkey.Supported + `) (policy "bad")`,
 		}},
 		{"unknown version of jwtgate's own format", "apiVersion: jwtgate.dev/v2\nkind: Config\n", []string{
 			`bad.yaml:1: unsupported apiVersion "jwtgate.dev/v2" and kind "Config" (supported: ` + supported() + `)`,

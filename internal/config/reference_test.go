@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -167,7 +168,7 @@ policies:
 	in := func(p string) string { return filepath.Join(conf, p) }
 
 	web, admin := cfg.Listeners[0], cfg.Listeners[1]
-	if web.Address != ":8443" || *web.TLS != (model.ListenerTLS{CertFile: in("certs/gw.pem"), KeyFile: "/etc/gw-key.pem", ClientCAFile: in("certs/ca.pem"), ClientCerts: model.ClientCertsRequire}) {
+	if web.Address != ":8443" || !reflect.DeepEqual(*web.TLS, model.ListenerTLS{CertFile: in("certs/gw.pem"), KeyFile: "/etc/gw-key.pem", ClientCAFile: in("certs/ca.pem"), ClientCerts: model.ClientCertsRequire}) {
 		t.Errorf("web = %+v %+v", web, web.TLS)
 	}
 	if admin.TLS.ClientCerts != model.ClientCertsRequest {
@@ -198,7 +199,7 @@ policies:
 			t.Errorf("paths[%d] = %+v, want %+v", i, r.Match.Paths[i], wantPaths[i])
 		}
 	}
-	if r.Backend != (model.Backend{URL: "https://pay.internal:8443/api", Timeout: 5 * time.Second, CAFile: in("ca.pem"), CertFile: in("client.pem"), KeyFile: in("client-key.pem"), ServerName: "pay.internal"}) {
+	if !reflect.DeepEqual(r.Backend, model.Backend{URL: "https://pay.internal:8443/api", Timeout: 5 * time.Second, CAFile: in("ca.pem"), CertFile: in("client.pem"), KeyFile: in("client-key.pem"), ServerName: "pay.internal"}) {
 		t.Errorf("backend = %+v", r.Backend)
 	}
 	if j := *r.JWT; strings.Join(j.Providers, ",") != "p,remote" || !j.RequireAll || j.Mode != model.AuthAllowMissingOrFailed || j.Phase != model.PhasePostAuthz || j.Priority != -3 {

@@ -15,6 +15,15 @@ type Listener struct {
 	// Limits bound what clients may send; zero fields mean the defaults
 	// (see ListenerLimits).
 	Limits ListenerLimits `yaml:"limits,omitempty"`
+	// NumTrustedProxies is how many proxies in front of the listener
+	// append to X-Forwarded-For and are trusted to (Istio's
+	// numTrustedProxies, Envoy's xff_num_trusted_hops). The original
+	// client address that remote IP rules see (From.RemoteIPBlocks,
+	// CondRemoteIP) is then the NumTrustedProxies-th address from the
+	// right of X-Forwarded-For; zero, the default, means the direct peer,
+	// and X-Forwarded-For is never read. With fewer addresses than that,
+	// or one that does not parse, it is the direct peer, as in Envoy.
+	NumTrustedProxies int `yaml:"numTrustedProxies,omitempty"`
 	// Egress, when set, makes this an egress listener (see
 	// ListenerEgress): it serves Config.Egress servers, not routes.
 	Egress *ListenerEgress `yaml:"egress,omitempty"`

@@ -1,8 +1,10 @@
 package model
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -23,6 +25,17 @@ func CheckPolicy(p Policy) Issues {
 	}
 	for i, r := range p.Rules {
 		rule(a, index("rules", i), r)
+	}
+	for iss, claims := range p.SpaceDelimitedClaims {
+		f := "spaceDelimitedClaims[" + strconv.Quote(iss) + "]"
+		if iss == "" {
+			a.errorf(f, "empty issuer (\"*\" is every issuer)")
+		}
+		for i, c := range claims {
+			if c == "" {
+				a.errorf(index(f, i), "empty claim name")
+			}
+		}
 	}
 	return v.issues
 }
@@ -47,8 +60,12 @@ func rule(a at, f string, r Rule) {
 		patterns(a, field(ff, "notRequestPrincipals"), fr.NotRequestPrincipals)
 		patterns(a, field(ff, "principals"), fr.Principals)
 		patterns(a, field(ff, "notPrincipals"), fr.NotPrincipals)
+		patterns(a, field(ff, "trustDomains"), fr.TrustDomains)
+		patterns(a, field(ff, "notTrustDomains"), fr.NotTrustDomains)
 		ipBlocks(a, field(ff, "ipBlocks"), fr.IPBlocks)
 		ipBlocks(a, field(ff, "notIpBlocks"), fr.NotIPBlocks)
+		ipBlocks(a, field(ff, "remoteIpBlocks"), fr.RemoteIPBlocks)
+		ipBlocks(a, field(ff, "notRemoteIpBlocks"), fr.NotRemoteIPBlocks)
 	}
 	for i, to := range r.To {
 		tf := index(field(f, "to"), i)
@@ -74,25 +91,31 @@ func rule(a at, f string, r Rule) {
 	}
 	for i, c := range r.When {
 		wf := index(field(f, "when"), i)
-		switch c.Kind {
-		case CondClaim, CondHeader:
-			if c.Name == "" {
-				a.errorf(wf, "%s condition needs a name", c.Kind)
-			} else if c.Kind == CondHeader && !validToken(c.Name) {
-				a.errorf(wf, "invalid header name %q", c.Name)
-			}
-		case CondAudience, CondPresenter, CondIssuer, CondPrincipal:
-		case "":
+		switch {
+		case c.Kind == "":
 			// The dialect already reported why it has no kind.
 			continue
-		default:
+		case !c.Kind.Known():
 			a.errorf(wf, "invalid condition kind %q", c.Kind)
+		case c.Kind.Named() && c.Name == "":
+			a.errorf(wf, "%s condition needs a name", c.Kind)
+		case c.Kind == CondHeader && !validToken(c.Name):
+			a.errorf(wf, "invalid header name %q", c.Name)
 		}
 		if len(c.Values) == 0 && len(c.NotValues) == 0 {
 			a.errorf(wf, "values or notValues is required")
 		}
-		patterns(a, field(wf, "values"), c.Values)
-		patterns(a, field(wf, "notValues"), c.NotValues)
+		switch c.Kind {
+		case CondSourceIP, CondRemoteIP:
+			ipBlocks(a, field(wf, "values"), c.Values)
+			ipBlocks(a, field(wf, "notValues"), c.NotValues)
+		case CondDestinationPort:
+			portValues(a, field(wf, "values"), c.Values)
+			portValues(a, field(wf, "notValues"), c.NotValues)
+		default:
+			patterns(a, field(wf, "values"), c.Values)
+			patterns(a, field(wf, "notValues"), c.NotValues)
+		}
 	}
 }
 
@@ -120,16 +143,49 @@ func pattern(a at, f, p string) {
 	}
 }
 
-// pathPatterns checks path patterns: as patterns, but Istio's path
-// templates are named as such.
+// pathPatterns checks path patterns: patterns, or Istio path templates.
 func pathPatterns(a at, f string, list []string) {
 	for i, p := range list {
-		if strings.Contains(p, "{*") {
-			a.errorf(index(f, i), "%q: path templates ({*}, {**}) are not supported", p)
+		if IsPathTemplate(p) {
+			if err := CheckPathTemplate(p); err != nil {
+				a.errorf(index(f, i), "%v", err)
+			}
 			continue
 		}
 		pattern(a, index(f, i), p)
 	}
+}
+
+// IsPathTemplate reports whether a path pattern uses Istio's path
+// template operators, "{*}" or "{**}".
+func IsPathTemplate(p string) bool {
+	return strings.Contains(p, "{*}") || strings.Contains(p, "{**}")
+}
+
+// CheckPathTemplate checks an Istio path template: it starts with "/"; a
+// segment holding an operator holds nothing else ("{*}" is one segment,
+// "{**}" any rest of the path, zero or more segments); "*", "{" and "}"
+// appear nowhere else; "{**}" is the last operator (literal segments may
+// follow it).
+func CheckPathTemplate(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("invalid path template %q: it starts with \"/\"", p)
+	}
+	rest := false
+	for _, s := range strings.Split(p[1:], "/") {
+		switch s {
+		case "{*}", "{**}":
+			if rest {
+				return fmt.Errorf("invalid path template %q: {**} must be the last operator", p)
+			}
+			rest = s == "{**}"
+		default:
+			if strings.ContainsAny(s, "*{}") {
+				return fmt.Errorf("invalid path template %q: a segment holding {*} or {**} holds nothing else, and \"*\", \"{\" and \"}\" appear nowhere else", p)
+			}
+		}
+	}
+	return nil
 }
 
 func ipBlocks(a at, f string, list []string) {
@@ -141,6 +197,15 @@ func ipBlocks(a at, f string, list []string) {
 			continue
 		}
 		a.errorf(index(f, i), "invalid IP address or CIDR block %q", b)
+	}
+}
+
+// portValues checks a condition's port numbers, written as strings.
+func portValues(a at, f string, list []string) {
+	for i, v := range list {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 65535 {
+			a.errorf(index(f, i), "invalid port %q (want 0 to 65535)", v)
+		}
 	}
 }
 

@@ -29,6 +29,9 @@ type listener struct {
 	rt      *Runtime
 	// paths says which ambiguous path forms the listener lets through.
 	paths model.PathOptions
+	// trustedProxies is model.Listener.NumTrustedProxies: how many
+	// proxies in front append to X-Forwarded-For (remote IP rules).
+	trustedProxies int
 	// egress is set on an egress listener (egress.go).
 	egress *egressListener
 	// metrics: requests in flight, and the requests no route matched.
@@ -315,6 +318,9 @@ func (l *listener) authorize(x *exchange, rt *route, r *http.Request, host, path
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		ar.Remote = ap.Addr().Unmap()
 	}
+	// remoteIpBlocks and remote.ip see the original client: from
+	// X-Forwarded-For behind trusted proxies, else the peer.
+	ar.Client = authz.ClientAddr(ar.Remote, r.Header["X-Forwarded-For"], l.trustedProxies)
 	if res.Outcome == authn.Verified && len(res.Identities) > 0 {
 		id := res.Identities[0]
 		ar.Authenticated = true

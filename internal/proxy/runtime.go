@@ -169,7 +169,7 @@ func (b *builder) compileListeners() {
 			b.errorf(ml.Origin, path, res, "name", "duplicate listener name")
 			continue
 		}
-		l := &listener{name: ml.Name, address: ml.Address, rt: b.rt, paths: ml.Paths,
+		l := &listener{name: ml.Name, address: ml.Address, rt: b.rt, paths: ml.Paths, trustedProxies: ml.NumTrustedProxies,
 			metrics: b.opts.Metrics.Listener(ml.Name), noRoute: b.opts.Metrics.Route(ml.Name, metrics.NoRoute)}
 		_, port, err := net.SplitHostPort(ml.Address)
 		if err == nil {

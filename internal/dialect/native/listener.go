@@ -15,6 +15,8 @@ type listener struct {
 	Paths   listenerPaths   `yaml:"paths"`
 	Limits  listenerLimits  `yaml:"limits"`
 	Egress  *listenerEgress `yaml:"egress"`
+	// NumTrustedProxies is model.Listener.NumTrustedProxies.
+	NumTrustedProxies *int `yaml:"numTrustedProxies"`
 }
 
 // listenerPaths allows request paths refused by default.
@@ -44,6 +46,12 @@ func (c *converter) listener(in listener, path string) model.Listener {
 	l.Paths = model.PathOptions(in.Paths)
 	l.Limits = c.listenerLimits(in.Limits, strictyaml.Field(path, "limits"))
 	l.Egress = c.listenerEgress(in.Egress, strictyaml.Field(path, "egress"))
+	if n := in.NumTrustedProxies; n != nil {
+		if *n < 0 {
+			c.errorf(strictyaml.Field(path, "numTrustedProxies"), "must not be negative, got %d", *n)
+		}
+		l.NumTrustedProxies = *n
+	}
 	if t := in.TLS; t != nil {
 		l.TLS = &model.ListenerTLS{
 			CertFile:     c.filePath(t.CertFile),

@@ -69,7 +69,9 @@ func TestConditionKeys(t *testing.T) {
 		{"request.auth.audiences", model.CondAudience, ""},
 		{"request.auth.presenter", model.CondPresenter, ""},
 		{"request.auth.principal", model.CondPrincipal, ""},
-		{"source.ip", "", ""},
+		{"source.ip", model.CondSourceIP, ""},
+		{"request.auth.claims[kubernetes.io]", model.CondClaim, "[kubernetes.io]"},
+		{"connection.sni", "", ""},
 		{"request.auth.claims[]", "", ""},
 	}
 	for _, tt := range tests {

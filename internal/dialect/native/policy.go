@@ -14,12 +14,13 @@ type jwtPolicy struct {
 }
 
 type policy struct {
-	Name      string            `yaml:"name"`
-	Action    string            `yaml:"action"`
-	Routes    []string          `yaml:"routes"`
-	Selector  map[string]string `yaml:"selector"`
-	Listeners []string          `yaml:"listeners"`
-	Rules     []rule            `yaml:"rules"`
+	Name                 string              `yaml:"name"`
+	Action               string              `yaml:"action"`
+	Routes               []string            `yaml:"routes"`
+	Selector             map[string]string   `yaml:"selector"`
+	Listeners            []string            `yaml:"listeners"`
+	Rules                []rule              `yaml:"rules"`
+	SpaceDelimitedClaims map[string][]string `yaml:"spaceDelimitedClaims"`
 }
 
 type rule struct {
@@ -41,8 +42,12 @@ type from struct {
 	NotNamespaces        []string  `yaml:"notNamespaces"`
 	ServiceAccounts      []string  `yaml:"serviceAccounts"`
 	NotServiceAccounts   []string  `yaml:"notServiceAccounts"`
+	TrustDomains         []string  `yaml:"trustDomains"`
+	NotTrustDomains      []string  `yaml:"notTrustDomains"`
 	IPBlocks             []string  `yaml:"ipBlocks"`
 	NotIPBlocks          []string  `yaml:"notIpBlocks"`
+	RemoteIPBlocks       []string  `yaml:"remoteIpBlocks"`
+	NotRemoteIPBlocks    []string  `yaml:"notRemoteIpBlocks"`
 }
 
 type jwtMatch struct {
@@ -77,7 +82,9 @@ func (f from) model() model.From {
 		Principals: f.Principals, NotPrincipals: f.NotPrincipals,
 		Namespaces: f.Namespaces, NotNamespaces: f.NotNamespaces,
 		ServiceAccounts: f.ServiceAccounts, NotServiceAccounts: f.NotServiceAccounts,
+		TrustDomains: f.TrustDomains, NotTrustDomains: f.NotTrustDomains,
 		IPBlocks: f.IPBlocks, NotIPBlocks: f.NotIPBlocks,
+		RemoteIPBlocks: f.RemoteIPBlocks, NotRemoteIPBlocks: f.NotRemoteIPBlocks,
 	}
 }
 
@@ -120,7 +127,12 @@ func (c *converter) policy(in policy, path string) model.Policy {
 		Routes:    in.Routes,
 		Selector:  in.Selector,
 		Listeners: in.Listeners,
-		Origin:    c.resource(path),
+		// A written empty map is kept: it splits no claim at all.
+		SpaceDelimitedClaims: in.SpaceDelimitedClaims,
+		Origin:               c.resource(path),
+	}
+	if in.SpaceDelimitedClaims == nil && c.has(strictyaml.Field(path, "spaceDelimitedClaims")) {
+		p.SpaceDelimitedClaims = map[string][]string{}
 	}
 	p.Rules = c.rules(in.Rules, strictyaml.Field(path, "rules"))
 	return p
