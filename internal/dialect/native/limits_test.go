@@ -1,6 +1,7 @@
 package native
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -103,7 +104,7 @@ func TestBackendPoolKeys(t *testing.T) {
 			if len(tt.issues) > 0 {
 				return
 			}
-			if got := r.Config.Routes[0].Backend; got != tt.want {
+			if got := r.Config.Routes[0].Backend; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("backend = %+v, want %+v", got, tt.want)
 			}
 		})
