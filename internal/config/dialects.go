@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/dialect/gloo"
 	"jwtgate.dev/jwtgate/internal/dialect/istio"
 	"jwtgate.dev/jwtgate/internal/dialect/kubecore"
 	"jwtgate.dev/jwtgate/internal/dialect/native"
@@ -39,6 +40,9 @@ var dialects = []entry{
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindGroup, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.TrafficAPIVersion, kind: tsb.KindGroup, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.SecurityAPIVersion, kind: tsb.KindGroup, family: "tsb", session: tsb.New},
+	{apiVersion: gloo.NetworkingAPIVersion, kind: gloo.KindRouteTable, family: "gloo", session: gloo.New},
+	{apiVersion: gloo.NetworkingAPIVersion, kind: gloo.KindVirtualGateway, family: "gloo", session: gloo.New},
+	{apiVersion: gloo.SecurityAPIVersion, kind: gloo.KindJWTPolicy, family: "gloo", session: gloo.New},
 }
 
 func findDialect(apiVersion, kind string) *entry {
