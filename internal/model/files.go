@@ -24,6 +24,9 @@ func (c *Config) ReferencedFiles() []string {
 	}
 	for _, r := range c.Routes {
 		add(r.Backend.CAFile, r.Backend.CertFile, r.Backend.KeyFile)
+		for _, b := range r.Backends {
+			add(b.CAFile, b.CertFile, b.KeyFile)
+		}
 	}
 	for _, l := range c.Listeners {
 		if l.Egress != nil {

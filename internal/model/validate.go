@@ -224,8 +224,7 @@ func (v *validator) routes() {
 		case v.isEgress(r.Listener):
 			a.errorf("listener", "listener %q is an egress listener: it serves egress servers, not routes", r.Listener)
 		}
-		v.routeMatch(a, r.Match)
-		v.backend(a, r.Backend)
+		v.routeCheck(a, r) // routecheck.go: match, backends, actions
 		if r.JWT != nil {
 			v.requirement(a, "jwt", *r.JWT)
 		}

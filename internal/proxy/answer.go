@@ -32,6 +32,16 @@ func answer(w http.ResponseWriter, o outcome) {
 			w.Header()["Www-Authenticate"] = []string{o.challenge}
 		}
 	}
+	if o.location != "" {
+		w.Header()["Location"] = []string{o.location}
+	}
+	if o.edit != nil {
+		h := w.Header()
+		textHeaders(h, o.body)
+		o.edit.apply(h)
+		writeBody(w, o.status, o.body)
+		return
+	}
 	writeText(w, o.status, o.body)
 }
 
@@ -108,7 +118,12 @@ func contentLength(n int) []string {
 // writeText writes one of the gateway's own responses: a text/plain body
 // (none for an empty one) with its Content-Length.
 func writeText(w http.ResponseWriter, status int, body string) {
-	h := w.Header()
+	textHeaders(w.Header(), body)
+	writeBody(w, status, body)
+}
+
+// textHeaders sets the headers of a text/plain body.
+func textHeaders(h http.Header, body string) {
 	if body != "" {
 		h["Content-Type"] = hdrTextPlain
 		h["X-Content-Type-Options"] = hdrNoSniff
@@ -116,6 +131,10 @@ func writeText(w http.ResponseWriter, status int, body string) {
 		delete(h, "Content-Type")
 	}
 	h["Content-Length"] = contentLength(len(body))
+}
+
+// writeBody sends the status and the body, headers set.
+func writeBody(w http.ResponseWriter, status int, body string) {
 	w.WriteHeader(status)
 	if body != "" {
 		_, _ = io.WriteString(w, body)

@@ -88,6 +88,11 @@ type outcome struct {
 	challenge string
 	// proxy sends the challenge as Proxy-Authenticate (a 407).
 	proxy bool
+	// location is the Location header of a redirect.
+	location string
+	// edit changes the answer's headers last: a route's ResponseHeaders
+	// on its redirect or direct response.
+	edit *headerOps
 	// reason is what the access log says about the outcome.
 	reason string
 }
@@ -138,6 +143,13 @@ func (l *listener) pipeline(x *exchange, r *http.Request) outcome {
 	if rt.req != nil {
 		rt.req.Apply(r, *res)
 	}
+	if rt.actions != nil {
+		// A redirect or a direct response ends here; otherwise the
+		// request's headers and path are changed (routeaction.go).
+		if path, o = rt.actions.apply(rt, r, path); o.status != 0 {
+			return o
+		}
+	}
 	l.forward(x, rt, r, path)
 	return outcome{}
 }
@@ -172,8 +184,9 @@ func (l *listener) normalize(r *http.Request, raw string) (string, outcome) {
 
 // match returns the first route that matches, or nil.
 func (l *listener) match(host, path string, r *http.Request) *route {
+	var q url.Values // parsed by the first route with query conditions
 	for _, c := range l.routes {
-		if c.matches(host, path, r.Method, r.Header) {
+		if c.matches(host, path, r, &q) {
 			return c
 		}
 	}
@@ -361,13 +374,20 @@ func (l *listener) forward(x *exchange, rt *route, r *http.Request, path string)
 		rt.egress.proxy.ServeHTTP(&x.rec, r)
 		return
 	}
-	x.upstream = rt.backend.url
-	if why := rt.backend.unavailable; why != "" {
+	be := rt.backend
+	if rt.split != nil {
+		if be = rt.split.pick(); be == nil {
+			answer(&x.rec, outcome{status: http.StatusServiceUnavailable, body: bodyNoUpstream, reason: "no backend has a weight"})
+			return
+		}
+	}
+	x.upstream = be.url
+	if why := be.unavailable; why != "" {
 		x.rec.upstreamErr = errors.New(why)
 		answer(&x.rec, outcome{status: http.StatusServiceUnavailable, body: bodyNoUpstream, reason: "upstream unavailable"})
 		return
 	}
-	rt.backend.proxy.ServeHTTP(&x.rec, r)
+	be.proxy.ServeHTTP(&x.rec, r)
 }
 
 func localPort(ctx context.Context) int {

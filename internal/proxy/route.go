@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -23,6 +24,10 @@ type route struct {
 	paths   []pathMatcher // empty: any path
 	methods []string      // empty: any method
 	headers []headerMatcher
+	// headerMatches and query are conditions on headers and query
+	// parameters; nil when the route has none.
+	headerMatches []valueMatcher
+	query         []valueMatcher
 
 	// req authenticates; nil for an open route.
 	req *authn.Requirement
@@ -31,7 +36,15 @@ type route struct {
 	// engine authorizes; nil when no policy applies.
 	engine *authz.Engine
 
+	// backend forwards; nil on a route that splits its requests (split)
+	// or answers them itself (actions).
 	backend *backend
+	// split picks a backend per request by weight (routeaction.go); nil
+	// for a single backend.
+	split *split
+	// actions redirect, answer directly, rewrite or change headers
+	// (routeaction.go); nil on a route that only forwards.
+	actions *actions
 	// egress is set on the route of an egress server (egress.go).
 	egress *egressRoute
 
@@ -87,17 +100,22 @@ type pathMatcher struct {
 	re    *regexp.Regexp
 }
 
-// compilePath compiles one path match. Exact and prefix values are brought
-// to the form of a normalized request path (model.CanonicalPath), so that
-// "/café" or "/a%3fb" is not a route that silently never matches. A regex
-// must match the whole normalized path, as Envoy's safe_regex does.
+// compilePath compiles one path match. Exact, prefix and segment prefix
+// values are brought to the form of a normalized request path
+// (model.CanonicalPath), so that "/café" or "/a%3fb" is not a route that
+// silently never matches; a segment prefix loses its trailing slash
+// ("/foo/" matches what "/foo" does). A regex must match the whole
+// normalized path, as Envoy's safe_regex does.
 func compilePath(pm model.PathMatch) (pathMatcher, error) {
 	m := pathMatcher{kind: pm.Kind, value: pm.Value}
 	switch pm.Kind {
-	case model.PathExact, model.PathPrefix:
+	case model.PathExact, model.PathPrefix, model.PathSegmentPrefix:
 		v, err := model.CanonicalPath(pm.Value)
 		if err != nil {
 			return m, fmt.Errorf("path %q can never match a request: %w", pm.Value, err)
+		}
+		if pm.Kind == model.PathSegmentPrefix && len(v) > 1 {
+			v = strings.TrimSuffix(v, "/")
 		}
 		m.value = v
 	case model.PathRegex:
@@ -117,6 +135,10 @@ func (m *pathMatcher) match(p string) bool {
 		return p == m.value
 	case model.PathPrefix:
 		return strings.HasPrefix(p, m.value)
+	case model.PathSegmentPrefix:
+		// "/foo" matches "/foo" and "/foo/...", not "/foobar"; "/"
+		// matches every path.
+		return m.value == "/" || strings.HasPrefix(p, m.value) && (len(p) == len(m.value) || p[len(m.value)] == '/')
 	}
 	return m.re.MatchString(p)
 }
@@ -153,9 +175,89 @@ func (m *headerMatcher) match(h http.Header) bool {
 	return false
 }
 
+// valueMatcher is a compiled model.ValueMatch: a condition on a header
+// (name canonical) or a query parameter (name as written).
+type valueMatcher struct {
+	name   string
+	kind   model.ValueKind
+	value  string
+	re     *regexp.Regexp // kind regex, anchored
+	invert bool
+}
+
+func compileValueMatch(c model.ValueMatch, header bool) (valueMatcher, error) {
+	m := valueMatcher{name: c.Name, kind: c.Kind, value: c.Value, invert: c.Invert}
+	if header {
+		m.name = http.CanonicalHeaderKey(c.Name)
+	}
+	switch c.Kind {
+	case model.ValueExact, model.ValuePrefix, model.ValueSuffix, model.ValuePresent:
+	case model.ValueRegex:
+		if _, err := regexp.Compile(c.Value); err != nil {
+			return m, fmt.Errorf("compiling regex: %w", err)
+		}
+		m.re = regexp.MustCompile(`^(?:` + c.Value + `)$`)
+	default:
+		return m, fmt.Errorf("unknown match kind %q", c.Kind)
+	}
+	return m, nil
+}
+
+// holds reports whether the condition holds for the values of its
+// header or parameter (ok: it is there): one value matching is enough
+// (present: being there); inverted, none may match.
+func (m *valueMatcher) holds(vs []string, ok bool) bool {
+	found := false
+	if m.kind == model.ValuePresent {
+		found = ok
+	} else {
+		for _, v := range vs {
+			if m.matchValue(v) {
+				found = true
+				break
+			}
+		}
+	}
+	return found != m.invert
+}
+
+func (m *valueMatcher) matchValue(v string) bool {
+	switch m.kind {
+	case model.ValueExact:
+		return v == m.value
+	case model.ValuePrefix:
+		return strings.HasPrefix(v, m.value)
+	case model.ValueSuffix:
+		return strings.HasSuffix(v, m.value)
+	case model.ValueRegex:
+		return m.re.MatchString(v)
+	}
+	return false
+}
+
+// summarizeValues describes conditions for Explain: "name:kind:value",
+// "!" first when inverted.
+func summarizeValues(cs []model.ValueMatch) string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		s := c.Name + ":" + string(c.Kind)
+		if c.Kind != model.ValuePresent {
+			s += ":" + c.Value
+		}
+		if c.Invert {
+			s = "!" + s
+		}
+		out[i] = s
+	}
+	return strings.Join(out, ",")
+}
+
 // matches reports whether the request (host lower-cased without port,
-// normalized path) selects the route.
-func (rt *route) matches(host, path, method string, h http.Header) bool {
+// normalized path) selects the route. q holds the request's query once
+// parsed: the first route with query conditions parses it, for the
+// routes after it.
+func (rt *route) matches(host, path string, r *http.Request, q *url.Values) bool {
+	method, h := r.Method, r.Header
 	if len(rt.hosts) > 0 {
 		ok := false
 		for _, m := range rt.hosts {
@@ -195,6 +297,25 @@ func (rt *route) matches(host, path, method string, h http.Header) bool {
 	for i := range rt.headers {
 		if !rt.headers[i].match(h) {
 			return false
+		}
+	}
+	for i := range rt.headerMatches {
+		m := &rt.headerMatches[i]
+		vs, ok := h[m.name]
+		if !m.holds(vs, ok) {
+			return false
+		}
+	}
+	if len(rt.query) > 0 {
+		if *q == nil {
+			*q = r.URL.Query()
+		}
+		for i := range rt.query {
+			m := &rt.query[i]
+			vs, ok := (*q)[m.name]
+			if !m.holds(vs, ok) {
+				return false
+			}
 		}
 	}
 	return true
@@ -243,6 +364,12 @@ func summarizeMatch(m model.RouteMatch) string {
 		}
 		sort.Strings(hs)
 		parts = append(parts, "headers="+strings.Join(hs, ","))
+	}
+	if len(m.HeaderMatches) > 0 {
+		parts = append(parts, "headerMatches="+summarizeValues(m.HeaderMatches))
+	}
+	if len(m.Query) > 0 {
+		parts = append(parts, "query="+summarizeValues(m.Query))
 	}
 	if len(parts) == 0 {
 		return "any"

@@ -305,19 +305,13 @@ func (b *builder) compileRoutes() {
 			}
 			r.paths = append(r.paths, m)
 		}
-		r.backend = b.backend(mr, errf)
+		if len(mr.Backends) == 0 && mr.Redirect == nil && mr.DirectResponse == nil {
+			r.backend = b.backend(mr.Backend, "backend", errf)
+		}
+		b.compileActions(mr, r, errf) // routeaction.go: conditions, splits, redirects, rewrites, headers
 
 		applied := b.cfg.EffectiveJWT(mr)
-		ex := RouteExplanation{Route: mr.Name, Listener: ln, Match: summarizeMatch(mr.Match), Backend: "(invalid)"}
-		if r.backend != nil {
-			ex.Backend = r.backend.url // query values redacted
-			switch {
-			case r.backend.unavailable != "":
-				ex.Backend += " (unavailable: " + r.backend.unavailable + ")"
-			case len(mr.Backend.Endpoints) > 0:
-				ex.Backend += " (endpoints: " + strings.Join(mr.Backend.Endpoints, ", ") + ")"
-			}
-		}
+		ex := RouteExplanation{Route: mr.Name, Listener: ln, Match: summarizeMatch(mr.Match), Backend: describeTarget(mr, r)}
 		var provNames []string
 		if q := applied.Requirement; q != nil {
 			provNames = q.Providers
@@ -349,26 +343,28 @@ func (b *builder) compileRoutes() {
 	}
 }
 
-func (b *builder) backend(mr model.Route, errf func(field, format string, args ...any)) *backend {
-	u, err := url.Parse(mr.Backend.URL)
+// backend compiles a route's backend, or one of its weighted backends:
+// field is where it is ("backend", "backends[2]").
+func (b *builder) backend(mb model.Backend, field string, errf func(field, format string, args ...any)) *backend {
+	u, err := url.Parse(mb.URL)
 	if err != nil {
-		errf("backend.url", "invalid URL: %v", err)
+		errf(field+".url", "invalid URL: %v", err)
 		return nil
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errf("backend.url", "%q is not an http:// or https:// URL with a host", mr.Backend.URL)
+		errf(field+".url", "%q is not an http:// or https:// URL with a host", mb.URL)
 		return nil
 	}
 	if u.User != nil || u.Fragment != "" {
-		errf("backend.url", "must not have user information or a fragment")
+		errf(field+".url", "must not have user information or a fragment")
 		return nil
 	}
 	if u.Path == "/" {
 		u.Path, u.RawPath = "", ""
 	}
-	k := transportKey{https: u.Scheme == "https", timeout: backendTimeout(mr.Backend), pool: mr.Backend.Pool(), endpoints: strings.Join(mr.Backend.Endpoints, " ")}
+	k := transportKey{https: u.Scheme == "https", timeout: backendTimeout(mb), pool: mb.Pool(), endpoints: strings.Join(mb.Endpoints, " ")}
 	if k.https {
-		k.caFile, k.certFile, k.keyFile, k.serverName = mr.Backend.CAFile, mr.Backend.CertFile, mr.Backend.KeyFile, mr.Backend.ServerName
+		k.caFile, k.certFile, k.keyFile, k.serverName = mb.CAFile, mb.CertFile, mb.KeyFile, mb.ServerName
 	}
 	te := b.transports[k]
 	if te == nil {
@@ -377,12 +373,28 @@ func (b *builder) backend(mr model.Route, errf func(field, format string, args .
 		b.transports[k] = te
 		b.rt.transports = append(b.rt.transports, te.tr)
 		for _, e := range te.errs {
-			errf(e.field, "%v", e.err)
+			errf(field+strings.TrimPrefix(e.field, "backend"), "%v", e.err)
 		}
 	}
 	be := newBackend(u, te.tr, b.rt.logger)
-	be.unavailable = mr.Backend.Unavailable
+	be.unavailable = mb.Unavailable
 	return be
+}
+
+// describeBackend is a backend for Explain: its URL (query values
+// redacted), and why it is unavailable or where its endpoints are.
+func describeBackend(be *backend, mb model.Backend) string {
+	if be == nil {
+		return "(invalid)"
+	}
+	s := be.url
+	switch {
+	case be.unavailable != "":
+		s += " (unavailable: " + be.unavailable + ")"
+	case len(mb.Endpoints) > 0:
+		s += " (endpoints: " + strings.Join(mb.Endpoints, ", ") + ")"
+	}
+	return s
 }
 
 func (b *builder) requirement(mr model.Route, applied model.AppliedJWT, errf func(field, format string, args ...any)) *authn.Requirement {

@@ -16,14 +16,26 @@ type route struct {
 	Match    routeMatch        `yaml:"match"`
 	Backend  backend           `yaml:"backend"`
 	JWT      *routeJWT         `yaml:"jwt"`
+	// Weighted backends, redirects, direct responses, rewrites and
+	// header changes: see routeActions.
+	Backends        []weightedBackend `yaml:"backends"`
+	Redirect        *redirect         `yaml:"redirect"`
+	DirectResponse  *directResponse   `yaml:"directResponse"`
+	Rewrite         *rewrite          `yaml:"rewrite"`
+	RequestHeaders  *headerOps        `yaml:"requestHeaders"`
+	ResponseHeaders *headerOps        `yaml:"responseHeaders"`
 }
 
 type routeMatch struct {
-	Hosts     []string          `yaml:"hosts"`
-	Paths     []string          `yaml:"paths"`
-	PathRegex []string          `yaml:"pathRegex"`
-	Methods   []string          `yaml:"methods"`
-	Headers   map[string]string `yaml:"headers"`
+	Hosts     []string `yaml:"hosts"`
+	Paths     []string `yaml:"paths"`
+	PathRegex []string `yaml:"pathRegex"`
+	// PathPrefix are segment prefixes (model.PathSegmentPrefix).
+	PathPrefix    []string          `yaml:"pathPrefix"`
+	Methods       []string          `yaml:"methods"`
+	Headers       map[string]string `yaml:"headers"`
+	HeaderMatches []valueMatch      `yaml:"headerMatches"`
+	Query         []valueMatch      `yaml:"query"`
 }
 
 type backend struct {
@@ -84,26 +96,15 @@ func (c *converter) route(in route, path string) model.Route {
 			Methods: upper(in.Match.Methods),
 			Headers: in.Match.Headers,
 		},
-		Backend: model.Backend{
-			URL:        in.Backend.URL,
-			Timeout:    or(in.Backend.Timeout, model.DefaultBackendTimeout),
-			CAFile:     c.filePath(in.Backend.CAFile),
-			CertFile:   c.filePath(in.Backend.CertFile),
-			KeyFile:    c.filePath(in.Backend.KeyFile),
-			ServerName: in.Backend.ServerName,
-			Endpoints:  in.Backend.Endpoints,
-			// Absent pool settings stay zero: the defaults.
-			MaxIdleConnsPerHost: or(in.Backend.MaxIdleConnsPerHost, 0),
-			IdleConnTimeout:     or(in.Backend.IdleConnTimeout, 0),
-			DialTimeout:         or(in.Backend.DialTimeout, 0),
-			TLSHandshakeTimeout: or(in.Backend.TLSHandshakeTimeout, 0),
-		},
 		Origin: c.resource(path),
 	}
-	if zero(c, strictyaml.Field(path, "backend.timeout"), in.Backend.Timeout) {
-		c.errorf(strictyaml.Field(path, "backend.timeout"), "must be positive")
+	backendPath := strictyaml.Field(path, "backend")
+	// A route that splits, redirects or answers directly has no backend
+	// unless one is written (which validation then refuses).
+	if c.has(backendPath) || (len(in.Backends) == 0 && in.Redirect == nil && in.DirectResponse == nil) {
+		r.Backend = c.backend(in.Backend, backendPath)
 	}
-	c.checkPool(in.Backend, strictyaml.Field(path, "backend"))
+	c.routeActions(in, path, &r)
 	if in.JWT == nil && c.has(strictyaml.Field(path, "jwt")) {
 		// jwt: null (or an empty jwt:) reads as absent: the route is open.
 		// Say so, in case a template or an indentation slip emptied it.
@@ -118,6 +119,20 @@ func (c *converter) route(in route, path string) model.Route {
 		c.rename(model, strictyaml.Index(strictyaml.Field(matchPath, "pathRegex"), i))
 		r.Match.Paths = append(r.Match.Paths, pathRegex(re))
 	}
+	for i, p := range in.Match.PathPrefix {
+		doc := strictyaml.Index(strictyaml.Field(matchPath, "pathPrefix"), i)
+		c.rename(strictyaml.Index(strictyaml.Field(matchPath, "paths"), len(r.Match.Paths)), doc)
+		if strings.Contains(p, "*") {
+			c.errorf(doc, `invalid path prefix %q: pathPrefix takes whole segments without "*" ("/v1" matches /v1 and /v1/...)`, p)
+		}
+		r.Match.Paths = append(r.Match.Paths, model.PathMatch{Kind: model.PathSegmentPrefix, Value: p})
+	}
+	for i, m := range in.Match.HeaderMatches {
+		r.Match.HeaderMatches = append(r.Match.HeaderMatches, c.valueMatch(m, strictyaml.Index(strictyaml.Field(matchPath, "headerMatches"), i)))
+	}
+	for i, m := range in.Match.Query {
+		r.Match.Query = append(r.Match.Query, c.valueMatch(m, strictyaml.Index(strictyaml.Field(matchPath, "query"), i)))
+	}
 	if in.JWT != nil {
 		jwtPath := strictyaml.Field(path, "jwt")
 		req := c.requirement(in.JWT.requirement, jwtPath)
@@ -125,6 +140,30 @@ func (c *converter) route(in route, path string) model.Route {
 		c.matchMode(in, &req, jwtPath)
 	}
 	return r
+}
+
+// backend converts the backend at path ("routes[0].backend",
+// "routes[0].backends[1]").
+func (c *converter) backend(in backend, path string) model.Backend {
+	b := model.Backend{
+		URL:        in.URL,
+		Timeout:    or(in.Timeout, model.DefaultBackendTimeout),
+		CAFile:     c.filePath(in.CAFile),
+		CertFile:   c.filePath(in.CertFile),
+		KeyFile:    c.filePath(in.KeyFile),
+		ServerName: in.ServerName,
+		Endpoints:  in.Endpoints,
+		// Absent pool settings stay zero: the defaults.
+		MaxIdleConnsPerHost: or(in.MaxIdleConnsPerHost, 0),
+		IdleConnTimeout:     or(in.IdleConnTimeout, 0),
+		DialTimeout:         or(in.DialTimeout, 0),
+		TLSHandshakeTimeout: or(in.TLSHandshakeTimeout, 0),
+	}
+	if zero(c, strictyaml.Field(path, "timeout"), in.Timeout) {
+		c.errorf(strictyaml.Field(path, "timeout"), "must be positive")
+	}
+	c.checkPool(in, path)
+	return b
 }
 
 func pathRegex(re string) model.PathMatch {
@@ -213,4 +252,133 @@ func (c *converter) matchMode(in route, req *model.JWTRequirement, jwtPath strin
 	}
 	x.Policy.Origin = c.origin(setPath)
 	c.synthesized = append(c.synthesized, x.Policy)
+}
+
+// valueMatch is a header or query condition: a name and exactly one of
+// exact, prefix, suffix, regex and present.
+type valueMatch struct {
+	Name    string  `yaml:"name"`
+	Exact   *string `yaml:"exact"`
+	Prefix  *string `yaml:"prefix"`
+	Suffix  *string `yaml:"suffix"`
+	Regex   *string `yaml:"regex"`
+	Present *bool   `yaml:"present"`
+	Invert  bool    `yaml:"invert"`
+}
+
+// weightedBackend is a backend with its share of the requests.
+type weightedBackend struct {
+	backend `yaml:",inline"`
+	// Weight defaults to 1 (Gateway API's default).
+	Weight *int `yaml:"weight"`
+}
+
+type pathRewrite struct {
+	Full   string `yaml:"full"`
+	Prefix string `yaml:"prefix"`
+}
+
+type redirect struct {
+	Scheme string       `yaml:"scheme"`
+	Host   string       `yaml:"host"`
+	Port   int          `yaml:"port"`
+	Path   *pathRewrite `yaml:"path"`
+	Status int          `yaml:"status"`
+}
+
+type directResponse struct {
+	Status int    `yaml:"status"`
+	Body   string `yaml:"body"`
+}
+
+type rewrite struct {
+	Host string       `yaml:"host"`
+	Path *pathRewrite `yaml:"path"`
+}
+
+type headerOps struct {
+	Set    map[string]string `yaml:"set"`
+	Add    map[string]string `yaml:"add"`
+	Remove []string          `yaml:"remove"`
+}
+
+// valueMatch converts the condition at path. The model's kind and value
+// fields are placed at the key that gave them.
+func (c *converter) valueMatch(in valueMatch, path string) model.ValueMatch {
+	m := model.ValueMatch{Name: in.Name, Invert: in.Invert}
+	var keys []string
+	for _, k := range []struct {
+		key  string
+		kind model.ValueKind
+		v    *string
+	}{
+		{"exact", model.ValueExact, in.Exact},
+		{"prefix", model.ValuePrefix, in.Prefix},
+		{"suffix", model.ValueSuffix, in.Suffix},
+		{"regex", model.ValueRegex, in.Regex},
+	} {
+		if k.v != nil {
+			keys = append(keys, k.key)
+			if len(keys) == 1 {
+				m.Kind, m.Value = k.kind, *k.v
+			}
+		}
+	}
+	if in.Present != nil {
+		keys = append(keys, "present")
+		if len(keys) == 1 {
+			m.Kind = model.ValuePresent
+		}
+		if !*in.Present {
+			c.errorf(strictyaml.Field(path, "present"), "only present: true; to require that it is absent, write present: true with invert: true")
+		}
+	}
+	switch len(keys) {
+	case 0:
+		c.errorf(path, "give one of exact, prefix, suffix, regex and present")
+		m.Kind = model.ValuePresent // reported: keep validation quiet about it
+	case 1:
+		c.rename(strictyaml.Field(path, "kind"), strictyaml.Field(path, keys[0]))
+		c.rename(strictyaml.Field(path, "value"), strictyaml.Field(path, keys[0]))
+	default:
+		c.errorf(strictyaml.Field(path, keys[1]), "give one of exact, prefix, suffix, regex and present, got %s", strings.Join(keys, " and "))
+	}
+	return m
+}
+
+// routeActions converts the keys beyond match, backend and jwt: backends,
+// redirect, directResponse, rewrite, requestHeaders and responseHeaders.
+// Which of them may go together is checked by validation
+// (model.Route).
+func (c *converter) routeActions(in route, path string, r *model.Route) {
+	if len(in.Backends) > 0 && c.has(strictyaml.Field(path, "backend")) {
+		c.errorf(strictyaml.Field(path, "backends"), "give backend or backends, not both")
+		r.Backend = model.Backend{} // reported: no more about it
+	}
+	for i, b := range in.Backends {
+		bp := strictyaml.Index(strictyaml.Field(path, "backends"), i)
+		r.Backends = append(r.Backends, model.WeightedBackend{Backend: c.backend(b.backend, bp), Weight: or(b.Weight, 1)})
+	}
+	if rd := in.Redirect; rd != nil {
+		r.Redirect = &model.Redirect{Scheme: rd.Scheme, Host: rd.Host, Port: rd.Port, Path: pathRewriteOf(rd.Path), Status: rd.Status}
+	}
+	if d := in.DirectResponse; d != nil {
+		r.DirectResponse = &model.DirectResponse{Status: d.Status, Body: d.Body}
+	}
+	if rw := in.Rewrite; rw != nil {
+		r.Rewrite = &model.Rewrite{Host: rw.Host, Path: pathRewriteOf(rw.Path)}
+	}
+	if h := in.RequestHeaders; h != nil {
+		r.RequestHeaders = model.HeaderOps{Set: h.Set, Add: h.Add, Remove: h.Remove}
+	}
+	if h := in.ResponseHeaders; h != nil {
+		r.ResponseHeaders = model.HeaderOps{Set: h.Set, Add: h.Add, Remove: h.Remove}
+	}
+}
+
+func pathRewriteOf(p *pathRewrite) *model.PathRewrite {
+	if p == nil {
+		return nil
+	}
+	return &model.PathRewrite{Full: p.Full, Prefix: p.Prefix}
 }
