@@ -59,7 +59,17 @@ func TestExamplesCompile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	paths = append(paths, "../examples/multi")
+	// Every folder of examples is one configuration (a vendor's resources
+	// with their glue), read as `jwtgate validate -c FOLDER` reads it.
+	entries, err := os.ReadDir("../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			paths = append(paths, filepath.Join("../examples", e.Name()))
+		}
+	}
 	for _, p := range paths {
 		if err := gatewaytest.CompileFiles(t, []string{p}).Issues.Err(); err != nil {
 			t.Errorf("%s does not load and compile:\n%v", p, err)
