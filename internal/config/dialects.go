@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/dialect/gatewayapi"
 	"jwtgate.dev/jwtgate/internal/dialect/gloo"
 	"jwtgate.dev/jwtgate/internal/dialect/istio"
 	"jwtgate.dev/jwtgate/internal/dialect/kubecore"
@@ -33,6 +34,14 @@ var dialects = []entry{
 	{apiVersion: istio.SecurityV1, kind: istio.KindAuthorizationPolicy, family: "istio", session: istio.New},
 	{apiVersion: istio.SecurityV1beta1, kind: istio.KindRequestAuthentication, family: "istio", session: istio.New},
 	{apiVersion: istio.SecurityV1beta1, kind: istio.KindAuthorizationPolicy, family: "istio", session: istio.New},
+	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindGateway, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindGateway, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindHTTPRoute, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindHTTPRoute, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindReferenceGrant, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindReferenceGrant, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindGatewayClass, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindGatewayClass, family: "gatewayapi", session: gatewayapi.New},
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindEgressGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.TrafficAPIVersion, kind: tsb.KindTrafficSetting, family: "tsb", session: tsb.New},

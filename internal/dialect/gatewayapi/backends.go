@@ -1,0 +1,111 @@
+package gatewayapi
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/strictyaml"
+)
+
+// backends translates a rule's backendRefs into the route's backend (one
+// with traffic) or weighted backends (several). A backend that cannot be
+// reached (a missing Service or port, no ready endpoint, a reference not
+// permitted, a kind that is not a Service) keeps its share of the
+// requests, which are answered 503 "no healthy upstream" without a
+// connection; the route's status says why. A rule with no backendRefs,
+// or whose weights are all zero, answers 500, as the API says.
+func (t *translator) backends(d *document, refs []backendRef, p string, ro *ruleOut, timeout time.Duration, hasTimeout bool) {
+	type weighted struct {
+		b      model.Backend
+		weight int
+		path   string
+	}
+	var live []weighted
+	for i, br := range refs {
+		bp := strictyaml.Index(strictyaml.Field(p, "backendRefs"), i)
+		w := deref(br.Weight, 1)
+		if w <= 0 {
+			continue // no traffic, by the API
+		}
+		b := t.backend(d, br, bp)
+		if hasTimeout {
+			b.Timeout = timeout
+		}
+		live = append(live, weighted{b, w, bp})
+	}
+	switch {
+	case len(live) == 0:
+		why := "it has no backendRefs"
+		if len(refs) > 0 {
+			why = "every backendRef has weight 0"
+		}
+		d.warnf(p, "%s: the rule answers 500, as the API says", why)
+		ro.route.DirectResponse = &model.DirectResponse{Status: 500}
+		ro.renames["directResponse"] = p
+	case len(live) == 1:
+		ro.route.Backend = live[0].b
+		ro.renames["backend"] = live[0].path
+		ro.renames["backend.url"] = strictyaml.Field(live[0].path, "name")
+		ro.renames["backend.timeout"] = strictyaml.Field(p, "timeouts")
+	default:
+		for i, w := range live {
+			ro.route.Backends = append(ro.route.Backends, model.WeightedBackend{Backend: w.b, Weight: w.weight})
+			f := strictyaml.Index("backends", i)
+			ro.renames[f] = w.path
+			ro.renames[f+".url"] = strictyaml.Field(w.path, "name")
+			ro.renames[f+".weight"] = strictyaml.Field(w.path, "weight")
+			ro.renames[f+".timeout"] = strictyaml.Field(p, "timeouts")
+		}
+	}
+}
+
+// backend resolves one backendRef at path p. A Service backend resolves,
+// as kube-proxy would, to the ready endpoints of its EndpointSlices; what
+// cannot be resolved becomes an unavailable backend with the reason.
+func (t *translator) backend(d *document, br backendRef, p string) model.Backend {
+	to := kindRef{group: deref(br.Group, ""), kind: deref(br.Kind, "Service"), namespace: deref(br.Namespace, d.ref.Namespace), name: br.Name}
+	port := deref(br.Port, 0)
+	host := br.Name + "." + to.namespace + ".svc.cluster.local"
+	b := model.Backend{URL: "http://" + net.JoinHostPort(host, strconv.Itoa(port))}
+	unavailable := func(reason, format string, args ...any) model.Backend {
+		msg := fmt.Sprintf(format, args...)
+		d.noted(model.ReasonTargetNotFound, p, "%s: %s; its share of the requests is answered 503", reason, msg)
+		b.Unavailable = msg
+		return b
+	}
+	if to.group != "" || to.kind != "Service" {
+		return unavailable("ResolvedRefs=False InvalidKind", "%s is not a Service: jwtgate forwards to Services only", to)
+	}
+	if !t.grants.permits(Group, KindHTTPRoute, d.ref.Namespace, to) {
+		return unavailable("ResolvedRefs=False RefNotPermitted",
+			"no ReferenceGrant in namespace %s lets HTTPRoutes of namespace %s refer to Service %s", to.namespace, d.ref.Namespace, to.name)
+	}
+	if port == 0 {
+		return unavailable("ResolvedRefs=False UnsupportedValue", "a Service backend needs a port")
+	}
+	svc := t.s.kube.Service(to.namespace, to.name)
+	if svc == nil {
+		return unavailable("ResolvedRefs=False BackendNotFound", "Service %s/%s not found", to.namespace, to.name)
+	}
+	if strings.EqualFold(svc.Spec.Type, "ExternalName") {
+		return unavailable("ResolvedRefs=False UnsupportedValue",
+			"Service %s/%s is an ExternalName Service, which jwtgate does not follow (it could send requests anywhere the name points)", to.namespace, to.name)
+	}
+	target, err := t.s.kube.Resolve(to.namespace, to.name, port, "")
+	switch {
+	case err != nil && len(target.Endpoints) == 0 && target.Host != "":
+		// The Service and its port exist: nothing is ready behind it.
+		return unavailable("ResolvedRefs=True, but", "%v", err)
+	case err != nil:
+		return unavailable("ResolvedRefs=False BackendNotFound", "%v", err)
+	}
+	b.Endpoints = target.Endpoints
+	if ap := target.AppProtocol; ap == "kubernetes.io/h2c" || ap == "grpc" || ap == "h2c" {
+		d.notServed(p, "the Service port's appProtocol %s asks for HTTP/2 without TLS, which jwtgate does not speak to backends: requests are sent over HTTP/1.1", ap)
+	}
+	return b
+}
