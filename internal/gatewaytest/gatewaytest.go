@@ -30,6 +30,7 @@ import (
 	"testing"
 	"time"
 
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/gateway"
 	"jwtgate.dev/jwtgate/internal/logtest"
 	"jwtgate.dev/jwtgate/internal/model"
@@ -52,6 +53,7 @@ type settings struct {
 	readyTimeout time.Duration
 	grace        time.Duration
 	build        proxy.Options
+	sel          dialect.Selection
 	logger       *slog.Logger
 	level        slog.Level
 	reloaded     func(error)
@@ -87,6 +89,11 @@ func Grace(d time.Duration) Option { return func(s *settings) { s.grace = d } }
 // Build is gateway.Options.Build: the clock, the key set HTTP client.
 func Build(o proxy.Options) Option { return func(s *settings) { s.build = o } }
 
+// Select is gateway.Options.Select: the vendor gateway and workloads to
+// serve. Its BindAddress defaults to 127.0.0.1, so that the listeners of
+// vendor resources bind loopback only, as every test must.
+func Select(sel dialect.Selection) Option { return func(s *settings) { s.sel = sel } }
+
 // Logger sends the gateway's log to l instead of Harness.Logs (which is
 // then nil).
 func Logger(l *slog.Logger) Option { return func(s *settings) { s.logger = l } }
@@ -102,6 +109,9 @@ func apply(opts []Option) settings {
 	s := settings{name: DefaultName, level: slog.LevelInfo}
 	for _, o := range opts {
 		o(&s)
+	}
+	if s.sel.BindAddress == "" {
+		s.sel.BindAddress = "127.0.0.1"
 	}
 	return s
 }
@@ -141,6 +151,7 @@ func Start(t testing.TB, yaml string, opts ...Option) *Harness {
 		ReadyTimeout: s.readyTimeout,
 		Grace:        s.grace,
 		Build:        s.build,
+		Select:       s.sel,
 		Reloaded:     s.reloaded,
 	}
 	if s.admin {
@@ -226,7 +237,7 @@ func (h *Harness) Reload() error {
 func Compile(t testing.TB, yaml string, opts ...Option) *gateway.Snapshot {
 	t.Helper()
 	s := apply(opts)
-	snap := gateway.CompileBytes(s.name, []byte(yaml), s.build)
+	snap := gateway.CompileBytesFor(s.sel, s.name, []byte(yaml), s.build)
 	closeAtEnd(t, snap)
 	return snap
 }
@@ -235,7 +246,7 @@ func Compile(t testing.TB, yaml string, opts ...Option) *gateway.Snapshot {
 func CompileFiles(t testing.TB, paths []string, opts ...Option) *gateway.Snapshot {
 	t.Helper()
 	s := apply(opts)
-	snap := gateway.Compile(paths, s.build)
+	snap := gateway.CompileFor(s.sel, paths, s.build)
 	closeAtEnd(t, snap)
 	return snap
 }
