@@ -62,9 +62,19 @@ func (c *Config) EffectiveJWT(r Route) AppliedJWT {
 // configuration order.
 func (c *Config) PoliciesFor(r Route) []Policy {
 	var out []Policy
-	for _, p := range c.Policies {
-		if p.AppliesTo(r) {
-			out = append(out, p)
+	for _, i := range c.PolicyIndexesFor(r) {
+		out = append(out, c.Policies[i])
+	}
+	return out
+}
+
+// PolicyIndexesFor is PoliciesFor as indexes into c.Policies: routes that
+// many policies reach compile without copying them.
+func (c *Config) PolicyIndexesFor(r Route) []int {
+	var out []int
+	for i := range c.Policies {
+		if c.Policies[i].AppliesTo(r) {
+			out = append(out, i)
 		}
 	}
 	return out

@@ -123,7 +123,7 @@ func Build(cfg *model.Config, opts Options) (*Runtime, model.Issues) {
 		byName: map[string]*listener{},
 		byAddr: map[string]*listener{},
 		logger: logger,
-	}, opts: opts, transports: map[transportKey]*transportEntry{}, engines: map[string]*authz.Engine{}, reqs: map[string]*authn.Requirement{}}
+	}, opts: opts, transports: map[transportKey]*transportEntry{}, engines: map[string]*authz.Engine{}, sets: map[string]*policySet{}, reqs: map[string]*authn.Requirement{}}
 	b.compileListeners()
 	b.compileProviders()
 	b.compilePolicies()
@@ -146,7 +146,8 @@ type builder struct {
 	badProviders map[string]bool
 	badPolicies  map[string]bool
 	transports   map[transportKey]*transportEntry
-	engines      map[string]*authz.Engine      // by the names of their policies
+	engines      map[string]*authz.Engine      // egress: by the names of their policies
+	sets         map[string]*policySet         // by the indexes of their policies
 	reqs         map[string]*authn.Requirement // by AppliedJWT.From, for JWT policies
 }
 
@@ -328,14 +329,9 @@ func (b *builder) compileRoutes() {
 			}
 			ex.JWT = &JWTExplanation{Providers: slices.Clone(q.Providers), RequireAll: q.RequireAll, Mode: mode, Phase: phase, Priority: q.Priority, From: applied.From, NotApplied: applied.NotApplied}
 		}
-		pols := b.cfg.PoliciesFor(mr)
-		if len(pols) > 0 {
-			r.engine = b.engine(pols)
-			if r.engine != nil {
-				ex.Policies = r.engine.Describe()
-			}
-		}
-		r.compileMetrics(b.opts.Metrics, ln, provNames, pols)
+		set := b.policySet(b.cfg.PolicyIndexesFor(mr))
+		r.engine, ex.Policies = set.engine, set.describe
+		r.compileMetrics(b.opts.Metrics, ln, provNames, set.policies)
 		b.rt.explain = append(b.rt.explain, ex)
 		if l != nil {
 			l.routes = append(l.routes, r)
@@ -434,26 +430,49 @@ func (b *builder) requirement(mr model.Route, applied model.AppliedJWT, errf fun
 	return q
 }
 
-func (b *builder) engine(pols []model.Policy) *authz.Engine {
-	names := make([]string, len(pols))
-	for i, p := range pols {
-		if b.badPolicies[p.Name] {
-			return nil // already reported against the policy
-		}
-		names[i] = p.Name
+// policySet is the compiled form of the policies that reach a route;
+// routes that the same policies reach share one.
+type policySet struct {
+	policies []model.Policy
+	engine   *authz.Engine // nil when none applies, or one failed
+	describe []string      // the engine's Describe, shared read-only
+}
+
+// policySet compiles the policies at idx (into b.cfg.Policies) once per
+// distinct set.
+func (b *builder) policySet(idx []int) *policySet {
+	if len(idx) == 0 {
+		return &policySet{}
 	}
-	key := strings.Join(names, "\x00")
-	if e, ok := b.engines[key]; ok {
-		return e
+	var kb strings.Builder
+	for _, i := range idx {
+		kb.WriteString(strconv.Itoa(i))
+		kb.WriteByte(',')
 	}
-	e, err := authz.Compile(pols)
+	key := kb.String()
+	if s, ok := b.sets[key]; ok {
+		return s
+	}
+	s := &policySet{policies: make([]model.Policy, len(idx))}
+	b.sets[key] = s
+	names := make([]string, len(idx))
+	bad := false
+	for j, i := range idx {
+		s.policies[j] = b.cfg.Policies[i]
+		names[j] = s.policies[j].Name
+		bad = bad || b.badPolicies[names[j]] // already reported against the policy
+	}
+	if bad {
+		return s
+	}
+	e, err := authz.Compile(s.policies)
 	if err != nil {
 		// Each policy compiled alone; together they should too.
 		b.issues = append(b.issues, model.Issue{Severity: model.Error, Msg: fmt.Sprintf("compiling policies %s: %v", strings.Join(names, ", "), err)})
-		return nil
+		return s
 	}
-	b.engines[key] = e
-	return e
+	s.engine, s.describe = e, e.Describe()
+	return s
 }
 
 // Explain describes every route in configuration order.
