@@ -114,7 +114,7 @@ func (b *builder) compileEgress() {
 				ex.Policies = append(ex.Policies, r.engine.Describe()...)
 			}
 		}
-		r.compileMetrics(b.opts.Metrics, l.name, provNames, plan.Policies)
+		r.compileMetrics(b.opts.Metrics, l.name, provNames, policyMetrics(b.opts.Metrics, plan.Policies))
 		b.rt.explain = append(b.rt.explain, ex)
 		if s.Host == model.AnyHost {
 			wildcards = append(wildcards, r)

@@ -9,7 +9,7 @@ import (
 
 // compileMetrics resolves the metric handles of a route once, at build
 // time, so that recording a request allocates nothing.
-func (r *route) compileMetrics(m *metrics.Metrics, listener string, providers []string, policies []model.Policy) {
+func (r *route) compileMetrics(m *metrics.Metrics, listener string, providers []string, policyMetrics map[string]*metrics.PolicyMetrics) {
 	r.metrics = m.Route(listener, r.name)
 	if m == nil {
 		return
@@ -22,10 +22,21 @@ func (r *route) compileMetrics(m *metrics.Metrics, listener string, providers []
 			r.firstProvider = h
 		}
 	}
-	r.policyMetrics = map[string]*metrics.PolicyMetrics{"": m.Policy("", metrics.ActionNone)}
-	for _, p := range policies {
-		r.policyMetrics[p.Name] = m.Policy(p.Name, string(p.Action))
+	r.policyMetrics = policyMetrics
+}
+
+// policyMetrics resolves the decision counters of policies, and of
+// decisions no policy made (""); routes the same policies reach share the
+// map, read-only. Nil without metrics.
+func policyMetrics(m *metrics.Metrics, policies []model.Policy) map[string]*metrics.PolicyMetrics {
+	if m == nil {
+		return nil
 	}
+	out := map[string]*metrics.PolicyMetrics{"": m.Policy("", metrics.ActionNone)}
+	for _, p := range policies {
+		out[p.Name] = m.Policy(p.Name, string(p.Action))
+	}
+	return out
 }
 
 // recordAuthn counts an authentication outcome against the provider that

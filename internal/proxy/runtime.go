@@ -148,6 +148,7 @@ type builder struct {
 	transports   map[transportKey]*transportEntry
 	engines      map[string]*authz.Engine      // egress: by the names of their policies
 	sets         map[string]*policySet         // by the indexes of their policies
+	noPolicies   *policySet
 	reqs         map[string]*authn.Requirement // by AppliedJWT.From, for JWT policies
 }
 
@@ -331,7 +332,7 @@ func (b *builder) compileRoutes() {
 		}
 		set := b.policySet(b.cfg.PolicyIndexesFor(mr))
 		r.engine, ex.Policies = set.engine, set.describe
-		r.compileMetrics(b.opts.Metrics, ln, provNames, set.policies)
+		r.compileMetrics(b.opts.Metrics, ln, provNames, set.metrics)
 		b.rt.explain = append(b.rt.explain, ex)
 		if l != nil {
 			l.routes = append(l.routes, r)
@@ -436,13 +437,17 @@ type policySet struct {
 	policies []model.Policy
 	engine   *authz.Engine // nil when none applies, or one failed
 	describe []string      // the engine's Describe, shared read-only
+	metrics  map[string]*metrics.PolicyMetrics
 }
 
 // policySet compiles the policies at idx (into b.cfg.Policies) once per
 // distinct set.
 func (b *builder) policySet(idx []int) *policySet {
 	if len(idx) == 0 {
-		return &policySet{}
+		if b.noPolicies == nil {
+			b.noPolicies = &policySet{metrics: policyMetrics(b.opts.Metrics, nil)}
+		}
+		return b.noPolicies
 	}
 	var kb strings.Builder
 	for _, i := range idx {
@@ -462,6 +467,7 @@ func (b *builder) policySet(idx []int) *policySet {
 		names[j] = s.policies[j].Name
 		bad = bad || b.badPolicies[names[j]] // already reported against the policy
 	}
+	s.metrics = policyMetrics(b.opts.Metrics, s.policies)
 	if bad {
 		return s
 	}
