@@ -146,8 +146,8 @@ type builder struct {
 	badProviders map[string]bool
 	badPolicies  map[string]bool
 	transports   map[transportKey]*transportEntry
-	engines      map[string]*authz.Engine      // egress: by the names of their policies
-	sets         map[string]*policySet         // by the indexes of their policies
+	engines      map[string]*authz.Engine // egress: by the names of their policies
+	sets         map[string]*policySet    // by the indexes of their policies
 	noPolicies   *policySet
 	reqs         map[string]*authn.Requirement // by AppliedJWT.From, for JWT policies
 }
