@@ -98,7 +98,8 @@ func targetKind(r targetRef) string {
 }
 
 // workloadNamespace is the namespace of the workload jwtgate stands for:
-// the selection's, else the named gateway's, else "default".
+// the selection's, else the named gateway's, else the namespace of the
+// Istio Gateway served as the only one in the files, else "default".
 func (s *session) workloadNamespace() string {
 	if ns := s.sel.WorkloadNamespace; ns != "" {
 		return ns
@@ -106,7 +107,20 @@ func (s *session) workloadNamespace() string {
 	if ns, _, ok := strings.Cut(s.sel.Gateway, "/"); ok && ns != "" {
 		return ns
 	}
+	if s.derivedNS != "" {
+		return s.derivedNS
+	}
 	return model.DefaultNamespace
+}
+
+// workloadLabels are the labels of the workload jwtgate stands for: the
+// selection's, else the selectors of the Istio Gateways it serves (see
+// choose).
+func (s *session) workloadLabels() map[string]string {
+	if len(s.sel.WorkloadLabels) > 0 {
+		return s.sel.WorkloadLabels
+	}
+	return s.derived
 }
 
 // attach decides whether the document applies to the workload jwtgate
@@ -151,10 +165,10 @@ func (s *session) attach(d *document) bool {
 			d.ref.Namespace, ns, RootNamespace)
 		return false
 	}
-	if sel := d.attachment().Selector; sel != nil && !model.Labels(s.sel.WorkloadLabels).Matches(sel.MatchLabels) {
+	if sel := d.attachment().Selector; sel != nil && !model.Labels(s.workloadLabels()).Matches(sel.MatchLabels) {
 		have := "none given: --workload-labels or the glue document's workload.labels"
-		if len(s.sel.WorkloadLabels) > 0 {
-			have = labelString(s.sel.WorkloadLabels)
+		if l := s.workloadLabels(); len(l) > 0 {
+			have = labelString(l)
 		}
 		d.note(model.ReasonNotSelected, "not applied: its selector %s is not among the workload's labels (%s)", labelString(sel.MatchLabels), have)
 		return false

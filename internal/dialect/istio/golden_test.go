@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -41,6 +42,30 @@ var goldenCases = []goldenCase{
 	{name: "errors", file: "errors.yaml"},
 	{name: "errors-model", file: "errors-model.yaml"},
 	{name: "noname", file: "noname.yaml"},
+	{name: "routing", file: "routing.yaml", sel: dialect.Selection{BindAddress: bind}},
+	{name: "routing-errors", file: "routing-errors.yaml", sel: dialect.Selection{Gateway: "istio-system/gw", BindAddress: bind}},
+	{name: "routing-errors-unselected", file: "routing-errors.yaml"},
+	{name: "routing-select-none", file: "routing-select.yaml"},
+	{name: "routing-select-name", file: "routing-select.yaml", sel: dialect.Selection{Gateway: "internal/internal", BindAddress: bind}},
+	{name: "routing-select-labels", file: "routing-select.yaml", sel: dialect.Selection{
+		WorkloadNamespace: "istio-system", WorkloadLabels: map[string]string{"istio": "ingressgateway", "app": "istio-ingressgateway"}, BindAddress: bind}},
+	{name: "routing-select-ghost", file: "routing-select.yaml", sel: dialect.Selection{Gateway: "ghost/gw"}},
+	{name: "routing-model", file: "routing-model.yaml", sel: dialect.Selection{BindAddress: bind}},
+	{name: "asm", file: asmExamples, sel: dialect.Selection{BindAddress: bind}},
+}
+
+// bind is the bind address of the routing cases.
+const bind = "127.0.0.1"
+
+// asmExamples is the folder of seed 003 as Istio resources.
+const asmExamples = "../../../examples/asm"
+
+// inputPath is where a case's input is: under testdata, or the examples.
+func inputPath(file string) string {
+	if strings.HasPrefix(file, "../") {
+		return file
+	}
+	return filepath.Join("testdata", file)
 }
 
 // golden is what a golden file holds: every diagnostic (file:line: field:
@@ -49,7 +74,9 @@ var goldenCases = []goldenCase{
 type golden struct {
 	Diagnostics []string          `yaml:"diagnostics,omitempty"`
 	Resources   []string          `yaml:"resources"`
+	Listeners   []model.Listener  `yaml:"listeners,omitempty"`
 	Providers   []model.Provider  `yaml:"providers,omitempty"`
+	Routes      []model.Route     `yaml:"routes,omitempty"`
 	JWTPolicies []model.JWTPolicy `yaml:"jwtPolicies,omitempty"`
 	Policies    []model.Policy    `yaml:"policies,omitempty"`
 }
@@ -57,7 +84,7 @@ type golden struct {
 // read loads a case the way serve and validate do.
 func read(t testing.TB, c goldenCase) (*config.Loaded, model.Issues, []model.Status) {
 	t.Helper()
-	ld := config.ReadSelected(c.sel, filepath.Join("testdata", c.file))
+	ld := config.ReadSelected(c.sel, inputPath(c.file))
 	cfg, issues := ld.Validated()
 	notes := append(slices.Clone(ld.Notes), ld.Config.Notes()...)
 	return ld, issues, model.Statuses(ld.Resources, issues, notes, cfg != nil)
@@ -76,7 +103,20 @@ func TestGolden(t *testing.T) {
 			for _, st := range statuses {
 				g.Resources = append(g.Resources, st.String())
 			}
-			g.Providers, g.JWTPolicies, g.Policies = ld.Config.Providers, ld.Config.JWTPolicies, ld.Config.Policies
+			cfg := ld.Config
+			g.Providers, g.JWTPolicies, g.Policies = cfg.Providers, cfg.JWTPolicies, cfg.Policies
+			// The listeners and routes the Istio routing resources make
+			// (those of native documents are the native dialect's).
+			for _, l := range cfg.Listeners {
+				if istioMade(l.Origin) {
+					g.Listeners = append(g.Listeners, l)
+				}
+			}
+			for _, r := range cfg.Routes {
+				if istioMade(r.Origin) {
+					g.Routes = append(g.Routes, r)
+				}
+			}
 			var b bytes.Buffer
 			enc := yaml.NewEncoder(&b)
 			enc.SetIndent(2)
@@ -104,13 +144,16 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// istioMade reports whether a model piece comes from an Istio document.
+func istioMade(o model.Origin) bool { return strings.HasPrefix(o.APIVersion, "networking.istio.io/") }
+
 // TestEveryResourceHasAStatus checks that every document of every input
 // gets exactly one status.
 func TestEveryResourceHasAStatus(t *testing.T) {
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, statuses := read(t, c)
-			want := documents(t, filepath.Join("testdata", c.file))
+			want := documents(t, inputPath(c.file))
 			var got []model.Ref
 			for _, st := range statuses {
 				got = append(got, st.Ref)
@@ -127,12 +170,20 @@ func TestEveryResourceHasAStatus(t *testing.T) {
 	}
 }
 
-// documents lists the resources of a file as its documents name them
-// (native documents: their listeners and routes).
+// documents lists the resources of a file or folder as its documents
+// name them (native documents: their listeners and routes).
 func documents(t *testing.T, file string) []model.Ref {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
+	var data []byte
+	files, _ := filepath.Glob(filepath.Join(file, "*.yaml"))
+	if len(files) == 0 {
+		files = []string{file}
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(append(data, b...), "\n---\n"...)
 	}
 	var out []model.Ref
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -148,6 +199,9 @@ func documents(t *testing.T, file string) []model.Ref {
 		}
 		if err := dec.Decode(&doc); err != nil {
 			break
+		}
+		if doc.Kind == "" {
+			continue // a document of comments only
 		}
 		if doc.Kind == "Config" {
 			for _, l := range doc.Listeners {

@@ -1,12 +1,18 @@
-// Package istio reads Istio's security resources as they are:
-// RequestAuthentication and AuthorizationPolicy of security.istio.io/v1
-// and v1beta1, enforced with Istio's semantics.
+// Package istio reads Istio's resources as they are: the security
+// resources RequestAuthentication and AuthorizationPolicy of
+// security.istio.io/v1 and v1beta1, enforced with Istio's semantics, and
+// the routing resources Gateway and VirtualService of
+// networking.istio.io/v1, v1beta1 and v1alpha3, served as listeners and
+// routes.
 //
 // jwtgate stands in for one workload (dialect.Selection: its namespace
-// and pod labels, and the Gateway API gateway it is, if any). The dialect
-// is a dialect.Session: Decode reads and checks each document on its own;
-// Finish, once every document is read, decides which resources apply to
-// that workload (see attach) and translates them:
+// and pod labels, and the gateway it is, if any). The dialect is a
+// dialect.Session: Decode reads and checks each document on its own;
+// Finish, once every document is read, chooses the Istio Gateways it
+// serves (see choose: by name, by the workload's labels, or the only
+// one; a Gateway chosen by name or as the only one makes jwtgate stand
+// for its pods), decides which security resources apply to that
+// workload (see attach) and translates them:
 //
 //   - the RequestAuthentications that apply combine into one JWT policy
 //     (model.JWTPolicy, named after the first, "NAMESPACE/NAME") whose
@@ -18,15 +24,23 @@
 //     ("NAMESPACE/NAME"): ALLOW and DENY as written, CUSTOM as a DENY of
 //     what its rules select (the external authorizer cannot be asked),
 //     AUDIT and dry-run policies not at all (they never change a
-//     decision in Istio either).
+//     decision in Istio either);
+//   - the servers of the chosen Gateways become listeners, one per port
+//     ("NAMESPACE/GATEWAY/PORT", after the first Gateway serving it), and
+//     the VirtualServices bound to them routes (see virtualServices):
+//     "NAMESPACE/VS/ROUTE" for http route ROUTE (its name, or its index),
+//     with "#J" for its J-th match when it has several, and "@HOST" (and
+//     ":PORT") when the VirtualService is served on several virtual hosts.
 //
-// Both apply to every route of every non-egress listener. Every document
-// gets a status: NotSelected when it is aimed at another workload,
-// Unsupported when nothing of it is enforced, PartiallyAccepted when a
-// part was dropped, failing closed. The fields of each model piece are
-// mapped back to the document's fields (strictyaml.Document.Renames), so
-// that what validation finds later is reported at the vendor document's
-// own file, line and field path.
+// The security resources apply to every route of every non-egress
+// listener, those the VirtualServices make included. Every document gets
+// a status: NotSelected when it is aimed at another workload or gateway,
+// Unsupported when nothing of it is enforced, TargetNotFound when it
+// names what is not in the files, PartiallyAccepted when a part was
+// dropped or served narrower, failing closed. The fields of each model
+// piece are mapped back to the document's fields
+// (strictyaml.Document.Renames), so that what validation finds later is
+// reported at the vendor document's own file, line and field path.
 package istio
 
 import (
@@ -35,8 +49,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/kube"
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/strictyaml"
 )
@@ -51,18 +67,46 @@ const (
 	KindAuthorizationPolicy   = "AuthorizationPolicy"
 )
 
+// The apiVersions and kinds of the routing resources: the three served
+// versions are the same API.
+const (
+	NetworkingV1       = "networking.istio.io/v1"
+	NetworkingV1beta1  = "networking.istio.io/v1beta1"
+	NetworkingV1alpha3 = "networking.istio.io/v1alpha3"
+
+	KindGateway        = "Gateway"
+	KindVirtualService = "VirtualService"
+)
+
 // RootNamespace is Istio's default root namespace: resources there apply
 // mesh-wide.
 const RootNamespace = "istio-system"
 
 // New makes the Session of one load, for the workload env.Selection
 // describes. It is a dialect.Family.
-func New(env dialect.Env) dialect.Session { return &session{sel: env.Selection} }
+func New(env dialect.Env) dialect.Session {
+	st := env.Kube
+	if st == nil {
+		st = &kube.Store{}
+	}
+	return &session{sel: env.Selection, kube: st}
+}
 
 // session collects every Istio document of a load.
 type session struct {
 	sel  dialect.Selection
+	kube *kube.Store
 	docs []*document
+	// gateways are the Istio Gateways jwtgate serves (see choose), the
+	// oldest first.
+	gateways []*document
+	// derived is set when the selection names no workload labels and
+	// jwtgate serves Istio Gateways chosen by name or as the only one:
+	// it then stands for their pods, whose labels are their selectors.
+	derived map[string]string
+	// derivedNS is the chosen gateway's namespace, the workload's when
+	// the selection names none.
+	derivedNS string
 }
 
 // document is one Istio document, decoded.
@@ -76,6 +120,15 @@ type document struct {
 
 	ra *object[requestAuthenticationSpec]
 	ap *object[authorizationPolicySpec]
+	gw *object[gatewaySpec]
+	vs *object[virtualServiceSpec]
+
+	// created is metadata.creationTimestamp (routing kinds); zero when
+	// absent.
+	created time.Time
+	// dup is set on a second document of the same kind, namespace and
+	// name (reported): routing documents that are dups are not served.
+	dup bool
 
 	issues model.Issues
 	notes  []note
@@ -108,6 +161,14 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 		d.ap = &object[authorizationPolicySpec]{}
 		dec.Decode(in.Node, "", d.ap)
 		d.meta, at = &d.ap.Metadata, &d.ap.Spec.attachment
+	case KindGateway:
+		d.gw = &object[gatewaySpec]{}
+		dec.Decode(in.Node, "", d.gw)
+		d.meta = &d.gw.Metadata
+	case KindVirtualService:
+		d.vs = &object[virtualServiceSpec]{}
+		dec.Decode(in.Node, "", d.vs)
+		d.meta = &d.vs.Metadata
 	default:
 		// Only reachable when the loader's table lists a kind this
 		// package does not know.
@@ -133,10 +194,15 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	if d.meta.Name == "" && !d.reported("metadata.name") {
 		d.errorf("metadata", "missing required field %q", "name")
 	}
-	d.checkAttachment(at)
+	if at != nil {
+		d.checkAttachment(at)
+	} else {
+		d.checkRouting()
+	}
 	for _, o := range s.docs {
-		if o.ref == d.ref && d.ref.Name != "" {
+		if o.ref.Kind == d.ref.Kind && o.ref.Namespace == d.ref.Namespace && o.ref.Name == d.ref.Name && d.ref.Name != "" {
 			d.errorf("metadata.name", "%s is defined already at %s:%d", d.ref, o.file, o.line)
+			d.dup = true
 			break
 		}
 	}
@@ -178,14 +244,22 @@ func (d *document) reported(path string) bool {
 	return false
 }
 
-// add records an issue at the document path, on line.
+// add records an issue at the document path, on line. An issue already
+// recorded (a VirtualService served on several virtual hosts is read
+// once for each) is not recorded again.
 func (d *document) add(sev model.Severity, path string, line int, format string, args ...any) {
-	d.issues = append(d.issues, model.Issue{
+	is := model.Issue{
 		Severity: sev,
 		Origin:   model.Origin{Ref: d.ref, File: d.file, Line: line},
 		Field:    path,
 		Msg:      fmt.Sprintf(format, args...),
-	})
+	}
+	for _, o := range d.issues {
+		if o.Severity == is.Severity && o.Field == is.Field && o.Msg == is.Msg {
+			return
+		}
+	}
+	d.issues = append(d.issues, is)
 }
 
 // errorf records an error at the document path, unless the decoder
@@ -270,15 +344,22 @@ func (d *document) rename(from, to string) { d.layout.Renames[from] = to }
 func (d *document) name() string { return d.ref.Namespace + "/" + d.ref.Name }
 
 // Finish decides what applies to the workload, translates it, and returns
-// the model pieces with every issue and status found since Decode.
+// the model pieces with every issue and status found since Decode: first
+// the Istio Gateways jwtgate serves (which may say which workload it
+// stands for, see choose), then the security resources that apply to
+// that workload, then the listeners and the VirtualServices' routes.
 func (s *session) Finish() dialect.Result {
 	var res dialect.Result
+	t := &translator{s: s, out: &res.Config}
+	res.Issues = append(res.Issues, t.choose()...)
 	var ras, aps []*document
 	for _, d := range s.docs {
-		d.applied = s.attach(d)
-		if d.ra != nil {
+		switch {
+		case d.ra != nil:
+			d.applied = s.attach(d)
 			ras = append(ras, d)
-		} else {
+		case d.ap != nil:
+			d.applied = s.attach(d)
 			aps = append(aps, d)
 		}
 	}
@@ -288,6 +369,9 @@ func (s *session) Finish() dialect.Result {
 			res.Config.Policies = append(res.Config.Policies, p)
 		}
 	}
+	t.outputs = s.outputHeaders()
+	t.listeners()
+	t.virtualServices()
 	for _, d := range s.docs {
 		res.Issues = append(res.Issues, d.issues...)
 		d.issues = nil
