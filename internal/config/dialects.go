@@ -4,9 +4,11 @@ import (
 	"strings"
 
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/dialect/envoygateway"
 	"jwtgate.dev/jwtgate/internal/dialect/gatewayapi"
 	"jwtgate.dev/jwtgate/internal/dialect/gloo"
 	"jwtgate.dev/jwtgate/internal/dialect/istio"
+	"jwtgate.dev/jwtgate/internal/dialect/kgateway"
 	"jwtgate.dev/jwtgate/internal/dialect/kubecore"
 	"jwtgate.dev/jwtgate/internal/dialect/native"
 	"jwtgate.dev/jwtgate/internal/dialect/tsb"
@@ -48,6 +50,10 @@ var dialects = []entry{
 	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindReferenceGrant, family: "gatewayapi", session: gatewayapi.New},
 	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindGatewayClass, family: "gatewayapi", session: gatewayapi.New},
 	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindGatewayClass, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: kgateway.V1alpha1, kind: kgateway.KindGatewayExtension, family: "kgateway", session: kgateway.New},
+	{apiVersion: kgateway.V1alpha1, kind: kgateway.KindTrafficPolicy, family: "kgateway", session: kgateway.New},
+	{apiVersion: kgateway.V1alpha1, kind: kgateway.KindBackend, family: "kgateway", session: kgateway.New},
+	{apiVersion: envoygateway.V1alpha1, kind: envoygateway.KindSecurityPolicy, family: "envoygateway", session: envoygateway.New},
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.GatewayAPIVersion, kind: tsb.KindEgressGateway, family: "tsb", session: tsb.New},
 	{apiVersion: tsb.TrafficAPIVersion, kind: tsb.KindTrafficSetting, family: "tsb", session: tsb.New},

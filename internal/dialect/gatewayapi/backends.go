@@ -78,7 +78,7 @@ func (t *translator) backend(d *document, br backendRef, p string) model.Backend
 		return b
 	}
 	if to.group != "" || to.kind != "Service" {
-		return unavailable("ResolvedRefs=False InvalidKind", "%s is not a Service: jwtgate forwards to Services only", to)
+		return t.peerBackend(d, to, port, unavailable)
 	}
 	if !t.grants.permits(Group, KindHTTPRoute, d.ref.Namespace, to) {
 		return unavailable("ResolvedRefs=False RefNotPermitted",
@@ -106,6 +106,24 @@ func (t *translator) backend(d *document, br backendRef, p string) model.Backend
 	b.Endpoints = target.Endpoints
 	if ap := target.AppProtocol; ap == "kubernetes.io/h2c" || ap == "grpc" || ap == "h2c" {
 		d.notServed(p, "the Service port's appProtocol %s asks for HTTP/2 without TLS, which jwtgate does not speak to backends: requests are sent over HTTP/1.1", ap)
+	}
+	return b
+}
+
+// peerBackend resolves a backendRef to a kind other than Service through
+// the load's peer dialects (kgateway's Backend, see peer.go): a kind no
+// peer reads is not forwarded to.
+func (t *translator) peerBackend(d *document, to kindRef, port int, unavailable func(reason, format string, args ...any) model.Backend) model.Backend {
+	if !t.grants.permits(Group, KindHTTPRoute, d.ref.Namespace, to) {
+		return unavailable("ResolvedRefs=False RefNotPermitted",
+			"no ReferenceGrant in namespace %s lets HTTPRoutes of namespace %s refer to %s", to.namespace, d.ref.Namespace, to)
+	}
+	b, ok := t.s.peerBackend(BackendRef{Group: to.group, Kind: to.kind, Namespace: to.namespace, Name: to.name, Port: port, From: d.ref})
+	switch {
+	case !ok:
+		return unavailable("ResolvedRefs=False InvalidKind", "%s is not a Service: jwtgate forwards to Services only", to)
+	case b.Unavailable != "":
+		return unavailable("ResolvedRefs=False BackendNotFound", "%s", b.Unavailable)
 	}
 	return b
 }

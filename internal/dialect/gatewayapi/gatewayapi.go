@@ -59,9 +59,11 @@ const (
 func New(env dialect.Env) dialect.Session {
 	st := env.Kube
 	if st == nil {
-		st = &kube.Store{}
+		return &session{sel: env.Selection, kube: &kube.Store{}}
 	}
-	return &session{sel: env.Selection, kube: st}
+	s := &session{sel: env.Selection, kube: st}
+	s.peers = join(st, func(l *load) { l.gw = s }) // see peer.go
+	return s
 }
 
 // session collects every Gateway API document of a load.
@@ -69,6 +71,13 @@ type session struct {
 	sel  dialect.Selection
 	kube *kube.Store
 	docs []*document
+	// peers is the load's meeting place with peer dialects (peer.go);
+	// nil for a session made without a store.
+	peers *load
+	// res is the translation, made once (by Finish or a peer's View);
+	// chosen is the Gateway it serves.
+	res    *dialect.Result
+	chosen *document
 }
 
 // document is one Gateway API document, decoded.
@@ -345,8 +354,29 @@ func nsName(r model.Ref) string { return r.Namespace + "/" + r.Name }
 // HTTPRoutes attached to it, and returns the model pieces with every issue
 // and status found since Decode.
 func (s *session) Finish() dialect.Result {
+	res := s.result()
+	if s.peers != nil {
+		leave(s.kube)
+	}
+	return res
+}
+
+// result is the translation of every document, made on first use (a
+// peer's View may ask for it before Finish does).
+func (s *session) result() dialect.Result {
+	if s.res == nil {
+		r := s.translate()
+		s.res = &r
+	}
+	return *s.res
+}
+
+// translate chooses the Gateway, translates it with its HTTPRoutes and
+// collects every issue and status found since Decode.
+func (s *session) translate() dialect.Result {
 	var res dialect.Result
 	chosen, issues := s.choose()
+	s.chosen = chosen
 	res.Issues = append(res.Issues, issues...)
 	t := &translator{s: s, gw: chosen, out: &res.Config, grants: s.grants()}
 	if chosen != nil && !chosen.hasErrors {
