@@ -15,6 +15,23 @@ import (
 func FuzzCompile(f *testing.F) {
 	seeds, _ := filepath.Glob("../../examples/*.yaml")
 	more, _ := filepath.Glob("testdata/compile/*.yaml")
+	// Every dialect: each example folder's files, one seed per folder.
+	entries, _ := os.ReadDir("../../examples")
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join("../../examples", e.Name(), "*.yaml"))
+		var all []byte
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil {
+				all = append(append(all, "\n---\n"...), b...)
+			}
+		}
+		if len(all) > 0 {
+			f.Add(all)
+		}
+	}
 	for _, p := range append(seeds, more...) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
