@@ -16,7 +16,9 @@
 // proxy (a ReverseProxy choosing its destination per request, originating
 // TLS to a local HTTPS upstream) and (f) jwtgate's egress listener, which
 // checks the token (cached), a gateway-wide rule, and originates TLS.
-// Results are printed as a table with the ratios c/b, c/a, d/b and f/e.
+// Results are printed as a table with the ratios c/b, c/a, d/b, f/e and
+// g/c; (g) is (c)'s gateway written as kgateway and Gateway API resources,
+// which must compile to the same runtime and so run as fast.
 // With -rounds N the scenarios run N times, interleaved, so that a
 // machine whose speed drifts (a shared CI runner) affects them alike; the
 // figures pool every round. Each measured run also reports how much of
@@ -50,6 +52,7 @@ import (
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/demo"
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/gateway"
 )
 
@@ -68,7 +71,7 @@ func main() {
 		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured load before each scenario")
 		tokens   = flag.Int("tokens", 10000, "distinct tokens for the fresh-token scenario, cycled; keep it above twice the verified-token cache (4096) so every request misses it")
 		rounds   = flag.Int("rounds", 1, "rounds of all the scenarios, interleaved; the figures are over all rounds")
-		only     = flag.String("only", "abcdef", "the scenarios to run, by letter")
+		only     = flag.String("only", "abcdefg", "the scenarios to run, by letter")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the whole process, from the first measured run to the end, to this file")
 	)
 	flag.Parse()
@@ -202,6 +205,25 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 		}
 		scenarios = append(scenarios, eg.scenarios(token)...)
 	}
+	if skip(6) {
+		scenarios = append(scenarios, scenario{name: "(g)"})
+	} else {
+		kg, closeKG, err := startKgateway(ctx, iss, upstream.addr)
+		if err != nil {
+			return err
+		}
+		defer closeKG()
+		for _, c := range []struct {
+			token string
+			want  int
+		}{{"", http.StatusUnauthorized}, {token, http.StatusOK}} {
+			if err := expect("http://"+kg+"/", c.token, c.want); err != nil {
+				return fmt.Errorf("(g): %w", err)
+			}
+		}
+		g := fixed(rawGET(kg, "/", token))
+		scenarios = append(scenarios, scenario{"(g) jwtgate from kgateway YAML, cached", kg, g, g})
+	}
 	results := make([]result, len(scenarios))
 	noisy := 0 // measured runs during which other processes were busy
 	for round := range rounds {
@@ -246,7 +268,7 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 			}
 		}
 	}
-	a, b, c, d, e, f := results[0], results[1], results[2], results[3], results[4], results[5]
+	a, b, c, d, e, f, g := results[0], results[1], results[2], results[3], results[4], results[5], results[6]
 
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -282,6 +304,7 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 	fmt.Fprintf(out, "c/a = %s   (jwtgate with a cached token vs the upstream alone)\n", ratio(c, a))
 	fmt.Fprintf(out, "d/b = %s   (jwtgate verifying every token vs the bare proxy; the bar is >= 0.65)\n", ratio(d, b))
 	fmt.Fprintf(out, "f/e = %s   (jwtgate egress with a cached proxy token vs the bare forward proxy; the bar is >= 0.9)\n", ratio(f, e))
+	fmt.Fprintf(out, "g/c = %s   (the same gateway from kgateway resources vs the native configuration; expect 1.0 within noise)\n", ratio(g, c))
 	return nil
 }
 
@@ -348,10 +371,35 @@ func startGateway(ctx context.Context, iss *demo.Issuer, upstream string) (strin
 	}, "bench")
 }
 
+//go:embed kgateway.yaml.tmpl
+var kgatewayTemplate string
+
+// startKgateway starts scenario (g)'s gateway: (c)'s configuration
+// written as kgateway and Gateway API resources, its listener on a free
+// loopback port.
+func startKgateway(ctx context.Context, iss *demo.Issuer, upstream string) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	_, upPort, _ := net.SplitHostPort(upstream)
+	return startSelected(ctx, dialect.Selection{BindAddress: "127.0.0.1"}, "kgateway.yaml", kgatewayTemplate, map[string]string{
+		"Issuer": iss.URL, "JWKS": string(iss.JWKS()), "Port": port, "UpstreamPort": upPort,
+	}, "kgateway-system/bench/http")
+}
+
 // startConfig starts jwtgate, as startGateway does, on the configuration
 // the template text named name makes of data, and returns the address of
 // its listener.
 func startConfig(ctx context.Context, name, text string, data map[string]string, listener string) (string, func(), error) {
+	return startSelected(ctx, dialect.Selection{}, name, text, data, listener)
+}
+
+// startSelected is startConfig for vendor resources, whose listeners bind
+// the ports they name on sel.BindAddress.
+func startSelected(ctx context.Context, sel dialect.Selection, name, text string, data map[string]string, listener string) (string, func(), error) {
 	tmpl := template.Must(template.New(name).Funcs(template.FuncMap{"quote": strconv.Quote}).Parse(text))
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, data); err != nil {
@@ -362,6 +410,7 @@ func startConfig(ctx context.Context, name, text string, data map[string]string,
 		DataName:     name,
 		Logger:       slog.New(slog.DiscardHandler),
 		AdminAddress: "",
+		Select:       sel,
 	})
 	if errors.Is(err, gateway.ErrInvalid) {
 		return "", nil, fmt.Errorf("%s: %w", name, snap.Issues.Err())
