@@ -94,7 +94,7 @@ type document struct {
 }
 
 // note is a status the dialect decides for a document.
-type note struct{ reason, msg string }
+type note = dialect.NoteDraft
 
 // Decode reads one document and checks what can be checked without the
 // others.
@@ -246,8 +246,8 @@ func (d *document) warnf(path, format string, args ...any) {
 // note records a status for the document.
 func (d *document) note(reason, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if !slices.Contains(d.notes, note{reason, msg}) {
-		d.notes = append(d.notes, note{reason, msg})
+	if !slices.Contains(d.notes, note{Reason: reason, Message: msg}) {
+		d.notes = append(d.notes, note{Reason: reason, Message: msg})
 	}
 }
 
@@ -265,35 +265,9 @@ func (d *document) narrowed(path, format string, args ...any) {
 	d.noted(model.ReasonPartiallyAccepted, path, format, args...)
 }
 
-// notePriority orders reasons: the status shows the strongest, with every
-// message.
-var notePriority = []string{
-	model.ReasonNotSelected, model.ReasonUnsupported, model.ReasonConflicted,
-	model.ReasonTargetNotFound, model.ReasonPartiallyAccepted,
-}
-
-// status joins the document's notes into one model.Note; nil when there
-// are none.
-func (d *document) status() *model.Note {
-	if len(d.notes) == 0 {
-		return nil
-	}
-	best := len(notePriority)
-	var msgs []string
-	for _, n := range d.notes {
-		if i := slices.Index(notePriority, n.reason); i >= 0 && i < best {
-			best = i
-		}
-		if !slices.Contains(msgs, n.msg) {
-			msgs = append(msgs, n.msg)
-		}
-	}
-	reason := model.ReasonPartiallyAccepted
-	if best < len(notePriority) {
-		reason = notePriority[best]
-	}
-	return &model.Note{Ref: d.ref, Reason: reason, Message: strings.Join(msgs, "; ")}
-}
+// status joins the document's notes into one model.Note (see
+// dialect.JoinNotes); nil when there are none.
+func (d *document) status() *model.Note { return dialect.JoinNotes(d.ref, d.notes) }
 
 // piece returns the origin of a model piece made from the document at
 // docPath, with the Locator base its field paths are renamed from.
