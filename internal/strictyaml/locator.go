@@ -1,5 +1,7 @@
 package strictyaml
 
+import "strconv"
+
 // Document is what a dialect knows about one decoded document's layout:
 // the line of every field path, the model paths its fields were renamed
 // to, and the paths whose values could not be decoded.
@@ -51,4 +53,25 @@ func (l Locator) Locate(field string) (path string, line int, reported bool) {
 		}
 	}
 	return full, l.Doc.Lines.Find(full), false
+}
+
+// Reported reports whether the value at path, or at one of its ancestors,
+// could not be decoded: the decoder reported it already, and nothing more
+// should be said about it.
+func (d *Document) Reported(path string) bool {
+	for _, p := range d.Invalid {
+		if HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Piece records the n-th model piece of a kind made from the document path
+// docPath and returns the Locator base its field paths are renamed from,
+// "$kind[n]", so that issues about the piece land on docPath's fields.
+func (d *Document) Piece(kind string, n int, docPath string) string {
+	base := "$" + kind + "[" + strconv.Itoa(n) + "]"
+	d.Renames[base] = docPath
+	return base
 }

@@ -252,14 +252,7 @@ func (d *document) has(path string) bool {
 
 // reported reports whether the value at path (or an ancestor) could not
 // be decoded, and so was reported already.
-func (d *document) reported(path string) bool {
-	for _, p := range d.layout.Invalid {
-		if strictyaml.HasPrefix(path, p) {
-			return true
-		}
-	}
-	return false
-}
+func (d *document) reported(path string) bool { return d.layout.Reported(path) }
 
 // add records an issue at the document path, on line.
 func (d *document) add(sev model.Severity, path string, line int, format string, args ...any) {
@@ -315,9 +308,8 @@ func (d *document) status() *model.Note { return dialect.JoinNotes(d.ref, d.note
 // piece returns the origin of a model piece made from the document at
 // docPath, with the Locator base its field paths are renamed from.
 func (d *document) piece(kind, docPath string) (model.Origin, string) {
-	base := "$" + kind + "[" + strconv.Itoa(d.pieces) + "]"
+	base := d.layout.Piece(kind, d.pieces, docPath)
 	d.pieces++
-	d.rename(base, docPath)
 	return model.Origin{
 		Ref: d.ref, File: d.file, Path: docPath, Line: d.lines.Find(docPath),
 		Loc: strictyaml.Locator{Doc: d.layout, Base: base},
