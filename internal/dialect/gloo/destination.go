@@ -56,32 +56,32 @@ func (t *translator) action(d *document, h httpRoute, p string) (*action, bool) 
 	f := func(k string) string { return strictyaml.Field(p, k) }
 	var set []string
 	for _, k := range []string{"forwardTo", "delegate", "redirect", "directResponse", "graphql"} {
-		if d.has(f(k)) {
+		if d.Has(f(k)) {
 			set = append(set, k)
 		}
 	}
 	switch {
 	case len(set) == 0:
-		if !d.reported(p) {
-			d.errorf(p, "missing action: give one of forwardTo, delegate, redirect, directResponse and graphql")
+		if !d.Reported(p) {
+			d.Errorf(p, "missing action: give one of forwardTo, delegate, redirect, directResponse and graphql")
 		}
 		return nil, false
 	case len(set) > 1:
-		d.errorf(f(set[1]), "give one action, not %s", strings.Join(set, " and "))
+		d.Errorf(f(set[1]), "give one action, not %s", strings.Join(set, " and "))
 		return nil, false
 	}
 	switch set[0] {
 	case "delegate":
-		d.notServed(f("delegate"), "this route answers 503: delegation to other route tables is not supported")
+		d.NotServed(f("delegate"), "this route answers 503: delegation to other route tables is not supported")
 		a.unavailable("delegation to other route tables is not supported by jwtgate")
 	case "graphql":
-		d.notServed(f("graphql"), "this route answers 503: GraphQL routes are not supported")
+		d.NotServed(f("graphql"), "this route answers 503: GraphQL routes are not supported")
 		a.unavailable("GraphQL routes are not supported by jwtgate")
 	case "directResponse":
 		r := h.DirectResponse
 		if r == nil || r.Status < 200 || r.Status > 599 {
-			if !d.reported(f("directResponse.status")) {
-				d.errorf(f("directResponse"), "status: want 200 to 599")
+			if !d.Reported(f("directResponse.status")) {
+				d.Errorf(f("directResponse"), "status: want 200 to 599")
 			}
 			return nil, false
 		}
@@ -93,7 +93,7 @@ func (t *translator) action(d *document, h httpRoute, p string) (*action, bool) 
 		}
 		code, ok := redirectCodes[strings.ToUpper(r.ResponseCode)]
 		if !ok {
-			d.errorf(f("redirect.responseCode"), "invalid responseCode %q (want MOVED_PERMANENTLY, FOUND, SEE_OTHER, TEMPORARY_REDIRECT or PERMANENT_REDIRECT)", r.ResponseCode)
+			d.Errorf(f("redirect.responseCode"), "invalid responseCode %q (want MOVED_PERMANENTLY, FOUND, SEE_OTHER, TEMPORARY_REDIRECT or PERMANENT_REDIRECT)", r.ResponseCode)
 			return nil, false
 		}
 		rd := &model.Redirect{Host: r.HostRedirect, Status: code}
@@ -123,7 +123,7 @@ func (t *translator) forwardTo(d *document, fw *forwardTo, p string, a *action) 
 	dests, dp := fw.Destinations, strictyaml.Field(p, "destinations")
 	if len(dests) == 0 {
 		if d.rt.Spec.DefaultDestination == nil {
-			d.errorf(p, "no destinations, and the route table has no defaultDestination")
+			d.Errorf(p, "no destinations, and the route table has no defaultDestination")
 			return false
 		}
 		dests, dp = []destinationReference{*d.rt.Spec.DefaultDestination}, "spec.defaultDestination"
@@ -155,8 +155,8 @@ func (t *translator) forwardTo(d *document, fw *forwardTo, p string, a *action) 
 		a.renames[".backends["+strconv.Itoa(i)+"]"] = path
 		a.backends = append(a.backends, model.WeightedBackend{Backend: b, Weight: weights[i]})
 	}
-	if d.has(strictyaml.Field(p, "regexRewrite")) {
-		d.notServed(strictyaml.Field(p, "regexRewrite"), "this route answers 503: regex path rewrites are not supported")
+	if d.Has(strictyaml.Field(p, "regexRewrite")) {
+		d.NotServed(strictyaml.Field(p, "regexRewrite"), "this route answers 503: regex path rewrites are not supported")
 		a.unavailable("regex path rewrites are not supported by jwtgate")
 	}
 	return true
@@ -186,13 +186,13 @@ func (t *translator) weights(d *document, dests []destinationReference, p string
 		}
 		return out, true
 	case sum > 100:
-		d.errorf(p, "the weights add up to %d: they must not exceed 100", sum)
+		d.Errorf(p, "the weights add up to %d: they must not exceed 100", sum)
 		return nil, false
 	case unset > 0 && 100-sum < unset:
-		d.errorf(p, "the weights add up to %d, which leaves less than 1 for each of the %d destinations without a weight", sum, unset)
+		d.Errorf(p, "the weights add up to %d, which leaves less than 1 for each of the %d destinations without a weight", sum, unset)
 		return nil, false
 	case unset == 0 && sum == 0:
-		d.errorf(p, "every weight is 0: no destination would get traffic")
+		d.Errorf(p, "every weight is 0: no destination would get traffic")
 		return nil, false
 	}
 	if unset > 0 {
@@ -218,33 +218,33 @@ func (t *translator) weights(d *document, dests []destinationReference, p string
 // ok is false for an error in the document.
 func (t *translator) backend(d *document, dr destinationReference, p string) (model.Backend, *dest, bool) {
 	f := func(k string) string { return strictyaml.Field(p, k) }
-	if d.has(f("awsLambda")) || d.has(f("function")) {
+	if d.Has(f("awsLambda")) || d.Has(f("function")) {
 		k := "awsLambda"
-		if !d.has(f(k)) {
+		if !d.Has(f(k)) {
 			k = "function"
 		}
-		d.notServed(f(k), "this destination answers 503: cloud functions are not supported")
+		d.NotServed(f(k), "this destination answers 503: cloud functions are not supported")
 		return model.Backend{URL: unsupportedURL, Unavailable: "cloud function destinations are not supported by jwtgate"}, nil, true
 	}
 	if dr.Ref == nil || dr.Ref.Name == "" {
-		if !d.reported(f("ref")) {
-			d.errorf(p, "missing required field %q", "ref.name")
+		if !d.Reported(f("ref")) {
+			d.Errorf(p, "missing required field %q", "ref.name")
 		}
 		return model.Backend{}, nil, false
 	}
-	ns, name := cmp.Or(dr.Ref.Namespace, d.ref.Namespace), dr.Ref.Name
+	ns, name := cmp.Or(dr.Ref.Namespace, d.Ref.Namespace), dr.Ref.Name
 	label := "destination " + ns + "/" + name
 	switch k := strings.ToUpper(dr.Kind); k {
 	case "", "SERVICE":
 	case "VIRTUAL_DESTINATION", "EXTERNAL_SERVICE":
-		d.notServed(f("kind"), "%s answers 503: kind %s is not supported (Kubernetes Services only)", label, k)
+		d.NotServed(f("kind"), "%s answers 503: kind %s is not supported (Kubernetes Services only)", label, k)
 		return model.Backend{URL: unsupportedURL, Unavailable: "destination kind " + k + " is not supported by jwtgate"}, nil, true
 	default:
-		d.errorf(f("kind"), "invalid kind %q (want SERVICE, VIRTUAL_DESTINATION or EXTERNAL_SERVICE)", dr.Kind)
+		d.Errorf(f("kind"), "invalid kind %q (want SERVICE, VIRTUAL_DESTINATION or EXTERNAL_SERVICE)", dr.Kind)
 		return model.Backend{}, nil, false
 	}
 	if len(dr.Subset) > 0 {
-		d.notServed(f("subset"), "%s answers 503: subsets are not supported (EndpointSlices do not carry pod labels)", label)
+		d.NotServed(f("subset"), "%s answers 503: subsets are not supported (EndpointSlices do not carry pod labels)", label)
 		return model.Backend{URL: unsupportedURL, Unavailable: "destination subsets are not supported by jwtgate"}, nil, true
 	}
 	number, portName := 0, ""
@@ -273,7 +273,7 @@ func (t *translator) backend(d *document, dr destinationReference, p string) (mo
 	b := model.Backend{URL: u, Endpoints: target.Endpoints}
 	if err != nil {
 		b.Unavailable, b.Endpoints = err.Error(), nil
-		d.notFound(p, "%s answers 503: %v", label, err)
+		d.NotFound(p, "%s answers 503: %v", label, err)
 	}
 	return b, ds, true
 }
@@ -300,7 +300,7 @@ func (t *translator) rewrite(d *document, r *route, a *action, uri uriKind, mp s
 	rw := &model.Rewrite{Host: fw.HostRewrite}
 	if fw.AutoHostRewrite {
 		if a.hostOf == "" {
-			d.notServed(strictyaml.Field(a.fwdPath, "autoHostRewrite"), "not applied: the upstream sees the request's own host (jwtgate rewrites the host to a destination's only with one reachable Service destination)")
+			d.NotServed(strictyaml.Field(a.fwdPath, "autoHostRewrite"), "not applied: the upstream sees the request's own host (jwtgate rewrites the host to a destination's only with one reachable Service destination)")
 		}
 		rw.Host = a.hostOf
 	}
@@ -315,7 +315,7 @@ func (t *translator) rewrite(d *document, r *route, a *action, uri uriKind, mp s
 			rw.Path = &model.PathRewrite{Full: *pr}
 		default:
 			at := strictyaml.Field(a.fwdPath, "pathRewrite")
-			d.notServed(at, "the route answers 503 for %s: Gloo rewrites the path of exact and prefix uri matches only (case-sensitive)", mp)
+			d.NotServed(at, "the route answers 503 for %s: Gloo rewrites the path of exact and prefix uri matches only (case-sensitive)", mp)
 			r.m.Backend, r.m.Backends = model.Backend{URL: unsupportedURL, Unavailable: "a path rewrite with a regex, suffix or case-insensitive match is not supported by jwtgate"}, nil
 			return
 		}

@@ -34,9 +34,6 @@ package gloo
 
 import (
 	"fmt"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -81,15 +78,11 @@ type session struct {
 
 // document is one Gloo document, decoded.
 type document struct {
-	file, dir string
-	kind      string
-	ref       model.Ref
-	line      int // of the document's first key
-	meta      *metadata
+	dialect.Doc
+	kind string
+	meta *metadata
 	// created is metadata.creationTimestamp; zero when absent.
 	created time.Time
-	lines   strictyaml.Lines
-	layout  *strictyaml.Document
 
 	rt *object[routeTableSpec]
 	vg *object[virtualGatewaySpec]
@@ -98,10 +91,6 @@ type document struct {
 	// dup is true for a second document of the same kind, namespace and
 	// name: it is reported, and not translated.
 	dup bool
-
-	issues model.Issues
-	notes  []note
-	pieces int // model pieces made, for their Locator bases
 }
 
 // note is a status the dialect decides for a document.
@@ -110,12 +99,9 @@ type note = dialect.NoteDraft
 // Decode reads one document and checks what can be checked without the
 // others. Everything is translated by Finish.
 func (s *session) Decode(in dialect.Document) dialect.Result {
-	d := &document{file: in.File, kind: in.Kind}
-	if in.File != "" {
-		d.dir = filepath.Dir(in.File)
-	}
+	d := &document{kind: in.Kind}
 	if in.Node != nil {
-		d.line = in.Node.Line
+		d.Line = in.Node.Line
 	}
 	dec := strictyaml.NewDecoder()
 	switch in.Kind {
@@ -131,49 +117,30 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	default:
 		// Only reachable when the loader's table lists a kind this
 		// package does not know.
-		is := model.Issue{Severity: model.Error, Origin: model.Origin{File: in.File, Line: d.line},
+		is := model.Issue{Severity: model.Error, Origin: model.Origin{File: in.File, Line: d.Line},
 			Msg: fmt.Sprintf("gloo: kind %q is not read by this dialect", in.Kind)}
 		return dialect.Result{Issues: model.Issues{is}}
 	}
-	d.lines = dec.Lines
-	d.layout = &strictyaml.Document{Lines: dec.Lines, Renames: map[string]string{}, Invalid: dec.Invalid}
-	d.ref = model.Ref{APIVersion: in.APIVersion, Kind: in.Kind, Namespace: d.meta.Namespace, Name: d.meta.Name}
-	if d.ref.Namespace == "" {
-		d.ref.Namespace = model.DefaultNamespace
-	}
+	d.Begin(in, dec, d.meta.Namespace, d.meta.Name)
 	for _, p := range dec.Problems {
-		if key, ok := unknownField(p.Msg); ok {
+		if key, ok := dialect.UnknownField(p.Msg); ok {
 			at := strictyaml.Key(p.Path, key)
-			d.add(model.Warning, at, p.Line, "unknown field %q: ignored", key)
-			d.note(model.ReasonPartiallyAccepted, "%s: unknown field, ignored", at)
+			d.Add(model.Warning, at, p.Line, "unknown field %q: ignored", key)
+			d.Note(model.ReasonPartiallyAccepted, "%s: unknown field, ignored", at)
 			continue
 		}
-		d.add(model.Error, p.Path, p.Line, "%s", p.Msg)
+		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
 	}
-	if d.meta.Name == "" && !d.reported("metadata.name") {
-		d.errorf("metadata", "missing required field %q", "name")
-	}
-	if ts := d.meta.CreationTimestamp; ts != "" {
-		t, err := time.Parse(time.RFC3339, ts)
-		if err != nil {
-			d.errorf("metadata.creationTimestamp", "invalid time %q (want RFC 3339, such as 2024-05-01T10:00:00Z)", ts)
-		}
-		d.created = t
-	}
+	d.created = d.CheckMetadata(d.meta.Name, d.meta.Namespace, d.meta.CreationTimestamp)
 	for _, o := range s.docs {
-		if o.ref == d.ref && d.ref.Name != "" {
-			d.errorf("metadata.name", "%s is defined already at %s:%d", d.ref, o.file, o.line)
+		if o.Ref == d.Ref && d.Ref.Name != "" {
+			d.Errorf("metadata.name", "%s is defined already at %s:%d", d.Ref, o.File, o.Line)
 			d.dup = true
 			break
 		}
 	}
 	s.docs = append(s.docs, d)
-	res := dialect.Result{
-		Resources: []model.Origin{{Ref: d.ref, File: d.file, Line: d.line}},
-		Issues:    d.issues,
-	}
-	d.issues = nil
-	return res
+	return d.Result()
 }
 
 func decode[S any](dec *strictyaml.Decoder, n *yaml.Node) *object[S] {
@@ -181,114 +148,6 @@ func decode[S any](dec *strictyaml.Decoder, n *yaml.Node) *object[S] {
 	dec.Decode(n, "", &o)
 	return &o
 }
-
-var unknownFieldRE = regexp.MustCompile(`^unknown field (".*")$`)
-
-// unknownField reads the key out of the decoder's unknown field message.
-func unknownField(msg string) (string, bool) {
-	m := unknownFieldRE.FindStringSubmatch(msg)
-	if m == nil {
-		return "", false
-	}
-	key, err := strconv.Unquote(m[1])
-	return key, err == nil
-}
-
-// has reports whether the document sets path.
-func (d *document) has(path string) bool {
-	_, ok := d.lines[path]
-	return ok
-}
-
-// reported reports whether the value at path (or an ancestor) could not
-// be decoded, and so was reported already.
-func (d *document) reported(path string) bool { return d.layout.Reported(path) }
-
-// add records an issue at the document path, on line.
-// An issue already recorded (a route table served on several listeners
-// is read once for each) is not recorded again.
-func (d *document) add(sev model.Severity, path string, line int, format string, args ...any) {
-	is := model.Issue{
-		Severity: sev,
-		Origin:   model.Origin{Ref: d.ref, File: d.file, Line: line},
-		Field:    path,
-		Msg:      fmt.Sprintf(format, args...),
-	}
-	for _, o := range d.issues {
-		if o.Severity == is.Severity && o.Field == is.Field && o.Msg == is.Msg {
-			return
-		}
-	}
-	d.issues = append(d.issues, is)
-}
-
-// errorf records an error at the document path, unless the decoder
-// reported its value already.
-func (d *document) errorf(path, format string, args ...any) {
-	if !d.reported(path) {
-		d.add(model.Error, path, d.lines.Find(path), format, args...)
-	}
-}
-
-// warnf records a warning at the document path, unless the decoder
-// reported its value already.
-func (d *document) warnf(path, format string, args ...any) {
-	if !d.reported(path) {
-		d.add(model.Warning, path, d.lines.Find(path), format, args...)
-	}
-}
-
-// note records a status for the document.
-func (d *document) note(reason, format string, args ...any) {
-	d.notes = append(d.notes, note{Reason: reason, Message: fmt.Sprintf(format, args...)})
-}
-
-// notServed reports a part of the document that jwtgate does not serve
-// as written: a warning at its field, and a note (PartiallyAccepted) on
-// the status.
-func (d *document) notServed(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	d.warnf(path, "%s", msg)
-	d.note(model.ReasonPartiallyAccepted, "%s: %s", path, msg)
-}
-
-// notFound reports a reference that names nothing: a warning at its
-// field, and a note (TargetNotFound) on the status.
-func (d *document) notFound(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	d.warnf(path, "%s", msg)
-	d.note(model.ReasonTargetNotFound, "%s: %s", path, msg)
-}
-
-// status joins the document's notes into one model.Note (see
-// dialect.JoinNotes); nil when there are none.
-func (d *document) status() *model.Note { return dialect.JoinNotes(d.ref, d.notes) }
-
-// piece returns the origin of a model piece made from the document at
-// docPath, with the Locator base its field paths are renamed from.
-func (d *document) piece(kind, docPath string) (model.Origin, string) {
-	base := d.layout.Piece(kind, d.pieces, docPath)
-	d.pieces++
-	return model.Origin{
-		Ref: d.ref, File: d.file, Path: docPath, Line: d.lines.Find(docPath),
-		Loc: strictyaml.Locator{Doc: d.layout, Base: base},
-	}, base
-}
-
-// rename records that the model field path from came from the document
-// path to.
-func (d *document) rename(from, to string) { d.layout.Renames[from] = to }
-
-// filePath resolves a file name relative to the document's directory.
-func (d *document) filePath(p string) string {
-	if p == "" || filepath.IsAbs(p) || d.dir == "" {
-		return p
-	}
-	return filepath.Join(d.dir, p)
-}
-
-// name is the document's "namespace/name".
-func (d *document) name() string { return d.ref.Namespace + "/" + d.ref.Name }
 
 // Finish chooses what jwtgate serves, translates it, and returns the
 // model pieces with every issue and status found since Decode.
@@ -303,9 +162,9 @@ func (s *session) Finish() dialect.Result {
 	t.routeTables()
 	t.jwtPolicies()
 	for _, d := range s.docs {
-		res.Issues = append(res.Issues, d.issues...)
-		d.issues = nil
-		if n := d.status(); n != nil {
+		res.Issues = append(res.Issues, d.Issues...)
+		d.Issues = nil
+		if n := d.Status(); n != nil {
 			res.Notes = append(res.Notes, *n)
 		}
 	}
@@ -348,7 +207,7 @@ func (s *session) claimHeaders() map[string]string {
 			}
 			for _, h := range hs {
 				if h = strings.ToLower(h); h != "" && out[h] == "" {
-					out[h] = d.name()
+					out[h] = d.Name()
 				}
 			}
 		}
@@ -369,5 +228,5 @@ func byAge(a, b *document) int {
 	case !a.created.Equal(b.created):
 		return a.created.Compare(b.created)
 	}
-	return strings.Compare(a.name(), b.name())
+	return strings.Compare(a.Name(), b.Name())
 }

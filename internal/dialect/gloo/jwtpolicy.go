@@ -34,9 +34,9 @@ func (t *translator) jwtPolicies() {
 		sel := t.selected(d)
 		if len(sel) == 0 {
 			if len(t.tableRoutes()) == 0 {
-				d.note(model.ReasonNotSelected, "not applied: jwtgate serves no route of a route table here")
+				d.Note(model.ReasonNotSelected, "not applied: jwtgate serves no route of a route table here")
 			} else {
-				d.note(model.ReasonTargetNotFound, "not applied: it selects none of the routes jwtgate serves")
+				d.Note(model.ReasonTargetNotFound, "not applied: it selects none of the routes jwtgate serves")
 			}
 			continue
 		}
@@ -83,7 +83,7 @@ func (t *translator) selected(d *document) []*route {
 	for i, rs := range spec.ApplyToRoutes {
 		p := strictyaml.Index("spec.applyToRoutes", i)
 		if rs.Route != nil && rs.WithDestinations != nil {
-			d.errorf(strictyaml.Field(p, "withDestinations"), "give route or withDestinations, not both")
+			d.Errorf(strictyaml.Field(p, "withDestinations"), "give route or withDestinations, not both")
 			return nil
 		}
 		if r := rs.Route; r != nil {
@@ -135,7 +135,7 @@ func (t *translator) selected(d *document) []*route {
 // its labels are all on the route, or all on its table, and its
 // namespace is the table's.
 func routeLabelsMatch(s *routeLabelSelector, r *route) bool {
-	if s.Namespace != "" && s.Namespace != r.doc.ref.Namespace {
+	if s.Namespace != "" && s.Namespace != r.doc.Ref.Namespace {
 		return false
 	}
 	return model.Labels(r.own).Matches(s.Labels) || model.Labels(r.table).Matches(s.Labels)
@@ -186,14 +186,14 @@ func (t *translator) jwtPolicy(d *document, sel []*route) bool {
 	cfg := d.jp.Spec.Config
 	if cfg == nil || len(cfg.Providers) == 0 {
 		at := "spec.config.providers"
-		if !d.has(at) {
+		if !d.Has(at) {
 			at = "spec"
-			if d.has("spec.config") {
+			if d.Has("spec.config") {
 				at = "spec.config"
 			}
 		}
-		if !d.reported(at) {
-			d.errorf(at, "needs at least one provider (config.providers)")
+		if !d.Reported(at) {
+			d.Errorf(at, "needs at least one provider (config.providers)")
 		}
 		return false
 	}
@@ -215,19 +215,19 @@ func (t *translator) jwtPolicy(d *document, sel []*route) bool {
 	case "ALLOW_MISSING_OR_FAILED":
 		req.Mode = model.AuthAllowMissingOrFailed
 	default:
-		d.errorf("spec.config.validationPolicy", "invalid validationPolicy %q (want REQUIRE_VALID, ALLOW_MISSING or ALLOW_MISSING_OR_FAILED)", cfg.ValidationPolicy)
+		d.Errorf("spec.config.validationPolicy", "invalid validationPolicy %q (want REQUIRE_VALID, ALLOW_MISSING or ALLOW_MISSING_OR_FAILED)", cfg.ValidationPolicy)
 		ok = false
 	}
 	if cfg.AllowMissingOrFailed {
 		if req.Mode != model.AuthRequired && req.Mode != model.AuthAllowMissingOrFailed {
-			d.warnf("spec.config.validationPolicy", "overridden: allowMissingOrFailed is true, and it takes precedence")
+			d.Warnf("spec.config.validationPolicy", "overridden: allowMissingOrFailed is true, and it takes precedence")
 		}
 		req.Mode = model.AuthAllowMissingOrFailed
 	}
 	if ph := cfg.Phase; ph != nil {
 		switch {
 		case ph.PreAuthz != nil && ph.PostAuthz != nil:
-			d.errorf("spec.config.phase", "give preAuthz or postAuthz, not both")
+			d.Errorf("spec.config.phase", "give preAuthz or postAuthz, not both")
 			ok = false
 		case ph.PostAuthz != nil:
 			req.Phase, req.Priority = model.PhasePostAuthz, ph.PostAuthz.Priority
@@ -239,17 +239,17 @@ func (t *translator) jwtPolicy(d *document, sel []*route) bool {
 	if !ok {
 		return false
 	}
-	origin, base := d.piece("jwtPolicies", "spec")
-	d.rename(base+".name", "metadata.name")
-	d.rename(base+".routes", "spec.applyToRoutes")
-	d.rename(base+".requirement", "spec.config")
-	d.rename(base+".requirement.providers", "spec.config.providers")
+	origin, base := d.Piece("jwtPolicies", "spec")
+	d.Rename(base+".name", "metadata.name")
+	d.Rename(base+".routes", "spec.applyToRoutes")
+	d.Rename(base+".requirement", "spec.config")
+	d.Rename(base+".requirement.providers", "spec.config.providers")
 	for i, name := range req.Providers {
-		d.rename(strictyaml.Index(base+".requirement.providers", i), strictyaml.Key("spec.config.providers", strings.TrimPrefix(name, d.name()+"/")))
+		d.Rename(strictyaml.Index(base+".requirement.providers", i), strictyaml.Key("spec.config.providers", strings.TrimPrefix(name, d.Name()+"/")))
 	}
-	d.rename(base+".requirement.mode", cmp.Or(firstSet(d, "spec.config.allowMissingOrFailed", "spec.config.validationPolicy"), "spec.config"))
-	d.rename(base+".requirement.phase", "spec.config.phase")
-	jp := model.JWTPolicy{Name: d.name(), Requirement: req, Origin: origin}
+	d.Rename(base+".requirement.mode", cmp.Or(firstSet(d, "spec.config.allowMissingOrFailed", "spec.config.validationPolicy"), "spec.config"))
+	d.Rename(base+".requirement.phase", "spec.config.phase")
+	jp := model.JWTPolicy{Name: d.Name(), Requirement: req, Origin: origin}
 	for _, r := range sel {
 		jp.Routes = append(jp.Routes, r.m.Name)
 	}
@@ -260,7 +260,7 @@ func (t *translator) jwtPolicy(d *document, sel []*route) bool {
 // firstSet is the first of the paths the document sets, or "".
 func firstSet(d *document, paths ...string) string {
 	for _, p := range paths {
-		if d.has(p) {
+		if d.Has(p) {
 			return p
 		}
 	}
@@ -276,9 +276,9 @@ func (t *translator) clearRouteCache(d *document, cfg *jwtConfig) {
 	switch v := strings.ToUpper(cfg.ClearRouteCache); v {
 	case "", "AUTO", "FALSE":
 	case "TRUE":
-		d.notServed(at, "not applied: jwtgate chooses the route once, before the token is verified")
+		d.NotServed(at, "not applied: jwtgate chooses the route once, before the token is verified")
 	default:
-		d.errorf(at, "invalid clearRouteCache %q (want AUTO, FALSE or TRUE)", cfg.ClearRouteCache)
+		d.Errorf(at, "invalid clearRouteCache %q (want AUTO, FALSE or TRUE)", cfg.ClearRouteCache)
 	}
 }
 
@@ -292,38 +292,38 @@ func (t *translator) claimsPolicy(d *document, won []string) {
 	if cfg == nil || (len(cfg.Claims) == 0 && len(cfg.RequiredScopes) == 0) || len(won) == 0 {
 		return
 	}
-	origin, base := d.piece("policies", "spec.config")
-	d.rename(base+".name", "metadata.name")
-	d.rename(base+".routes", "spec.applyToRoutes")
+	origin, base := d.Piece("policies", "spec.config")
+	d.Rename(base+".name", "metadata.name")
+	d.Rename(base+".routes", "spec.applyToRoutes")
 	rule := model.Rule{}
 	deny := false
 	for i, c := range cfg.Claims {
 		cp := strictyaml.Index("spec.config.claims", i)
 		if c.Key == "" {
-			d.errorf(cp, "missing required field %q", "key")
+			d.Errorf(cp, "missing required field %q", "key")
 			continue
 		}
 		if len(c.Values) == 0 && len(c.NotValues) == 0 {
-			d.errorf(cp, "give values, notValues or both")
+			d.Errorf(cp, "give values, notValues or both")
 			continue
 		}
 		name, ok := claimPath(c.Key, c.NestedClaimDelimiter)
 		if !ok {
-			d.notServed(strictyaml.Field(cp, "key"), "every request is denied (403): jwtgate cannot name the claim %q", c.Key)
+			d.NotServed(strictyaml.Field(cp, "key"), "every request is denied (403): jwtgate cannot name the claim %q", c.Key)
 			deny = true
 			continue
 		}
-		d.rename(strictyaml.Index(base+".rules[0].when", len(rule.When)), cp)
+		d.Rename(strictyaml.Index(base+".rules[0].when", len(rule.When)), cp)
 		rule.When = append(rule.When, model.Condition{Kind: model.CondClaim, Name: name, Values: c.Values, NotValues: c.NotValues})
 	}
 	for i, s := range cfg.RequiredScopes {
-		d.rename(strictyaml.Index(base+".rules[0].when", len(rule.When)), strictyaml.Index("spec.config.requiredScopes", i))
+		d.Rename(strictyaml.Index(base+".rules[0].when", len(rule.When)), strictyaml.Index("spec.config.requiredScopes", i))
 		rule.When = append(rule.When, model.Condition{Kind: model.CondClaim, Name: "scope", Values: []string{s}})
 	}
 	if cfg.Phase != nil && cfg.Phase.PostAuthz != nil {
-		d.notServed("spec.config.phase.postAuthz", "every request is denied (403): with phase postAuthz jwtgate checks claims and requiredScopes before the token is verified")
+		d.NotServed("spec.config.phase.postAuthz", "every request is denied (403): with phase postAuthz jwtgate checks claims and requiredScopes before the token is verified")
 	}
-	p := model.Policy{Name: d.name(), Action: model.ActionAllow, Routes: won, Origin: origin}
+	p := model.Policy{Name: d.Name(), Action: model.ActionAllow, Routes: won, Origin: origin}
 	if !deny {
 		p.Rules = []model.Rule{rule}
 	}

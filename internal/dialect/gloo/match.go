@@ -28,7 +28,7 @@ func (t *translator) matcher(d *document, hm httpMatcher, mp string, listenPort 
 	f := func(name string) string { return strictyaml.Field(mp, name) }
 	if hm.Port != 0 {
 		if listenPort == 0 {
-			d.notServed(f("port"), "this matcher is not served: jwtgate does not know which port a sidecar's request was sent to")
+			d.NotServed(f("port"), "this matcher is not served: jwtgate does not know which port a sidecar's request was sent to")
 			return m, 0, nil, false
 		}
 		if hm.Port != listenPort {
@@ -51,14 +51,14 @@ func (t *translator) matcher(d *document, hm httpMatcher, mp string, listenPort 
 	for i, h := range hm.Headers {
 		hp := strictyaml.Index(f("headers"), i)
 		if h.Name == "" {
-			d.errorf(hp, "missing required field %q", "name")
+			d.Errorf(hp, "missing required field %q", "name")
 			return m, 0, nil, false
 		}
 		if pol, ok := t.claimHeaders[strings.ToLower(h.Name)]; ok {
 			// Gloo chooses the route again once the token is verified
 			// (clearRouteCache AUTO), on the claim's value; jwtgate
 			// chooses it once, before, on what the client sent.
-			d.notServed(strictyaml.Field(hp, "name"), "this matcher is not served: JWTPolicy %s sets header %s from the token, and jwtgate chooses the route before the token is verified (it does not route on claims)", pol, h.Name)
+			d.NotServed(strictyaml.Field(hp, "name"), "this matcher is not served: JWTPolicy %s sets header %s from the token, and jwtgate chooses the route before the token is verified (it does not route on claims)", pol, h.Name)
 			return m, 0, nil, false
 		}
 		vm := model.ValueMatch{Name: h.Name, Kind: model.ValueExact, Value: h.Value, Invert: h.InvertMatch}
@@ -92,7 +92,7 @@ func (t *translator) matcher(d *document, hm httpMatcher, mp string, listenPort 
 	for i, q := range hm.QueryParameters {
 		qp := strictyaml.Index(f("queryParameters"), i)
 		if q.Name == "" {
-			d.errorf(qp, "missing required field %q", "name")
+			d.Errorf(qp, "missing required field %q", "name")
 			return m, 0, nil, false
 		}
 		vm := model.ValueMatch{Name: q.Name, Kind: model.ValueExact, Value: q.Value}
@@ -123,7 +123,7 @@ func pathMatch(d *document, u *stringMatch, p string) (*model.PathMatch, uriKind
 	case n == 0:
 		return nil, uriNone, true
 	case n > 1:
-		d.errorf(p, "give one of exact, prefix, regex and suffix")
+		d.Errorf(p, "give one of exact, prefix, regex and suffix")
 		return nil, 0, false
 	}
 	fold := ""
@@ -136,7 +136,7 @@ func pathMatch(d *document, u *stringMatch, p string) (*model.PathMatch, uriKind
 			return nil, 0, false
 		}
 		if u.IgnoreCase {
-			d.warnf(strictyaml.Field(p, "ignoreCase"), "has no effect on a regex match, as in Gloo")
+			d.Warnf(strictyaml.Field(p, "ignoreCase"), "has no effect on a regex match, as in Gloo")
 		}
 		return &model.PathMatch{Kind: model.PathRegex, Value: *u.Regex}, uriOther, true
 	case u.Suffix != nil:
@@ -154,7 +154,7 @@ func pathMatch(d *document, u *stringMatch, p string) (*model.PathMatch, uriKind
 // validRegex checks an RE2 expression at path p.
 func validRegex(d *document, p, re string) bool {
 	if _, err := regexp.Compile(re); err != nil {
-		d.errorf(p, "invalid regex %q: %v", re, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		d.Errorf(p, "invalid regex %q: %v", re, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		return false
 	}
 	return true

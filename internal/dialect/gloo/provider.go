@@ -28,12 +28,12 @@ func (t *translator) provider(d *document, key string, p jwtProvider) (model.Pro
 	pp := strictyaml.Key("spec.config.providers", key)
 	f := func(k string) string { return strictyaml.Field(pp, k) }
 	if key == "" {
-		d.errorf(pp, "a provider needs a name")
+		d.Errorf(pp, "a provider needs a name")
 		return model.Provider{}, false
 	}
-	origin, base := d.piece("providers", pp)
+	origin, base := d.Piece("providers", pp)
 	out := model.Provider{
-		Name:            d.name() + "/" + key,
+		Name:            d.Name() + "/" + key,
 		Issuer:          p.Issuer,
 		Audiences:       p.Audiences,
 		PayloadHeader:   p.OutputPayloadToHeader,
@@ -46,11 +46,11 @@ func (t *translator) provider(d *document, key string, p jwtProvider) (model.Pro
 	if s := p.ClockSkewSeconds; s != nil {
 		out.ClockSkew = time.Duration(*s) * time.Second
 	}
-	d.rename(base+".name", pp)
-	d.rename(base+".payloadHeader", f("outputPayloadToHeader"))
-	d.rename(base+".forwardToken", f("keepToken"))
-	d.rename(base+".clockSkew", f("clockSkewSeconds"))
-	d.rename(base+".from", f("tokenSource"))
+	d.Rename(base+".name", pp)
+	d.Rename(base+".payloadHeader", f("outputPayloadToHeader"))
+	d.Rename(base+".forwardToken", f("keepToken"))
+	d.Rename(base+".clockSkew", f("clockSkewSeconds"))
+	d.Rename(base+".from", f("tokenSource"))
 	for _, c := range p.ClaimsToHeaders {
 		out.ClaimsToHeaders = append(out.ClaimsToHeaders, model.ClaimToHeader{Claim: c.Claim, Header: c.Header, Append: c.Append})
 	}
@@ -58,28 +58,28 @@ func (t *translator) provider(d *document, key string, p jwtProvider) (model.Pro
 		for i, h := range ts.Headers {
 			hp := strictyaml.Index(f("tokenSource.headers"), i)
 			mf := strictyaml.Index(base+".from", len(out.From))
-			d.rename(mf, hp)
-			d.rename(mf+".header", strictyaml.Field(hp, "name"))
+			d.Rename(mf, hp)
+			d.Rename(mf+".header", strictyaml.Field(hp, "name"))
 			out.From = append(out.From, model.TokenSource{Header: h.Name, Prefix: h.Prefix})
 		}
 		for i, q := range ts.QueryParams {
-			d.rename(strictyaml.Index(base+".from", len(out.From)), strictyaml.Index(f("tokenSource.queryParams"), i))
+			d.Rename(strictyaml.Index(base+".from", len(out.From)), strictyaml.Index(f("tokenSource.queryParams"), i))
 			out.From = append(out.From, model.TokenSource{Query: q})
 		}
 	}
 	switch {
 	case p.Local != nil && p.Remote != nil:
-		d.errorf(f("remote"), "give local or remote, not both")
+		d.Errorf(f("remote"), "give local or remote, not both")
 		return out, false
 	case p.Local != nil:
-		d.rename(base+".jwks", f("local"))
+		d.Rename(base+".jwks", f("local"))
 		return out, t.localKeys(d, p.Local, f("local"), base, &out)
 	case p.Remote != nil:
-		d.rename(base+".jwks", f("remote"))
+		d.Rename(base+".jwks", f("remote"))
 		return out, t.remoteKeys(d, p.Remote, f("remote"), base, &out)
 	}
-	if !d.reported(f("local")) && !d.reported(f("remote")) {
-		d.errorf(pp, "give local or remote: where the keys that verify tokens are")
+	if !d.Reported(f("local")) && !d.Reported(f("remote")) {
+		d.Errorf(pp, "give local or remote: where the keys that verify tokens are")
 	}
 	return out, false
 }
@@ -89,7 +89,7 @@ func (t *translator) localKeys(d *document, l *localJWKS, p, base string, out *m
 	var doc, at string
 	switch {
 	case l.Inline != "" && l.SecretRef != nil:
-		d.errorf(strictyaml.Field(p, "secretRef"), "give inline or secretRef, not both")
+		d.Errorf(strictyaml.Field(p, "secretRef"), "give inline or secretRef, not both")
 		return false
 	case l.Inline != "":
 		doc, at = l.Inline, strictyaml.Field(p, "inline")
@@ -97,39 +97,39 @@ func (t *translator) localKeys(d *document, l *localJWKS, p, base string, out *m
 		sp := strictyaml.Field(p, "secretRef")
 		r := l.SecretRef
 		if r.ObjectRef == nil || r.ObjectRef.Name == "" {
-			d.errorf(sp, "missing required field %q", "objectRef.name")
+			d.Errorf(sp, "missing required field %q", "objectRef.name")
 			return false
 		}
 		if r.Key == "" {
-			d.errorf(sp, "missing required field %q (the Secret's key that holds the public key)", "key")
+			d.Errorf(sp, "missing required field %q (the Secret's key that holds the public key)", "key")
 			return false
 		}
-		ns := cmp.Or(r.ObjectRef.Namespace, d.ref.Namespace)
+		ns := cmp.Or(r.ObjectRef.Namespace, d.Ref.Namespace)
 		sec := t.s.kube.Secret(ns, r.ObjectRef.Name)
 		if sec == nil {
-			d.errorf(strictyaml.Field(sp, "objectRef"), "Secret %s/%s not found: the provider has no keys (add the Secret to the files)", ns, r.ObjectRef.Name)
+			d.Errorf(strictyaml.Field(sp, "objectRef"), "Secret %s/%s not found: the provider has no keys (add the Secret to the files)", ns, r.ObjectRef.Name)
 			return false
 		}
 		v, ok := sec.Data[r.Key]
 		if !ok || len(v) == 0 {
-			d.errorf(strictyaml.Field(sp, "key"), "Secret %s/%s has no key %q", ns, r.ObjectRef.Name, r.Key)
+			d.Errorf(strictyaml.Field(sp, "key"), "Secret %s/%s has no key %q", ns, r.ObjectRef.Name, r.Key)
 			return false
 		}
 		doc, at = string(v), sp
 	default:
-		d.errorf(p, "give inline or secretRef")
+		d.Errorf(p, "give inline or secretRef")
 		return false
 	}
 	s := strings.TrimSpace(doc)
 	switch {
 	case strings.HasPrefix(s, "-----BEGIN"):
 		out.JWKS.PEM = s
-		d.rename(base+".jwks.pem", at)
+		d.Rename(base+".jwks.pem", at)
 	case strings.HasPrefix(s, "{"):
 		out.JWKS.Inline = s
-		d.rename(base+".jwks.inline", at)
+		d.Rename(base+".jwks.inline", at)
 	default:
-		d.errorf(at, "want a PEM public key (-----BEGIN PUBLIC KEY-----) or a JWKS")
+		d.Errorf(at, "want a PEM public key (-----BEGIN PUBLIC KEY-----) or a JWKS")
 		return false
 	}
 	return true
@@ -139,27 +139,27 @@ func (t *translator) localKeys(d *document, l *localJWKS, p, base string, out *m
 func (t *translator) remoteKeys(d *document, r *remoteJWKS, p, base string, out *model.Provider) bool {
 	f := func(k string) string { return strictyaml.Field(p, k) }
 	if r.URL == "" {
-		if !d.reported(f("url")) {
-			d.errorf(p, "missing required field %q", "url")
+		if !d.Reported(f("url")) {
+			d.Errorf(p, "missing required field %q", "url")
 		}
 		return false
 	}
 	if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		d.errorf(f("url"), "invalid URL %q: want http:// or https:// with a host", r.URL)
+		d.Errorf(f("url"), "invalid URL %q: want http:// or https:// with a host", r.URL)
 		return false
 	}
 	out.JWKS.URI = r.URL
 	out.JWKS.CacheDuration = cmp.Or(r.CacheDuration, defaultCacheDuration)
 	out.JWKS.Timeout = cmp.Or(r.Timeout, defaultTimeout)
 	out.JWKS.RefetchInterval = model.DefaultJWKSRefetchInterval
-	d.rename(base+".jwks.uri", f("url"))
-	d.rename(base+".jwks.cacheDuration", f("cacheDuration"))
-	d.rename(base+".jwks.timeout", f("timeout"))
+	d.Rename(base+".jwks.uri", f("url"))
+	d.Rename(base+".jwks.cacheDuration", f("cacheDuration"))
+	d.Rename(base+".jwks.timeout", f("timeout"))
 	if r.DestinationRef != nil {
-		d.notServed(f("destinationRef"), "not used: jwtgate fetches the url itself (its host through DNS), not through the destination")
+		d.NotServed(f("destinationRef"), "not used: jwtgate fetches the url itself (its host through DNS), not through the destination")
 	}
 	if r.EnableAsyncFetch {
-		d.notServed(f("enableAsyncFetch"), "not applied: jwtgate fetches every remote key set when it starts, and readiness waits for it")
+		d.NotServed(f("enableAsyncFetch"), "not applied: jwtgate fetches every remote key set when it starts, and readiness waits for it")
 	}
 	return true
 }

@@ -63,22 +63,22 @@ func (t *translator) routeTable(d *document) {
 		{"tls", "TLS (SNI passthrough) routes are not served: jwtgate serves HTTP routes"},
 		{"applyToDestinations", "producer-side routing (waypoints) is not served: jwtgate serves the table where its virtualGateways or workloadSelectors say"},
 	} {
-		if d.has("spec." + f.key) {
-			d.notServed("spec."+f.key, "%s", f.what)
+		if d.Has("spec." + f.key) {
+			d.NotServed("spec."+f.key, "%s", f.what)
 		}
 	}
-	if len(spec.HTTP) == 0 && !d.has("spec.tcp") && !d.has("spec.tls") && !d.reported("spec.http") {
-		d.errorf("spec", "missing required field %q (at least one of http, tcp or tls)", "http")
+	if len(spec.HTTP) == 0 && !d.Has("spec.tcp") && !d.Has("spec.tls") && !d.Reported("spec.http") {
+		d.Errorf("spec", "missing required field %q (at least one of http, tcp or tls)", "http")
 	}
 	if len(spec.Hosts) == 0 {
-		if !d.reported("spec.hosts") {
-			d.note(model.ReasonUnsupported, "not served: a route table without hosts is a delegated table, served only through a parent's delegate action, which jwtgate does not support")
+		if !d.Reported("spec.hosts") {
+			d.Note(model.ReasonUnsupported, "not served: a route table without hosts is a delegated table, served only through a parent's delegate action, which jwtgate does not support")
 		}
 		return
 	}
 	hosts, from := t.hosts(d)
 	if len(hosts) == 0 {
-		d.note(model.ReasonUnsupported, "not served: jwtgate can match none of its hosts")
+		d.Note(model.ReasonUnsupported, "not served: jwtgate can match none of its hosts")
 		return
 	}
 	var binds []binding
@@ -87,23 +87,23 @@ func (t *translator) routeTable(d *document) {
 		binds = t.gatewayBindings(d, hosts, from)
 	case t.mesh:
 		if len(spec.VirtualGateways) > 0 && len(spec.WorkloadSelectors) == 0 {
-			d.note(model.ReasonNotSelected, "not served: it is for its virtualGateways only (no workloadSelectors), and jwtgate stands for a workload's sidecar (%s)", describeSelection(t.s.sel))
+			d.Note(model.ReasonNotSelected, "not served: it is for its virtualGateways only (no workloadSelectors), and jwtgate stands for a workload's sidecar (%s)", describeSelection(t.s.sel))
 			return
 		}
 		ok, why := t.meshSelected(d)
 		if !ok {
-			d.note(model.ReasonNotSelected, "not served: %s", why)
+			d.Note(model.ReasonNotSelected, "not served: %s", why)
 			return
 		}
 		binds = []binding{{listener: MeshListener, hosts: hosts, from: from}}
 	case t.s.sel.Gateway != "" && !t.failed:
-		d.note(model.ReasonNotSelected, "not served: jwtgate serves gateway %s, which is no VirtualGateway in the files", t.s.sel.Gateway)
+		d.Note(model.ReasonNotSelected, "not served: jwtgate serves gateway %s, which is no VirtualGateway in the files", t.s.sel.Gateway)
 		return
 	case len(spec.VirtualGateways) > 0:
-		d.note(model.ReasonNotSelected, "not served: jwtgate serves no VirtualGateway (see the error about choosing one)")
+		d.Note(model.ReasonNotSelected, "not served: jwtgate serves no VirtualGateway (see the error about choosing one)")
 		return
 	default:
-		d.note(model.ReasonNotSelected, "not served: it routes for sidecars (no virtualGateways), and jwtgate stands for no workload; "+
+		d.Note(model.ReasonNotSelected, "not served: it routes for sidecars (no virtualGateways), and jwtgate stands for no workload; "+
 			"to serve it, give --workload-namespace NS --workload-labels k=v,... (or the glue document's workload key) and a native listener named %q", MeshListener)
 		return
 	}
@@ -119,7 +119,7 @@ func (t *translator) routeTable(d *document) {
 		served += t.httpRoutes(d, b, suffix, i == 0)
 	}
 	if served == 0 && len(spec.HTTP) > 0 {
-		d.note(model.ReasonUnsupported, "nothing of it is served: none of its http routes can be matched by jwtgate")
+		d.Note(model.ReasonUnsupported, "nothing of it is served: none of its http routes can be matched by jwtgate")
 	}
 }
 
@@ -128,18 +128,18 @@ func (t *translator) routeTable(d *document) {
 func (t *translator) gatewayBindings(d *document, hosts []string, from []int) []binding {
 	spec := d.rt.Spec
 	if len(spec.VirtualGateways) == 0 {
-		d.note(model.ReasonNotSelected, "not served: it routes for sidecars (no virtualGateways), and jwtgate serves VirtualGateway %q", t.gw.name())
+		d.Note(model.ReasonNotSelected, "not served: it routes for sidecars (no virtualGateways), and jwtgate serves VirtualGateway %q", t.gw.Name())
 		return nil
 	}
 	named := false
 	var others []string
 	for i, r := range spec.VirtualGateways {
-		ns := cmp.Or(r.Namespace, d.ref.Namespace)
-		if r.Name == "" && !d.reported(strictyaml.Field(strictyaml.Index("spec.virtualGateways", i), "name")) {
-			d.errorf(strictyaml.Index("spec.virtualGateways", i), "missing required field %q", "name")
+		ns := cmp.Or(r.Namespace, d.Ref.Namespace)
+		if r.Name == "" && !d.Reported(strictyaml.Field(strictyaml.Index("spec.virtualGateways", i), "name")) {
+			d.Errorf(strictyaml.Index("spec.virtualGateways", i), "missing required field %q", "name")
 			continue
 		}
-		if ns == t.gw.ref.Namespace && r.Name == t.gw.ref.Name {
+		if ns == t.gw.Ref.Namespace && r.Name == t.gw.Ref.Name {
 			named = true
 			continue
 		}
@@ -148,12 +148,12 @@ func (t *translator) gatewayBindings(d *document, hosts []string, from []int) []
 	if !named {
 		for _, o := range others {
 			if t.vgExists(o) {
-				d.note(model.ReasonNotSelected, "not served: it is for VirtualGateway %s, and jwtgate serves VirtualGateway %q", strings.Join(others, ", "), t.gw.name())
+				d.Note(model.ReasonNotSelected, "not served: it is for VirtualGateway %s, and jwtgate serves VirtualGateway %q", strings.Join(others, ", "), t.gw.Name())
 				return nil
 			}
 		}
 		if len(others) > 0 {
-			d.notFound("spec.virtualGateways", "not served: no VirtualGateway %s in the files", strings.Join(others, ", "))
+			d.NotFound("spec.virtualGateways", "not served: no VirtualGateway %s in the files", strings.Join(others, ", "))
 		}
 		return nil
 	}
@@ -171,7 +171,7 @@ func (t *translator) gatewayBindings(d *document, hosts []string, from []int) []
 		}
 	}
 	if len(out) == 0 {
-		d.note(model.ReasonNotSelected, "not served: no HTTP listener of VirtualGateway %q serves its hosts (allowedRouteTables)", t.gw.name())
+		d.Note(model.ReasonNotSelected, "not served: no HTTP listener of VirtualGateway %q serves its hosts (allowedRouteTables)", t.gw.Name())
 	}
 	return out
 }
@@ -189,12 +189,12 @@ func (t *translator) hosts(d *document) ([]string, []int) {
 		name := strings.TrimPrefix(h, "*.")
 		switch {
 		case h == "*":
-			d.warnf(p, "Gloo rejects a bare \"*\" host; jwtgate serves it as any host")
+			d.Warnf(p, "Gloo rejects a bare \"*\" host; jwtgate serves it as any host")
 		case strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.") && !strings.Contains(h[1:], "*") && hostName(h[1:]):
-			d.notServed(p, "host %q is not served: jwtgate matches a wildcard for a whole label only (*.DOMAIN)", h)
+			d.NotServed(p, "host %q is not served: jwtgate matches a wildcard for a whole label only (*.DOMAIN)", h)
 			continue
 		case !hostName(name):
-			d.errorf(p, "invalid host %q (want a host name, with a wildcard for the leftmost label only)", h)
+			d.Errorf(p, "invalid host %q (want a host name, with a wildcard for the leftmost label only)", h)
 			continue
 		}
 		out, from = append(out, h), append(from, i)
@@ -225,7 +225,7 @@ func hostName(h string) bool {
 // vgExists reports whether the files hold the VirtualGateway "ns/name".
 func (t *translator) vgExists(name string) bool {
 	for _, d := range t.s.docs {
-		if d.vg != nil && d.name() == name {
+		if d.vg != nil && d.Name() == name {
 			return true
 		}
 	}
@@ -257,12 +257,12 @@ func (t *translator) allowedHosts(d *document, e portEntry, hosts []string, from
 			ns, host = "*", f.Host
 		}
 		if ns == "." {
-			ns = t.gw.ref.Namespace
+			ns = t.gw.Ref.Namespace
 		}
-		if host == "" || (ns != "*" && ns != d.ref.Namespace) {
+		if host == "" || (ns != "*" && ns != d.Ref.Namespace) {
 			continue
 		}
-		if !objectMatches(f.Selector, d.ref.Namespace, d.ref.Name, d.meta.Labels) {
+		if !objectMatches(f.Selector, d.Ref.Namespace, d.Ref.Name, d.meta.Labels) {
 			continue
 		}
 		for i, h := range hosts {
@@ -316,12 +316,12 @@ func (t *translator) httpRoutes(d *document, b binding, suffix string, first boo
 			n := seen[name]
 			seen[name]++
 			if first {
-				d.warnf(strictyaml.Field(p, "name"), "route name %q is used by an earlier route: named %q, as Gloo renames it", h.Name, fmt.Sprintf("duplicate-%s-%d", name, n))
+				d.Warnf(strictyaml.Field(p, "name"), "route name %q is used by an earlier route: named %q, as Gloo renames it", h.Name, fmt.Sprintf("duplicate-%s-%d", name, n))
 			}
 			name = fmt.Sprintf("duplicate-%s-%d", name, n)
 		}
 		seen[name]++
-		made += t.httpRoute(d, b, h, p, d.name()+"/"+name, suffix)
+		made += t.httpRoute(d, b, h, p, d.Name()+"/"+name, suffix)
 	}
 	return made
 }
@@ -354,14 +354,14 @@ func (t *translator) httpRoute(d *document, b binding, h httpRoute, p, gloo, suf
 		}
 		name += suffix
 		r := &route{doc: d, own: h.Labels, table: d.meta.Labels, dests: act.dests}
-		origin, base := d.piece("routes", p)
+		origin, base := d.Piece("routes", p)
 		r.m = model.Route{
 			Name: name, Listener: b.listener, Labels: mergeLabels(d.meta.Labels, h.Labels),
 			Match: m, Backend: act.backend, Backends: act.backends, RouteActions: act.actions, Origin: origin,
 		}
 		t.renameRoute(d, base, b, p, mp, act)
 		for k, i := range hmFrom {
-			d.rename(strictyaml.Index(base+".match.headerMatches", k), strictyaml.Index(strictyaml.Field(mp, "headers"), i))
+			d.Rename(strictyaml.Index(base+".match.headerMatches", k), strictyaml.Index(strictyaml.Field(mp, "headers"), i))
 		}
 		t.rewrite(d, r, act, uri, mp)
 		t.routes = append(t.routes, r)
@@ -373,39 +373,39 @@ func (t *translator) httpRoute(d *document, b binding, h httpRoute, p, gloo, suf
 
 // renameRoute maps the model route's fields to the document's.
 func (t *translator) renameRoute(d *document, base string, b binding, p, mp string, act *action) {
-	d.rename(base+".name", strictyaml.Field(p, "name"))
-	d.rename(base+".labels", strictyaml.Field(p, "labels"))
+	d.Rename(base+".name", strictyaml.Field(p, "name"))
+	d.Rename(base+".labels", strictyaml.Field(p, "labels"))
 	lp := "spec.virtualGateways"
 	if b.listener == MeshListener {
 		lp = "spec.workloadSelectors"
-		if !d.has(lp) {
+		if !d.Has(lp) {
 			lp = "spec.hosts"
 		}
 	}
-	d.rename(base+".listener", lp)
-	d.rename(base+".match.hosts", "spec.hosts")
+	d.Rename(base+".listener", lp)
+	d.Rename(base+".match.hosts", "spec.hosts")
 	for k, i := range b.from {
-		d.rename(strictyaml.Index(base+".match.hosts", k), strictyaml.Index("spec.hosts", i))
+		d.Rename(strictyaml.Index(base+".match.hosts", k), strictyaml.Index("spec.hosts", i))
 	}
 	if mp != "" {
-		d.rename(base+".match.paths", strictyaml.Field(mp, "uri"))
-		d.rename(base+".match.methods", strictyaml.Field(mp, "method"))
-		d.rename(base+".match.headers", strictyaml.Field(mp, "headers"))
-		d.rename(base+".match.headerMatches", strictyaml.Field(mp, "headers"))
-		d.rename(base+".match.query", strictyaml.Field(mp, "queryParameters"))
+		d.Rename(base+".match.paths", strictyaml.Field(mp, "uri"))
+		d.Rename(base+".match.methods", strictyaml.Field(mp, "method"))
+		d.Rename(base+".match.headers", strictyaml.Field(mp, "headers"))
+		d.Rename(base+".match.headerMatches", strictyaml.Field(mp, "headers"))
+		d.Rename(base+".match.query", strictyaml.Field(mp, "queryParameters"))
 	}
-	d.rename(base+".redirect", strictyaml.Field(p, "redirect"))
-	d.rename(base+".redirect.host", strictyaml.Field(p, "redirect.hostRedirect"))
-	d.rename(base+".redirect.status", strictyaml.Field(p, "redirect.responseCode"))
-	d.rename(base+".directResponse", strictyaml.Field(p, "directResponse"))
-	d.rename(base+".rewrite", strictyaml.Field(p, "forwardTo"))
-	d.rename(base+".rewrite.host", strictyaml.Field(p, "forwardTo.hostRewrite"))
+	d.Rename(base+".redirect", strictyaml.Field(p, "redirect"))
+	d.Rename(base+".redirect.host", strictyaml.Field(p, "redirect.hostRedirect"))
+	d.Rename(base+".redirect.status", strictyaml.Field(p, "redirect.responseCode"))
+	d.Rename(base+".directResponse", strictyaml.Field(p, "directResponse"))
+	d.Rename(base+".rewrite", strictyaml.Field(p, "forwardTo"))
+	d.Rename(base+".rewrite.host", strictyaml.Field(p, "forwardTo.hostRewrite"))
 	for _, k := range []string{"", ".prefix", ".full"} {
-		d.rename(base+".rewrite.path"+k, strictyaml.Field(p, "forwardTo.pathRewrite"))
-		d.rename(base+".redirect.path"+k, strictyaml.Field(p, "redirect.pathRedirect"))
+		d.Rename(base+".rewrite.path"+k, strictyaml.Field(p, "forwardTo.pathRewrite"))
+		d.Rename(base+".redirect.path"+k, strictyaml.Field(p, "redirect.pathRedirect"))
 	}
 	for from, to := range act.renames {
-		d.rename(base+from, to)
+		d.Rename(base+from, to)
 	}
 }
 

@@ -87,15 +87,15 @@ func (t *translator) choose() model.Issues {
 	var issues model.Issues
 	if msg != "" {
 		t.failed = true
-		issues = append(issues, model.Issue{Severity: model.Error, Origin: model.Origin{File: gws[0].file, Line: gws[0].line}, Msg: msg})
+		issues = append(issues, model.Issue{Severity: model.Error, Origin: model.Origin{File: gws[0].File, Line: gws[0].Line}, Msg: msg})
 	}
 	for _, d := range gws {
 		switch {
 		case d == t.gw:
 		case t.gw != nil:
-			d.note(model.ReasonNotSelected, "not served: jwtgate serves VirtualGateway %q, chosen by %s", t.gw.name(), chosenBy(sel))
+			d.Note(model.ReasonNotSelected, "not served: jwtgate serves VirtualGateway %q, chosen by %s", t.gw.Name(), chosenBy(sel))
 		default:
-			d.note(model.ReasonNotSelected, "not served: %s", why)
+			d.Note(model.ReasonNotSelected, "not served: %s", why)
 		}
 	}
 	return issues
@@ -108,7 +108,7 @@ func gatewayNamed(d *document, g string) bool {
 	if !ok {
 		ns, name = "", g
 	}
-	return name == d.ref.Name && (ns == "" || ns == d.ref.Namespace)
+	return name == d.Ref.Name && (ns == "" || ns == d.Ref.Namespace)
 }
 
 // selectsGateway reports whether a VirtualGateway's workloads select the
@@ -174,7 +174,7 @@ func list(gws []*document) string {
 	}
 	var out []string
 	for _, d := range gws {
-		out = append(out, "VirtualGateway "+d.name())
+		out = append(out, "VirtualGateway "+d.Name())
 	}
 	return strings.Join(out, ", ")
 }
@@ -193,7 +193,7 @@ func (t *translator) meshSelected(d *document) (bool, string) {
 	for i, w := range ws {
 		p := strictyaml.Index("spec.workloadSelectors", i)
 		if w.Kind != "" && !strings.EqualFold(w.Kind, "KUBE") {
-			d.notServed(strictyaml.Field(p, "kind"), "selects nothing: jwtgate stands for Kubernetes workloads (kind KUBE)")
+			d.NotServed(strictyaml.Field(p, "kind"), "selects nothing: jwtgate stands for Kubernetes workloads (kind KUBE)")
 			continue
 		}
 		o := w.Selector
@@ -201,7 +201,7 @@ func (t *translator) meshSelected(d *document) (bool, string) {
 			return true, ""
 		}
 		if o.Name != "" || o.Namespace != "" || o.Cluster != "" || o.Workspace != "" {
-			d.notServed(strictyaml.Field(p, "selector"), "selects nothing: Gloo selects source workloads by labels only (name, namespace, cluster and workspace must be empty)")
+			d.NotServed(strictyaml.Field(p, "selector"), "selects nothing: Gloo selects source workloads by labels only (name, namespace, cluster and workspace must be empty)")
 			continue
 		}
 		if model.Labels(t.s.sel.WorkloadLabels).Matches(o.Labels) {
@@ -227,9 +227,9 @@ func objectMatches(o *objectSelector, ns, name string, labels map[string]string)
 // The selector is applied without them.
 func (d *document) checkScope(path, cluster, workspace string) {
 	if cluster != "" {
-		d.notServed(strictyaml.Field(path, "cluster"), "not checked: jwtgate knows no clusters (the files are one cluster); the selector is applied without it")
+		d.NotServed(strictyaml.Field(path, "cluster"), "not checked: jwtgate knows no clusters (the files are one cluster); the selector is applied without it")
 	}
 	if workspace != "" {
-		d.notServed(strictyaml.Field(path, "workspace"), "not checked: jwtgate reads no workspaces (the files are one workspace); the selector is applied without it")
+		d.NotServed(strictyaml.Field(path, "workspace"), "not checked: jwtgate reads no workspaces (the files are one workspace); the selector is applied without it")
 	}
 }

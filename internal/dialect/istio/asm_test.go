@@ -13,6 +13,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/demo"
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/dialect/dialecttest"
 	"jwtgate.dev/jwtgate/internal/gateway"
 	"jwtgate.dev/jwtgate/internal/model"
 )
@@ -136,8 +137,8 @@ func TestSeed003Resources(t *testing.T) {
 // examples/asm` reads it: every resource Accepted, the routes of the
 // VirtualService under the JWT policy and the DENY policy.
 func TestASMExample(t *testing.T) {
-	c := goldenCase{file: asmExamples}
-	ld, issues, statuses := read(t, c)
+	c := dialecttest.Case{Path: asmExamples}
+	ld, issues, statuses := dialecttest.Read(t, c)
 	for _, is := range issues {
 		t.Errorf("%s", is.Error())
 	}

@@ -41,18 +41,18 @@ func (d *document) targets() ([]targetRef, []string) {
 // Istio's validation does.
 func (d *document) checkAttachment(at *attachment) {
 	n := 0
-	for _, set := range []bool{at.Selector != nil || d.has("spec.selector"), at.TargetRef != nil, len(at.TargetRefs) > 0} {
+	for _, set := range []bool{at.Selector != nil || d.Has("spec.selector"), at.TargetRef != nil, len(at.TargetRefs) > 0} {
 		if set {
 			n++
 		}
 	}
 	if n > 1 {
-		d.errorf("spec", "give at most one of selector, targetRef and targetRefs")
+		d.Errorf("spec", "give at most one of selector, targetRef and targetRefs")
 	}
 	if at.Selector != nil {
 		for _, k := range slices.Sorted(maps.Keys(at.Selector.MatchLabels)) {
 			if strings.Contains(k, "*") || strings.Contains(at.Selector.MatchLabels[k], "*") {
-				d.errorf(strictyaml.Key("spec.selector.matchLabels", k), "a label selector takes no wildcard")
+				d.Errorf(strictyaml.Key("spec.selector.matchLabels", k), "a label selector takes no wildcard")
 			}
 		}
 	}
@@ -62,22 +62,22 @@ func (d *document) checkAttachment(at *attachment) {
 		switch {
 		case r.Kind == "" || r.Name == "":
 			for _, f := range []string{"kind", "name"} {
-				if (f == "kind" && r.Kind == "" || f == "name" && r.Name == "") && !d.reported(strictyaml.Field(p, f)) {
-					d.errorf(p, "missing required field %q", f)
+				if (f == "kind" && r.Kind == "" || f == "name" && r.Name == "") && !d.Reported(strictyaml.Field(p, f)) {
+					d.Errorf(p, "missing required field %q", f)
 				}
 			}
 			continue
-		case r.Namespace != "" && r.Namespace != d.ref.Namespace:
-			d.errorf(strictyaml.Field(p, "namespace"), "cross-namespace targets are not allowed: leave namespace out (the policy's own, %s)", d.ref.Namespace)
+		case r.Namespace != "" && r.Namespace != d.Ref.Namespace:
+			d.Errorf(strictyaml.Field(p, "namespace"), "cross-namespace targets are not allowed: leave namespace out (the policy's own, %s)", d.Ref.Namespace)
 		}
 		switch targetKind(r) {
 		case "Gateway", "Service", "ServiceEntry":
 		case "GatewayClass":
-			if d.ref.Namespace != RootNamespace {
-				d.errorf(p, "a GatewayClass is targeted from the root namespace %s only", RootNamespace)
+			if d.Ref.Namespace != RootNamespace {
+				d.Errorf(p, "a GatewayClass is targeted from the root namespace %s only", RootNamespace)
 			}
 		default:
-			d.errorf(p, "unsupported target: group %q kind %q (want group %s kind Gateway or GatewayClass, kind Service, or group %s kind ServiceEntry)",
+			d.Errorf(p, "unsupported target: group %q kind %q (want group %s kind Gateway or GatewayClass, kind Service, or group %s kind ServiceEntry)",
 				r.Group, r.Kind, gatewayAPIGroup, networkingGroup)
 		}
 	}
@@ -138,7 +138,7 @@ func (s *session) attach(d *document) bool {
 	if len(refs) > 0 {
 		var gateways, others []string
 		for _, r := range refs {
-			name := d.ref.Namespace + "/" + r.Name
+			name := d.Ref.Namespace + "/" + r.Name
 			if targetKind(r) != "Gateway" {
 				others = append(others, r.Kind+" "+name)
 				continue
@@ -149,20 +149,20 @@ func (s *session) attach(d *document) bool {
 			gateways = append(gateways, "Gateway "+name)
 		}
 		if len(gateways) == 0 {
-			d.note(model.ReasonUnsupported, "not enforced: it targets %s, and jwtgate applies policies that target the Gateway API gateway it stands for, or select its workload", strings.Join(others, ", "))
+			d.Note(model.ReasonUnsupported, "not enforced: it targets %s, and jwtgate applies policies that target the Gateway API gateway it stands for, or select its workload", strings.Join(others, ", "))
 			return false
 		}
 		stands := "no gateway (choose one with --gateway NAMESPACE/NAME or the glue document's gateway key)"
 		if s.sel.Gateway != "" {
 			stands = "gateway " + s.sel.Gateway
 		}
-		d.note(model.ReasonNotSelected, "not applied: it targets %s, and jwtgate stands for %s", strings.Join(append(gateways, others...), ", "), stands)
+		d.Note(model.ReasonNotSelected, "not applied: it targets %s, and jwtgate stands for %s", strings.Join(append(gateways, others...), ", "), stands)
 		return false
 	}
 	ns := s.workloadNamespace()
-	if d.ref.Namespace != ns && d.ref.Namespace != RootNamespace {
-		d.note(model.ReasonNotSelected, "not applied: it applies to workloads of namespace %s, and jwtgate stands for a workload of namespace %s (the root namespace %s applies to every workload)",
-			d.ref.Namespace, ns, RootNamespace)
+	if d.Ref.Namespace != ns && d.Ref.Namespace != RootNamespace {
+		d.Note(model.ReasonNotSelected, "not applied: it applies to workloads of namespace %s, and jwtgate stands for a workload of namespace %s (the root namespace %s applies to every workload)",
+			d.Ref.Namespace, ns, RootNamespace)
 		return false
 	}
 	if sel := d.attachment().Selector; sel != nil && !model.Labels(s.workloadLabels()).Matches(sel.MatchLabels) {
@@ -170,7 +170,7 @@ func (s *session) attach(d *document) bool {
 		if l := s.workloadLabels(); len(l) > 0 {
 			have = labelString(l)
 		}
-		d.note(model.ReasonNotSelected, "not applied: its selector %s is not among the workload's labels (%s)", labelString(sel.MatchLabels), have)
+		d.Note(model.ReasonNotSelected, "not applied: its selector %s is not among the workload's labels (%s)", labelString(sel.MatchLabels), have)
 		return false
 	}
 	return true

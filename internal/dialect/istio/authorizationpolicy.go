@@ -38,11 +38,11 @@ func (d *document) authorizationPolicy(split map[string][]string) (model.Policy,
 		dry, err := strconv.ParseBool(v)
 		switch {
 		case err != nil:
-			d.errorf(strictyaml.Key("metadata.annotations", annDryRun), "invalid value %q (want true or false)", v)
+			d.Errorf(strictyaml.Key("metadata.annotations", annDryRun), "invalid value %q (want true or false)", v)
 			return model.Policy{}, false
 		case dry:
-			if d.applied {
-				d.note(model.ReasonUnsupported, "not enforced: %s is true (Istio only logs what a dry-run policy would decide, and jwtgate does not evaluate it)", annDryRun)
+			if !d.Muted {
+				d.Note(model.ReasonUnsupported, "not enforced: %s is true (Istio only logs what a dry-run policy would decide, and jwtgate does not evaluate it)", annDryRun)
 			}
 			return model.Policy{}, false
 		}
@@ -52,7 +52,7 @@ func (d *document) authorizationPolicy(split map[string][]string) (model.Policy,
 		action = actionAllow
 	}
 	if spec.Provider != nil && action != actionCustom {
-		d.errorf("spec.provider", "only allowed with action CUSTOM")
+		d.Errorf("spec.provider", "only allowed with action CUSTOM")
 	}
 	deny := false
 	switch action {
@@ -60,30 +60,30 @@ func (d *document) authorizationPolicy(split map[string][]string) (model.Policy,
 	case actionDeny:
 		deny = true
 	case actionAudit:
-		if d.applied {
-			d.note(model.ReasonUnsupported, "not enforced: action AUDIT only marks requests for audit logging, which jwtgate does not do (it never changes a decision)")
+		if !d.Muted {
+			d.Note(model.ReasonUnsupported, "not enforced: action AUDIT only marks requests for audit logging, which jwtgate does not do (it never changes a decision)")
 		}
 		return model.Policy{}, false
 	case actionCustom:
 		if spec.Provider == nil || spec.Provider.Name == "" {
-			if !d.reported("spec.provider.name") {
-				d.errorf("spec", "action CUSTOM needs provider.name")
+			if !d.Reported("spec.provider.name") {
+				d.Errorf("spec", "action CUSTOM needs provider.name")
 			}
 			return model.Policy{}, false
 		}
 		deny = true
-		if d.applied {
-			d.note(model.ReasonUnsupported, "the external authorizer %q cannot be consulted: the requests its rules select are denied (403), failing closed", spec.Provider.Name)
+		if !d.Muted {
+			d.Note(model.ReasonUnsupported, "the external authorizer %q cannot be consulted: the requests its rules select are denied (403), failing closed", spec.Provider.Name)
 		}
 	default:
-		d.errorf("spec.action", "invalid action %q (want ALLOW, DENY, AUDIT or CUSTOM)", spec.Action)
+		d.Errorf("spec.action", "invalid action %q (want ALLOW, DENY, AUDIT or CUSTOM)", spec.Action)
 		return model.Policy{}, false
 	}
-	origin, base := d.piece("policies", "spec")
-	d.rename(base+".name", "metadata.name")
-	d.rename(base+".action", "spec.action")
-	d.rename(base+".rules", "spec.rules")
-	p := model.Policy{Name: d.name(), Action: model.ActionAllow, SpaceDelimitedClaims: split, Origin: origin}
+	origin, base := d.Piece("policies", "spec")
+	d.Rename(base+".name", "metadata.name")
+	d.Rename(base+".action", "spec.action")
+	d.Rename(base+".rules", "spec.rules")
+	p := model.Policy{Name: d.Name(), Action: model.ActionAllow, SpaceDelimitedClaims: split, Origin: origin}
 	if deny {
 		p.Action = model.ActionDeny
 	}
@@ -100,24 +100,24 @@ func (d *document) authorizationPolicy(split map[string][]string) (model.Policy,
 // false when an ALLOW rule is dropped.
 func (d *document) rule(r rule, i int, deny bool, mb string) (model.Rule, bool) {
 	rp := strictyaml.Index("spec.rules", i)
-	d.rename(mb, rp)
+	d.Rename(mb, rp)
 	mr := model.Rule{Name: "rules[" + strconv.Itoa(i) + "]"}
 	keep := true
 	for _, part := range []struct {
 		key string
 		n   int
 	}{{"from", len(r.From)}, {"to", len(r.To)}} {
-		if p := strictyaml.Field(rp, part.key); part.n == 0 && d.has(p) && !d.reported(p) {
-			d.warnf(p, "an empty list is the same as leaving %s out: it matches every request", part.key)
+		if p := strictyaml.Field(rp, part.key); part.n == 0 && d.Has(p) && !d.Reported(p) {
+			d.Warnf(p, "an empty list is the same as leaving %s out: it matches every request", part.key)
 		}
 	}
 	for j, f := range r.From {
 		fp := strictyaml.Index(strictyaml.Field(rp, "from"), j)
 		sp := strictyaml.Field(fp, "source")
-		d.rename(strictyaml.Index(mb+".from", j), sp)
+		d.Rename(strictyaml.Index(mb+".from", j), sp)
 		if f.Source == nil || reflect.DeepEqual(*f.Source, source{}) {
-			if !d.reported(sp) {
-				d.errorf(fp, "source must not be empty: set at least one field")
+			if !d.Reported(sp) {
+				d.Errorf(fp, "source must not be empty: set at least one field")
 			}
 			continue
 		}
@@ -126,10 +126,10 @@ func (d *document) rule(r rule, i int, deny bool, mb string) (model.Rule, bool) 
 	for j, t := range r.To {
 		tp := strictyaml.Index(strictyaml.Field(rp, "to"), j)
 		op := strictyaml.Field(tp, "operation")
-		d.rename(strictyaml.Index(mb+".to", j), op)
+		d.Rename(strictyaml.Index(mb+".to", j), op)
 		if t.Operation == nil || reflect.DeepEqual(*t.Operation, operation{}) {
-			if !d.reported(op) {
-				d.errorf(tp, "operation must not be empty: set at least one field")
+			if !d.Reported(op) {
+				d.Errorf(tp, "operation must not be empty: set at least one field")
 			}
 			continue
 		}
@@ -139,28 +139,28 @@ func (d *document) rule(r rule, i int, deny bool, mb string) (model.Rule, bool) 
 		cp := strictyaml.Index(strictyaml.Field(rp, "when"), j)
 		kp := strictyaml.Field(cp, "key")
 		if c.Key == "" {
-			if !d.reported(kp) {
-				d.errorf(cp, "missing required field %q", "key")
+			if !d.Reported(kp) {
+				d.Errorf(cp, "missing required field %q", "key")
 			}
 			continue
 		}
 		kind, name, err := conditionkey.ParseExact(c.Key)
 		switch {
 		case errors.Is(err, conditionkey.ErrNotEvaluated) && deny:
-			d.narrowed(kp, "%q cannot be evaluated by jwtgate: the condition is ignored, so this DENY rule denies more", c.Key)
+			d.NotServed(kp, "%q cannot be evaluated by jwtgate: the condition is ignored, so this DENY rule denies more", c.Key)
 			continue
 		case errors.Is(err, conditionkey.ErrNotEvaluated):
-			d.narrowed(kp, "%q cannot be evaluated by jwtgate: this ALLOW rule is dropped, so the policy allows less", c.Key)
+			d.NotServed(kp, "%q cannot be evaluated by jwtgate: this ALLOW rule is dropped, so the policy allows less", c.Key)
 			keep = false
 			continue
 		case err != nil:
-			d.errorf(kp, "%v", err)
+			d.Errorf(kp, "%v", err)
 			continue
 		}
 		mp := strictyaml.Index(mb+".when", len(mr.When))
-		d.rename(mp, cp)
-		d.rename(mp+".name", kp)
-		d.rename(mp+".kind", kp)
+		d.Rename(mp, cp)
+		d.Rename(mp+".name", kp)
+		d.Rename(mp+".kind", kp)
 		mr.When = append(mr.When, model.Condition{Kind: kind, Name: name, Values: c.Values, NotValues: c.NotValues})
 	}
 	return mr, keep
@@ -169,7 +169,7 @@ func (d *document) rule(r rule, i int, deny bool, mb string) (model.Rule, bool) 
 // source translates a rule's from[].source at path sp.
 func (d *document) source(s source, sp string) model.From {
 	if len(s.ServiceAccounts)+len(s.NotServiceAccounts) > 0 && len(s.Principals)+len(s.NotPrincipals)+len(s.Namespaces)+len(s.NotNamespaces) > 0 {
-		d.errorf(sp, "serviceAccounts and notServiceAccounts cannot be set with principals or namespaces")
+		d.Errorf(sp, "serviceAccounts and notServiceAccounts cannot be set with principals or namespaces")
 	}
 	return model.From{
 		Principals: s.Principals, NotPrincipals: s.NotPrincipals,
@@ -194,11 +194,11 @@ func (d *document) serviceAccounts(list []string, path string) []string {
 		ns, name, qualified := strings.Cut(sa, "/")
 		switch {
 		case strings.Contains(sa, "*"):
-			d.errorf(strictyaml.Index(path, i), "invalid service account %q: no wildcard is allowed", sa)
+			d.Errorf(strictyaml.Index(path, i), "invalid service account %q: no wildcard is allowed", sa)
 		case !qualified:
-			ns, name = d.ref.Namespace, sa
+			ns, name = d.Ref.Namespace, sa
 		case ns == "" || name == "" || strings.Contains(name, "/"):
-			d.errorf(strictyaml.Index(path, i), "invalid service account %q (want NAMESPACE/NAME or NAME)", sa)
+			d.Errorf(strictyaml.Index(path, i), "invalid service account %q (want NAMESPACE/NAME or NAME)", sa)
 		}
 		out[i] = ns + "/" + name
 	}
@@ -226,7 +226,7 @@ func (d *document) ports(list []string, path string) []int {
 	for i, s := range list {
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			d.errorf(strictyaml.Index(path, i), "invalid port %q", s)
+			d.Errorf(strictyaml.Index(path, i), "invalid port %q", s)
 			n = 1 // reported here, not again by validation
 		}
 		out[i] = n
@@ -250,9 +250,9 @@ func (d *document) methods(list []string, path string, widen bool) []string {
 			at := strictyaml.Index(path, i)
 			if widen {
 				out[i] = u
-				d.narrowed(at, "method %q is compared as %s (jwtgate upper-cases request methods), failing closed", m, u)
+				d.NotServed(at, "method %q is compared as %s (jwtgate upper-cases request methods), failing closed", m, u)
 			} else {
-				d.warnf(at, "method %q matches no request: jwtgate upper-cases request methods (write %s)", m, u)
+				d.Warnf(at, "method %q matches no request: jwtgate upper-cases request methods (write %s)", m, u)
 			}
 		}
 	}

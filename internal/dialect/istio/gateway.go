@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,30 +104,30 @@ func (t *translator) choose() model.Issues {
 	case len(gws) > 1:
 		var names []string
 		for _, d := range gws {
-			names = append(names, d.name())
+			names = append(names, d.Name())
 		}
 		msg = fmt.Sprintf("the files hold %d Istio Gateways (%s) and none is selected: %s", len(gws), strings.Join(names, ", "), howToChoose)
 		why = fmt.Sprintf("the files hold %d Istio Gateways and none is selected", len(gws))
 	}
 	var issues model.Issues
 	if msg != "" {
-		issues = append(issues, model.Issue{Severity: model.Error, Origin: model.Origin{File: gws[0].file, Line: gws[0].line}, Msg: msg})
+		issues = append(issues, model.Issue{Severity: model.Error, Origin: model.Origin{File: gws[0].File, Line: gws[0].Line}, Msg: msg})
 	}
 	s.gateways = chosen
 	for _, d := range gws {
 		if slices.Contains(chosen, d) {
-			d.applied = true
+			d.Muted = false
 			continue
 		}
 		if len(chosen) > 0 && sel.WorkloadNamespace == "" && len(sel.WorkloadLabels) == 0 {
-			d.note(model.ReasonNotSelected, "not served: jwtgate serves Gateway %s, chosen by %s", chosen[0].name(), by)
+			d.Note(model.ReasonNotSelected, "not served: jwtgate serves Gateway %s, chosen by %s", chosen[0].Name(), by)
 			continue
 		}
-		d.note(model.ReasonNotSelected, "not served: %s", why)
+		d.Note(model.ReasonNotSelected, "not served: %s", why)
 	}
 	if len(chosen) > 0 && len(sel.WorkloadLabels) == 0 {
 		s.derived = chosen[0].gw.Spec.Selector
-		s.derivedNS = chosen[0].ref.Namespace
+		s.derivedNS = chosen[0].Ref.Namespace
 	}
 	return issues
 }
@@ -140,7 +139,7 @@ func gatewayNamed(d *document, g string) bool {
 	if !ok {
 		ns, name = "", g
 	}
-	return name == d.ref.Name && (ns == "" || ns == d.ref.Namespace)
+	return name == d.Ref.Name && (ns == "" || ns == d.Ref.Namespace)
 }
 
 // byAge orders documents by metadata.creationTimestamp, oldest first
@@ -156,10 +155,10 @@ func byAge(a, b *document) int {
 	case !a.created.Equal(b.created):
 		return a.created.Compare(b.created)
 	}
-	if c := strings.Compare(a.ref.Name, b.ref.Name); c != 0 {
+	if c := strings.Compare(a.Ref.Name, b.Ref.Name); c != 0 {
 		return c
 	}
-	return strings.Compare(a.ref.Namespace, b.ref.Namespace)
+	return strings.Compare(a.Ref.Namespace, b.Ref.Namespace)
 }
 
 // checkRouting checks what a routing document says on its own.
@@ -167,34 +166,34 @@ func (d *document) checkRouting() {
 	if ts := d.meta.CreationTimestamp; ts.Value != "" {
 		c, err := time.Parse(time.RFC3339, ts.Value)
 		if err != nil {
-			d.errorf("metadata.creationTimestamp", "invalid time %q (want RFC 3339, such as 2024-05-01T10:00:00Z)", ts.Value)
+			d.Errorf("metadata.creationTimestamp", "invalid time %q (want RFC 3339, such as 2024-05-01T10:00:00Z)", ts.Value)
 		}
 		d.created = c
 	}
 	if d.gw != nil {
-		if len(d.gw.Spec.Servers) == 0 && !d.reported("spec.servers") {
-			d.errorf("spec", "missing required field %q (at least one server)", "servers")
+		if len(d.gw.Spec.Servers) == 0 && !d.Reported("spec.servers") {
+			d.Errorf("spec", "missing required field %q (at least one server)", "servers")
 		}
 		for i, srv := range d.gw.Spec.Servers {
 			p := strictyaml.Index("spec.servers", i)
-			if len(srv.Hosts) == 0 && !d.reported(strictyaml.Field(p, "hosts")) {
-				d.errorf(p, "missing required field %q (at least one host)", "hosts")
+			if len(srv.Hosts) == 0 && !d.Reported(strictyaml.Field(p, "hosts")) {
+				d.Errorf(p, "missing required field %q (at least one host)", "hosts")
 			}
 			for j, h := range srv.Hosts {
 				if _, _, ok := serverHost(h); !ok {
-					d.errorf(strictyaml.Index(strictyaml.Field(p, "hosts"), j), "invalid host %q (want [NAMESPACE/]HOST, HOST a DNS name with a wildcard for the leftmost label only, or *)", h)
+					d.Errorf(strictyaml.Index(strictyaml.Field(p, "hosts"), j), "invalid host %q (want [NAMESPACE/]HOST, HOST a DNS name with a wildcard for the leftmost label only, or *)", h)
 				}
 			}
 		}
 		return
 	}
 	spec := d.vs.Spec
-	if len(spec.Hosts) == 0 && !d.reported("spec.hosts") {
-		d.errorf("spec", "missing required field %q (at least one host)", "hosts")
+	if len(spec.Hosts) == 0 && !d.Reported("spec.hosts") {
+		d.Errorf("spec", "missing required field %q (at least one host)", "hosts")
 	}
 	for i, h := range spec.Hosts {
 		if !hostPattern(h) {
-			d.errorf(strictyaml.Index("spec.hosts", i), "invalid host %q (want a DNS name, with a wildcard for the leftmost label only, or *)", h)
+			d.Errorf(strictyaml.Index("spec.hosts", i), "invalid host %q (want a DNS name, with a wildcard for the leftmost label only, or *)", h)
 		}
 	}
 }
@@ -259,20 +258,20 @@ func (t *translator) listeners() {
 		if !slices.ContainsFunc(t.ports, func(pt *port) bool {
 			return slices.ContainsFunc(pt.servers, func(e portServer) bool { return e.gw == d })
 		}) && len(d.gw.Spec.Servers) > 0 {
-			d.note(model.ReasonUnsupported, "nothing of it is served: jwtgate serves none of its servers")
+			d.Note(model.ReasonUnsupported, "nothing of it is served: jwtgate serves none of its servers")
 		}
 	}
 	for _, pt := range t.ports {
 		e := pt.servers[0]
 		d := e.gw
-		origin, base := d.piece("listeners", e.path)
-		d.rename(base+".name", strictyaml.Field(e.path, "port"))
-		d.rename(base+".address", strictyaml.Field(e.path, "port.number"))
-		d.rename(base+".tls", strictyaml.Field(e.path, "tls"))
-		d.rename(base+".tls.certFile", strictyaml.Field(e.path, "tls.serverCertificate"))
-		d.rename(base+".tls.keyFile", strictyaml.Field(e.path, "tls.privateKey"))
-		d.rename(base+".tls.clientCAFile", strictyaml.Field(e.path, "tls.caCertificates"))
-		d.rename(base+".tls.certSource", strictyaml.Field(e.path, "tls.credentialName"))
+		origin, base := d.Piece("listeners", e.path)
+		d.Rename(base+".name", strictyaml.Field(e.path, "port"))
+		d.Rename(base+".address", strictyaml.Field(e.path, "port.number"))
+		d.Rename(base+".tls", strictyaml.Field(e.path, "tls"))
+		d.Rename(base+".tls.certFile", strictyaml.Field(e.path, "tls.serverCertificate"))
+		d.Rename(base+".tls.keyFile", strictyaml.Field(e.path, "tls.privateKey"))
+		d.Rename(base+".tls.clientCAFile", strictyaml.Field(e.path, "tls.caCertificates"))
+		d.Rename(base+".tls.certSource", strictyaml.Field(e.path, "tls.credentialName"))
 		t.out.Listeners = append(t.out.Listeners, model.Listener{Name: pt.name, Address: pt.address, TLS: pt.tls, Origin: origin})
 	}
 }
@@ -284,12 +283,12 @@ func (t *translator) server(d *document, i int, srv server) {
 	label := "server " + strconv.Itoa(i)
 	switch {
 	case srv.Port == nil:
-		if !d.reported(f("port")) {
-			d.errorf(p, "missing required field %q", "port")
+		if !d.Reported(f("port")) {
+			d.Errorf(p, "missing required field %q", "port")
 		}
 		return
 	case srv.Port.Number < 1 || srv.Port.Number > 65535:
-		d.errorf(f("port.number"), "invalid port %d (want 1 to 65535)", srv.Port.Number)
+		d.Errorf(f("port.number"), "invalid port %d (want 1 to 65535)", srv.Port.Number)
 		return
 	}
 	number := srv.Port.Number
@@ -299,37 +298,37 @@ func (t *translator) server(d *document, i int, srv server) {
 	switch proto {
 	case "HTTP", "HTTP2", "GRPC", "GRPC-WEB":
 		if tlsOnly {
-			d.errorf(f("tls"), "a plain-text %s server takes no TLS settings but httpsRedirect: use protocol HTTPS", proto)
+			d.Errorf(f("tls"), "a plain-text %s server takes no TLS settings but httpsRedirect: use protocol HTTPS", proto)
 			return
 		}
 		if proto != "HTTP" {
-			d.narrowed(f("port.protocol"), "served as HTTP/1.1: jwtgate does not speak %s in clear text", proto)
+			d.NotServed(f("port.protocol"), "served as HTTP/1.1: jwtgate does not speak %s in clear text", proto)
 		}
 	case "HTTPS":
 		if srv.TLS == nil {
-			d.errorf(p, "protocol HTTPS needs tls")
+			d.Errorf(p, "protocol HTTPS needs tls")
 			return
 		}
 	case "TCP", "TLS", "MONGO", "MYSQL", "REDIS", "UDP":
-		d.narrowed(f("port.protocol"), "%s is not served: jwtgate serves HTTP and HTTPS servers only", label)
+		d.NotServed(f("port.protocol"), "%s is not served: jwtgate serves HTTP and HTTPS servers only", label)
 		return
 	case "":
-		if !d.reported(f("port.protocol")) {
-			d.errorf(f("port"), "missing required field %q", "protocol")
+		if !d.Reported(f("port.protocol")) {
+			d.Errorf(f("port"), "missing required field %q", "protocol")
 		}
 		return
 	default:
-		d.errorf(f("port.protocol"), "invalid protocol %q (want HTTP, HTTPS, GRPC, HTTP2, TCP, TLS or MONGO)", srv.Port.Protocol)
+		d.Errorf(f("port.protocol"), "invalid protocol %q (want HTTP, HTTPS, GRPC, HTTP2, TCP, TLS or MONGO)", srv.Port.Protocol)
 		return
 	}
 	if srv.DefaultEndpoint != "" {
-		d.narrowed(f("defaultEndpoint"), "not applied: it is for sidecars' ingress listeners; requests are routed by the VirtualServices")
+		d.NotServed(f("defaultEndpoint"), "not applied: it is for sidecars' ingress listeners; requests are routed by the VirtualServices")
 	}
 	addr := t.s.sel.ListenAddress(number)
 	if srv.Bind != "" {
 		ip, err := netip.ParseAddr(srv.Bind)
 		if err != nil {
-			d.narrowed(f("bind"), "%s is not served: jwtgate binds IP addresses, not %q", label, srv.Bind)
+			d.NotServed(f("bind"), "%s is not served: jwtgate binds IP addresses, not %q", label, srv.Bind)
 			return
 		}
 		addr = net.JoinHostPort(ip.String(), strconv.Itoa(number))
@@ -349,14 +348,14 @@ func (t *translator) server(d *document, i int, srv server) {
 		}
 		if pt.tlsKey != key || pt.address != addr {
 			o := pt.servers[0]
-			d.narrowed(p, "%s is not served: server %d of Gateway %s serves port %d with other TLS settings or another bind address, and jwtgate serves one per port", label, o.index, o.gw.name(), number)
+			d.NotServed(p, "%s is not served: server %d of Gateway %s serves port %d with other TLS settings or another bind address, and jwtgate serves one per port", label, o.index, o.gw.Name(), number)
 			return
 		}
 		pt.servers = append(pt.servers, e)
 		return
 	}
 	t.ports = append(t.ports, &port{
-		number: number, name: fmt.Sprintf("%s/%d", d.name(), number), address: addr,
+		number: number, name: fmt.Sprintf("%s/%d", d.Name(), number), address: addr,
 		tls: ltls, tlsKey: key, servers: []portServer{e},
 	})
 }
@@ -371,16 +370,16 @@ func (t *translator) serverTLS(d *document, c *serverTLS, p, label string) (_ *m
 	case "SIMPLE", "MUTUAL", "OPTIONAL_MUTUAL":
 	case "", "PASSTHROUGH":
 		at := f("mode")
-		if !d.has(at) {
+		if !d.Has(at) {
 			at = p
 		}
-		d.narrowed(at, "%s is not served: its TLS mode is PASSTHROUGH (the default), and jwtgate terminates TLS; write mode: SIMPLE", label)
+		d.NotServed(at, "%s is not served: its TLS mode is PASSTHROUGH (the default), and jwtgate terminates TLS; write mode: SIMPLE", label)
 		return nil, "", false
 	case "AUTO_PASSTHROUGH", "ISTIO_MUTUAL":
-		d.narrowed(f("mode"), "%s is not served: TLS mode %s needs the mesh's own certificates, and jwtgate terminates TLS with a certificate of its own (SIMPLE, MUTUAL or OPTIONAL_MUTUAL)", label, mode)
+		d.NotServed(f("mode"), "%s is not served: TLS mode %s needs the mesh's own certificates, and jwtgate terminates TLS with a certificate of its own (SIMPLE, MUTUAL or OPTIONAL_MUTUAL)", label, mode)
 		return nil, "", false
 	default:
-		d.errorf(f("mode"), "invalid mode %q (want SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH or ISTIO_MUTUAL)", c.Mode)
+		d.Errorf(f("mode"), "invalid mode %q (want SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH or ISTIO_MUTUAL)", c.Mode)
 		return nil, "", false
 	}
 	mutual := mode != "SIMPLE"
@@ -396,37 +395,37 @@ func (t *translator) serverTLS(d *document, c *serverTLS, p, label string) (_ *m
 		switch {
 		case !k.set:
 		case mutual:
-			d.narrowed(f(k.key), "%s is not served: jwtgate cannot restrict client certificates by %s", label, k.key)
+			d.NotServed(f(k.key), "%s is not served: jwtgate cannot restrict client certificates by %s", label, k.key)
 			return nil, "", false
 		default:
-			d.warnf(f(k.key), "ignored: client certificates are asked for with modes MUTUAL and OPTIONAL_MUTUAL only")
+			d.Warnf(f(k.key), "ignored: client certificates are asked for with modes MUTUAL and OPTIONAL_MUTUAL only")
 		}
 	}
 	if c.TLSCertificates.Kind != 0 && len(c.TLSCertificates.Content) > 0 {
-		d.narrowed(f("tlsCertificates"), "%s is not served: jwtgate serves one certificate per port", label)
+		d.NotServed(f("tlsCertificates"), "%s is not served: jwtgate serves one certificate per port", label)
 		return nil, "", false
 	}
 	switch v := c.MinProtocolVersion; v {
 	case "", "TLS_AUTO", "TLSV1_2":
 	case "TLSV1_0", "TLSV1_1":
-		d.narrowed(f("minProtocolVersion"), "jwtgate accepts TLS 1.2 and 1.3 only")
+		d.NotServed(f("minProtocolVersion"), "jwtgate accepts TLS 1.2 and 1.3 only")
 	case "TLSV1_3":
-		d.narrowed(f("minProtocolVersion"), "%s is not served: jwtgate cannot refuse TLS 1.2 on a listener", label)
+		d.NotServed(f("minProtocolVersion"), "%s is not served: jwtgate cannot refuse TLS 1.2 on a listener", label)
 		return nil, "", false
 	default:
-		d.errorf(f("minProtocolVersion"), "invalid version %q (want TLS_AUTO, TLSV1_0, TLSV1_1, TLSV1_2 or TLSV1_3)", v)
+		d.Errorf(f("minProtocolVersion"), "invalid version %q (want TLS_AUTO, TLSV1_0, TLSV1_1, TLSV1_2 or TLSV1_3)", v)
 		return nil, "", false
 	}
 	if v := c.MaxProtocolVersion; v != "" && v != "TLS_AUTO" && v != "TLSV1_3" {
-		d.narrowed(f("maxProtocolVersion"), "not applied: jwtgate accepts TLS 1.3 too")
+		d.NotServed(f("maxProtocolVersion"), "not applied: jwtgate accepts TLS 1.3 too")
 	}
 	if len(c.CipherSuites) > 0 {
-		d.narrowed(f("cipherSuites"), "not applied: jwtgate uses Go's TLS cipher suites")
+		d.NotServed(f("cipherSuites"), "not applied: jwtgate uses Go's TLS cipher suites")
 	}
 	cred := c.CredentialName
 	switch n := len(c.CredentialNames); {
 	case n > 1:
-		d.narrowed(f("credentialNames"), "%s is not served: jwtgate serves one certificate per port", label)
+		d.NotServed(f("credentialNames"), "%s is not served: jwtgate serves one certificate per port", label)
 		return nil, "", false
 	case n == 1 && cred == "":
 		cred = c.CredentialNames[0]
@@ -435,38 +434,38 @@ func (t *translator) serverTLS(d *document, c *serverTLS, p, label string) (_ *m
 	switch {
 	case cred != "":
 		if c.ServerCertificate != "" || c.PrivateKey != "" {
-			d.warnf(f("serverCertificate"), "ignored: credentialName is used, as in Istio")
+			d.Warnf(f("serverCertificate"), "ignored: credentialName is used, as in Istio")
 		}
 		cert, keyPEM, source, found := t.secret(d, cred)
 		at := f("credentialName")
-		if !d.has(at) {
+		if !d.Has(at) {
 			at = f("credentialNames")
 		}
 		if !found {
-			d.notFound(at, "%s is not served: %s", label, source)
+			d.NotFound(at, "%s is not served: %s", label, source)
 			return nil, "", false
 		}
 		out.CertPEM, out.KeyPEM, out.CertSource = cert, keyPEM, source
 		if mutual {
-			d.narrowed(at, "%s is not served: mode %s with a Secret needs the client CA inline, which jwtgate cannot take yet; give serverCertificate, privateKey and caCertificates files", label, mode)
+			d.NotServed(at, "%s is not served: mode %s with a Secret needs the client CA inline, which jwtgate cannot take yet; give serverCertificate, privateKey and caCertificates files", label, mode)
 			return nil, "", false
 		}
 	case c.ServerCertificate != "" && c.PrivateKey != "":
-		out.CertFile, out.KeyFile = d.filePath(c.ServerCertificate), d.filePath(c.PrivateKey)
+		out.CertFile, out.KeyFile = d.FilePath(c.ServerCertificate), d.FilePath(c.PrivateKey)
 		switch {
 		case mutual && c.CACertificates == "":
-			d.errorf(p, "mode %s needs caCertificates", mode)
+			d.Errorf(p, "mode %s needs caCertificates", mode)
 			return nil, "", false
 		case mutual:
-			out.ClientCAFile, out.ClientCerts = d.filePath(c.CACertificates), model.ClientCertsRequire
+			out.ClientCAFile, out.ClientCerts = d.FilePath(c.CACertificates), model.ClientCertsRequire
 			if mode == "OPTIONAL_MUTUAL" {
 				out.ClientCerts = model.ClientCertsRequest
 			}
 		case c.CACertificates != "":
-			d.warnf(f("caCertificates"), "ignored: client certificates are asked for with modes MUTUAL and OPTIONAL_MUTUAL only")
+			d.Warnf(f("caCertificates"), "ignored: client certificates are asked for with modes MUTUAL and OPTIONAL_MUTUAL only")
 		}
 	default:
-		d.errorf(p, "mode %s needs credentialName, or serverCertificate and privateKey", mode)
+		d.Errorf(p, "mode %s needs credentialName, or serverCertificate and privateKey", mode)
 		return nil, "", false
 	}
 	key = mode + "|" + cred + "|" + out.CertFile + "|" + out.KeyFile + "|" + out.ClientCAFile
@@ -478,8 +477,8 @@ func (t *translator) serverTLS(d *document, c *serverTLS, p, label string) (_ *m
 // type kubernetes.io/tls (tls.crt, tls.key) or a generic one (cert, key),
 // as Istio reads them. source names it, or says what is missing.
 func (t *translator) secret(d *document, name string) (cert, key []byte, source string, ok bool) {
-	nss := []string{d.ref.Namespace}
-	if ns := t.s.workloadNamespace(); ns != d.ref.Namespace {
+	nss := []string{d.Ref.Namespace}
+	if ns := t.s.workloadNamespace(); ns != d.Ref.Namespace {
 		nss = append(nss, ns)
 	}
 	for _, ns := range nss {
@@ -495,23 +494,4 @@ func (t *translator) secret(d *document, name string) (cert, key []byte, source 
 		return nil, nil, fmt.Sprintf("Secret %s/%s holds no certificate and key (tls.crt and tls.key, or cert and key)", ns, name), false
 	}
 	return nil, nil, fmt.Sprintf("Secret %s not found in namespace %s", name, strings.Join(nss, " or ")), false
-}
-
-// filePath resolves a file name relative to the document's directory.
-func (d *document) filePath(p string) string {
-	if p == "" || filepath.IsAbs(p) || d.file == "" {
-		return p
-	}
-	return filepath.Join(filepath.Dir(d.file), p)
-}
-
-// notFound reports a reference that names nothing: a warning at its
-// field, and a note (TargetNotFound) on the status.
-func (d *document) notFound(path, format string, args ...any) {
-	if !d.applied {
-		return
-	}
-	msg := fmt.Sprintf(format, args...)
-	d.warnf(path, "%s", msg)
-	d.note(model.ReasonTargetNotFound, "%s: %s", path, msg)
 }

@@ -50,26 +50,26 @@ func (t *translator) httpAction(d *document, h httpRoute, p string) (*action, bo
 	f := func(k string) string { return strictyaml.Field(p, k) }
 	var set []string
 	for _, k := range []string{"route", "redirect", "directResponse", "delegate"} {
-		if d.has(f(k)) {
+		if d.Has(f(k)) {
 			set = append(set, k)
 		}
 	}
 	switch {
 	case len(set) == 0:
-		if !d.reported(p) {
-			d.errorf(p, "missing action: give one of route, redirect, directResponse and delegate")
+		if !d.Reported(p) {
+			d.Errorf(p, "missing action: give one of route, redirect, directResponse and delegate")
 		}
 		return nil, false
 	case len(set) > 1:
-		d.errorf(f(set[1]), "give one action, not %s", strings.Join(set, " and "))
+		d.Errorf(f(set[1]), "give one action, not %s", strings.Join(set, " and "))
 		return nil, false
-	case set[0] != "route" && d.has(f("rewrite")):
-		d.errorf(f("rewrite"), "only with route: a %s does not forward", set[0])
+	case set[0] != "route" && d.Has(f("rewrite")):
+		d.Errorf(f("rewrite"), "only with route: a %s does not forward", set[0])
 		return nil, false
 	}
 	switch set[0] {
 	case "delegate":
-		d.narrowed(f("delegate"), "this route answers 503: delegation to other VirtualServices is not supported")
+		d.NotServed(f("delegate"), "this route answers 503: delegation to other VirtualServices is not supported")
 		a.unavailable("VirtualService delegation is not supported by jwtgate")
 		return a, true
 	case "directResponse":
@@ -94,7 +94,7 @@ func (t *translator) httpAction(d *document, h httpRoute, p string) (*action, bo
 	t.headerOps(d, h.Headers, f("headers"), &a.actions)
 	if rw := h.Rewrite; rw != nil && set[0] == "route" {
 		if rw.URIRegexRewrite.Kind != 0 {
-			d.narrowed(f("rewrite.uriRegexRewrite"), "this route answers 503: regex path rewrites are not supported")
+			d.NotServed(f("rewrite.uriRegexRewrite"), "this route answers 503: regex path rewrites are not supported")
 			a.unavailable("regex path rewrites are not supported by jwtgate")
 			return a, true
 		}
@@ -113,19 +113,19 @@ func (t *translator) httpAction(d *document, h httpRoute, p string) (*action, bo
 func (t *translator) unsupported(d *document, h httpRoute, p string, a *action) {
 	f := func(k string) string { return strictyaml.Field(p, k) }
 	if r := h.Retries; r != nil && r.Attempts > 0 {
-		d.narrowed(f("retries"), "not applied: jwtgate does not retry a request")
+		d.NotServed(f("retries"), "not applied: jwtgate does not retry a request")
 	}
 	for _, k := range []string{"mirror", "mirrors", "mirrorPercent", "mirrorPercentage"} {
-		if d.has(f(k)) {
-			d.narrowed(f(k), "not applied: jwtgate does not mirror requests")
+		if d.Has(f(k)) {
+			d.NotServed(f(k), "not applied: jwtgate does not mirror requests")
 		}
 	}
-	if d.has(f("corsPolicy")) {
-		d.narrowed(f("corsPolicy"), "not applied: jwtgate does not answer CORS preflights or add CORS headers (browsers refuse cross-origin responses)")
+	if d.Has(f("corsPolicy")) {
+		d.NotServed(f("corsPolicy"), "not applied: jwtgate does not answer CORS preflights or add CORS headers (browsers refuse cross-origin responses)")
 	}
 	if fl := h.Fault; fl != nil {
 		if fl.Delay.Kind != 0 {
-			d.narrowed(f("fault.delay"), "not applied: jwtgate does not delay requests")
+			d.NotServed(f("fault.delay"), "not applied: jwtgate does not delay requests")
 		}
 		if ab := fl.Abort; ab != nil && a.actions.Redirect == nil && a.actions.DirectResponse == nil {
 			ap := f("fault.abort")
@@ -137,13 +137,13 @@ func (t *translator) unsupported(d *document, h httpRoute, p string, a *action) 
 			case pct <= 0:
 			case ab.HTTPStatus >= 200 && ab.HTTPStatus <= 599:
 				if pct < 100 {
-					d.narrowed(ap, "every request is aborted: jwtgate does not abort a percentage of them")
+					d.NotServed(ap, "every request is aborted: jwtgate does not abort a percentage of them")
 				}
 				a.backend, a.backends = model.Backend{}, nil
 				a.actions.DirectResponse, a.actions.Rewrite, a.uri = &model.DirectResponse{Status: ab.HTTPStatus, Body: "fault filter abort"}, nil, ""
 				a.actions.RequestHeaders = model.HeaderOps{}
 			default:
-				d.narrowed(ap, "this route answers 503: jwtgate aborts with an HTTP status (200 to 599) only")
+				d.NotServed(ap, "this route answers 503: jwtgate aborts with an HTTP status (200 to 599) only")
 				a.unavailable("a fault abort other than an HTTP status is not supported by jwtgate")
 			}
 		}
@@ -153,8 +153,8 @@ func (t *translator) unsupported(d *document, h httpRoute, p string, a *action) 
 // directResponse translates a directResponse at path p into a.
 func (t *translator) directResponse(d *document, r *httpDirectResponse, p string, a *action) bool {
 	if r == nil || r.Status < 200 || r.Status > 599 {
-		if !d.reported(strictyaml.Field(p, "status")) {
-			d.errorf(p, "status: want 200 to 599")
+		if !d.Reported(strictyaml.Field(p, "status")) {
+			d.Errorf(p, "status: want 200 to 599")
 		}
 		return false
 	}
@@ -162,14 +162,14 @@ func (t *translator) directResponse(d *document, r *httpDirectResponse, p string
 	if b := r.Body; b != nil {
 		switch {
 		case b.String != nil && b.Bytes != nil:
-			d.errorf(strictyaml.Field(p, "body"), "give string or bytes, not both")
+			d.Errorf(strictyaml.Field(p, "body"), "give string or bytes, not both")
 			return false
 		case b.String != nil:
 			dr.Body = *b.String
 		case b.Bytes != nil:
 			raw, err := base64.StdEncoding.DecodeString(*b.Bytes)
 			if err != nil {
-				d.errorf(strictyaml.Field(p, "body.bytes"), "invalid base64: %v", err)
+				d.Errorf(strictyaml.Field(p, "body.bytes"), "invalid base64: %v", err)
 				return false
 			}
 			dr.Body = string(raw)
@@ -193,14 +193,14 @@ func (t *translator) redirect(d *document, r *httpRedirect, p string, a *action)
 		rd.Status = 301
 	case 301, 302, 303, 307, 308:
 	default:
-		d.errorf(f("redirectCode"), "invalid redirectCode %d (want 301, 302, 303, 307 or 308)", r.RedirectCode)
+		d.Errorf(f("redirectCode"), "invalid redirectCode %d (want 301, 302, 303, 307 or 308)", r.RedirectCode)
 		return false
 	}
 	if h := r.Authority; h != "" {
 		if host, port, err := net.SplitHostPort(h); err == nil {
 			n, err := strconv.Atoi(port)
 			if err != nil || rd.Port != 0 {
-				d.errorf(f("authority"), "invalid authority %q (give the port in port)", h)
+				d.Errorf(f("authority"), "invalid authority %q (give the port in port)", h)
 				return false
 			}
 			h, rd.Port = host, n
@@ -211,7 +211,7 @@ func (t *translator) redirect(d *document, r *httpRedirect, p string, a *action)
 	case "", "FROM_REQUEST_PORT":
 	case "FROM_PROTOCOL_DEFAULT":
 		if rd.Port != 0 {
-			d.errorf(f("derivePort"), "give port or derivePort, not both")
+			d.Errorf(f("derivePort"), "give port or derivePort, not both")
 			return false
 		}
 		rd.Port = 80
@@ -221,11 +221,11 @@ func (t *translator) redirect(d *document, r *httpRedirect, p string, a *action)
 		if rd.Scheme == "" {
 			// The request's scheme: the port is the default of either,
 			// which the Location leaves out.
-			d.narrowed(f("derivePort"), "the Location keeps the request's port unless it is the default of its scheme")
+			d.NotServed(f("derivePort"), "the Location keeps the request's port unless it is the default of its scheme")
 			rd.Port = 0
 		}
 	default:
-		d.errorf(f("derivePort"), "invalid derivePort %q (want FROM_PROTOCOL_DEFAULT or FROM_REQUEST_PORT)", r.DerivePort)
+		d.Errorf(f("derivePort"), "invalid derivePort %q (want FROM_PROTOCOL_DEFAULT or FROM_REQUEST_PORT)", r.DerivePort)
 		return false
 	}
 	if r.URI != "" {
@@ -240,7 +240,7 @@ func (t *translator) redirect(d *document, r *httpRedirect, p string, a *action)
 // 0 gets nothing).
 func (t *translator) destinations(d *document, h httpRoute, p string, a *action) bool {
 	if len(h.Route) == 0 {
-		d.errorf(p, "at least one destination")
+		d.Errorf(p, "at least one destination")
 		return false
 	}
 	total := 0
@@ -248,14 +248,14 @@ func (t *translator) destinations(d *document, h httpRoute, p string, a *action)
 		total += rd.Weight
 	}
 	if len(h.Route) > 1 && total == 0 {
-		d.errorf(p, "several destinations and no weight: give each its weight")
+		d.Errorf(p, "several destinations and no weight: give each its weight")
 		return false
 	}
 	var shared *model.RouteActions
 	for i, rd := range h.Route {
 		rp := strictyaml.Index(p, i)
 		if rd.Weight < 0 {
-			d.errorf(strictyaml.Field(rp, "weight"), "must not be negative")
+			d.Errorf(strictyaml.Field(rp, "weight"), "must not be negative")
 			return false
 		}
 		b, ok := t.backend(d, rd.Destination, strictyaml.Field(rp, "destination"))
@@ -270,7 +270,7 @@ func (t *translator) destinations(d *document, h httpRoute, p string, a *action)
 		if i == 0 {
 			shared = &ops
 		} else if !sameOps(*shared, ops) {
-			d.narrowed(strictyaml.Field(rp, "headers"), "this route answers 503: jwtgate changes headers per route, and its destinations change them differently")
+			d.NotServed(strictyaml.Field(rp, "headers"), "this route answers 503: jwtgate changes headers per route, and its destinations change them differently")
 			a.unavailable("different header changes per destination are not supported by jwtgate")
 			return true
 		}
@@ -284,7 +284,7 @@ func (t *translator) destinations(d *document, h httpRoute, p string, a *action)
 	}
 	a.actions.RequestHeaders, a.actions.ResponseHeaders, a.actions.Rewrite = shared.RequestHeaders, shared.ResponseHeaders, shared.Rewrite
 	if h.Timeout != nil && *h.Timeout == 0 {
-		d.narrowed(strictyaml.Field(strictyaml.Parent(p), "timeout"), "0s (no timeout) is served with jwtgate's default upstream timeout, %s", model.DefaultBackendTimeout)
+		d.NotServed(strictyaml.Field(strictyaml.Parent(p), "timeout"), "0s (no timeout) is served with jwtgate's default upstream timeout, %s", model.DefaultBackendTimeout)
 	}
 	return true
 }
@@ -306,20 +306,20 @@ func sameOps(a, b model.RouteActions) bool {
 // ok is false for an error in the document.
 func (t *translator) backend(d *document, ds *destination, p string) (model.Backend, bool) {
 	if ds == nil || ds.Host == "" {
-		if !d.reported(strictyaml.Field(p, "host")) {
-			d.errorf(p, "missing required field %q", "host")
+		if !d.Reported(strictyaml.Field(p, "host")) {
+			d.Errorf(p, "missing required field %q", "host")
 		}
 		return model.Backend{}, false
 	}
 	f := func(k string) string { return strictyaml.Field(p, k) }
 	label := "destination " + ds.Host
-	ns, name, ok := kube.ParseHost(ds.Host, d.ref.Namespace)
+	ns, name, ok := kube.ParseHost(ds.Host, d.Ref.Namespace)
 	if !ok {
-		d.notFound(f("host"), "%s answers 503: it names no Kubernetes Service (external hosts, ServiceEntries, are not supported)", label)
+		d.NotFound(f("host"), "%s answers 503: it names no Kubernetes Service (external hosts, ServiceEntries, are not supported)", label)
 		return model.Backend{URL: unavailableURL, Unavailable: "destination host " + ds.Host + " is no Kubernetes Service"}, true
 	}
 	if ds.Subset != "" {
-		d.narrowed(f("subset"), "%s answers 503: subsets (DestinationRules) are not supported", label)
+		d.NotServed(f("subset"), "%s answers 503: subsets (DestinationRules) are not supported", label)
 		return model.Backend{URL: unavailableURL, Unavailable: "destination subsets are not supported by jwtgate"}, true
 	}
 	number := 0
@@ -341,7 +341,9 @@ func (t *translator) backend(d *document, ds *destination, p string) (model.Back
 	b := model.Backend{URL: u, Endpoints: target.Endpoints}
 	if err != nil {
 		b.Unavailable, b.Endpoints = err.Error(), nil
-		d.notFound(p, "%s answers 503: %v", label, err)
+		d.NotFound(p, "%s answers 503: %v", label, err)
+	} else if speaksHTTP2(t.s.kube, ns, name, target) {
+		b.Protocol = model.BackendHTTP2 // protocol.go: h2c to the Service
 	}
 	return b, true
 }
@@ -368,11 +370,11 @@ func (t *translator) headerOps(d *document, h *headers, p string, acts *model.Ro
 			c := textproto.CanonicalMIMEHeaderKey(name)
 			switch {
 			case side.request && (c == "X-Forwarded-For" || c == "X-Forwarded-Host" || c == "X-Forwarded-Proto"):
-				d.narrowed(at, "not applied: jwtgate sets %s on every forwarded request", c)
+				d.NotServed(at, "not applied: jwtgate sets %s on every forwarded request", c)
 			case c == "Content-Length" || slices.Contains(hopByHop, c):
-				d.narrowed(at, "not applied: %s belongs to the connection or the message framing", c)
+				d.NotServed(at, "not applied: %s belongs to the connection or the message framing", c)
 			case side.request && t.outputs[strings.ToLower(name)] != "":
-				d.narrowed(at, "not applied: RequestAuthentication %s sets %s from the token", t.outputs[strings.ToLower(name)], name)
+				d.NotServed(at, "not applied: RequestAuthentication %s sets %s from the token", t.outputs[strings.ToLower(name)], name)
 			default:
 				return true
 			}
@@ -401,7 +403,7 @@ func (t *translator) headerOps(d *document, h *headers, p string, acts *model.Ro
 		for i, name := range side.ops.Remove {
 			at := strictyaml.Index(strictyaml.Field(sp, "remove"), i)
 			if side.request && strings.EqualFold(name, "host") {
-				d.narrowed(at, "not applied: a request is forwarded with a Host")
+				d.NotServed(at, "not applied: a request is forwarded with a Host")
 				continue
 			}
 			if keep(at, name) {
@@ -423,7 +425,7 @@ var hopByHop = []string{
 func (s *session) outputHeaders() map[string]string {
 	out := map[string]string{}
 	for _, d := range s.docs {
-		if d.ra == nil || !d.applied {
+		if d.ra == nil || d.Muted {
 			continue
 		}
 		for _, r := range d.ra.Spec.JWTRules {
@@ -433,7 +435,7 @@ func (s *session) outputHeaders() map[string]string {
 			}
 			for _, h := range hs {
 				if h = strings.ToLower(h); h != "" && out[h] == "" {
-					out[h] = d.name()
+					out[h] = d.Name()
 				}
 			}
 		}
@@ -461,7 +463,7 @@ func (t *translator) rewriteURI(d *document, r *model.Route, a *action, kind uri
 	case uriExact:
 		pr = &model.PathRewrite{Full: a.uri}
 	default:
-		d.narrowed(a.uriPath, "the route answers 503 for %s: jwtgate rewrites the path of exact and prefix uri matches only (case-sensitive)", mp)
+		d.NotServed(a.uriPath, "the route answers 503 for %s: jwtgate rewrites the path of exact and prefix uri matches only (case-sensitive)", mp)
 		r.Backend, r.Backends = model.Backend{URL: unavailableURL, Unavailable: "a uri rewrite with a regex or case-insensitive match is not supported by jwtgate"}, nil
 		r.Rewrite = nil
 		return

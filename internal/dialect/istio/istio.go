@@ -45,8 +45,6 @@ package istio
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/dialect"
@@ -109,12 +107,8 @@ type session struct {
 
 // document is one Istio document, decoded.
 type document struct {
-	file   string
-	ref    model.Ref
-	line   int // of the document's first key
-	meta   *metadata
-	lines  strictyaml.Lines
-	layout *strictyaml.Document
+	dialect.Doc
+	meta *metadata
 
 	ra *object[requestAuthenticationSpec]
 	ap *object[authorizationPolicySpec]
@@ -127,15 +121,6 @@ type document struct {
 	// dup is set on a second document of the same kind, namespace and
 	// name (reported): routing documents that are dups are not served.
 	dup bool
-
-	issues model.Issues
-	notes  []note
-	pieces int // model pieces made, for their Locator bases
-	// applied is set by Finish when the document applies to the
-	// workload. A document that does not is still translated, for the
-	// errors Istio itself would refuse it with, but its warnings and
-	// the notes of its translation are not reported.
-	applied bool
 }
 
 // note is a status the dialect decides for a document.
@@ -144,9 +129,14 @@ type note = dialect.NoteDraft
 // Decode reads one document and checks what can be checked without the
 // others. Finish translates what applies.
 func (s *session) Decode(in dialect.Document) dialect.Result {
-	d := &document{file: in.File}
+	// A document is muted until Finish finds that it applies to the
+	// workload. One that does not is still translated, for the errors
+	// Istio itself would refuse it with, but its warnings and the notes
+	// of its translation are not reported.
+	d := &document{}
+	d.Muted = true
 	if in.Node != nil {
-		d.line = in.Node.Line
+		d.Line = in.Node.Line
 	}
 	dec := strictyaml.NewDecoder()
 	var at *attachment
@@ -170,27 +160,22 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	default:
 		// Only reachable when the loader's table lists a kind this
 		// package does not know.
-		is := model.Issue{Severity: model.Error, Origin: model.Origin{File: in.File, Line: d.line},
+		is := model.Issue{Severity: model.Error, Origin: model.Origin{File: in.File, Line: d.Line},
 			Msg: fmt.Sprintf("istio: kind %q is not read by this dialect", in.Kind)}
 		return dialect.Result{Issues: model.Issues{is}}
 	}
-	d.lines = dec.Lines
-	d.layout = &strictyaml.Document{Lines: dec.Lines, Renames: map[string]string{}, Invalid: dec.Invalid}
-	d.ref = model.Ref{APIVersion: in.APIVersion, Kind: in.Kind, Namespace: d.meta.Namespace, Name: d.meta.Name}
-	if d.ref.Namespace == "" {
-		d.ref.Namespace = model.DefaultNamespace
-	}
+	d.Begin(in, dec, d.meta.Namespace, d.meta.Name)
 	for _, p := range dec.Problems {
-		if key, ok := unknownField(p.Msg); ok && strictyaml.HasPrefix(p.Path, "metadata") {
-			d.add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
+		if key, ok := dialect.UnknownField(p.Msg); ok && strictyaml.HasPrefix(p.Path, "metadata") {
+			d.Add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
 			continue
 		}
 		// An unknown key outside metadata may be a misspelt field of a
 		// security resource, whose absence would grant more: refused.
-		d.add(model.Error, p.Path, p.Line, "%s", p.Msg)
+		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
 	}
-	if d.meta.Name == "" && !d.reported("metadata.name") {
-		d.errorf("metadata", "missing required field %q", "name")
+	if d.meta.Name == "" && !d.Reported("metadata.name") {
+		d.Errorf("metadata", "missing required field %q", "name")
 	}
 	if at != nil {
 		d.checkAttachment(at)
@@ -198,115 +183,15 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 		d.checkRouting()
 	}
 	for _, o := range s.docs {
-		if o.ref.Kind == d.ref.Kind && o.ref.Namespace == d.ref.Namespace && o.ref.Name == d.ref.Name && d.ref.Name != "" {
-			d.errorf("metadata.name", "%s is defined already at %s:%d", d.ref, o.file, o.line)
+		if o.Ref.Kind == d.Ref.Kind && o.Ref.Namespace == d.Ref.Namespace && o.Ref.Name == d.Ref.Name && d.Ref.Name != "" {
+			d.Errorf("metadata.name", "%s is defined already at %s:%d", d.Ref, o.File, o.Line)
 			d.dup = true
 			break
 		}
 	}
 	s.docs = append(s.docs, d)
-	res := dialect.Result{
-		Resources: []model.Origin{{Ref: d.ref, File: d.file, Line: d.line}},
-		Issues:    d.issues,
-	}
-	d.issues = nil
-	return res
+	return d.Result()
 }
-
-var unknownFieldRE = regexp.MustCompile(`^unknown field (".*")$`)
-
-// unknownField reads the key out of the decoder's unknown field message.
-func unknownField(msg string) (string, bool) {
-	m := unknownFieldRE.FindStringSubmatch(msg)
-	if m == nil {
-		return "", false
-	}
-	key, err := strconv.Unquote(m[1])
-	return key, err == nil
-}
-
-// has reports whether the document sets path.
-func (d *document) has(path string) bool {
-	_, ok := d.lines[path]
-	return ok
-}
-
-// reported reports whether the value at path (or an ancestor) could not
-// be decoded, and so was reported already.
-func (d *document) reported(path string) bool { return d.layout.Reported(path) }
-
-// add records an issue at the document path, on line. An issue already
-// recorded (a VirtualService served on several virtual hosts is read
-// once for each) is not recorded again.
-func (d *document) add(sev model.Severity, path string, line int, format string, args ...any) {
-	is := model.Issue{
-		Severity: sev,
-		Origin:   model.Origin{Ref: d.ref, File: d.file, Line: line},
-		Field:    path,
-		Msg:      fmt.Sprintf(format, args...),
-	}
-	for _, o := range d.issues {
-		if o.Severity == is.Severity && o.Field == is.Field && o.Msg == is.Msg {
-			return
-		}
-	}
-	d.issues = append(d.issues, is)
-}
-
-// errorf records an error at the document path, unless the decoder
-// reported its value already.
-func (d *document) errorf(path, format string, args ...any) {
-	if !d.reported(path) {
-		d.add(model.Error, path, d.lines.Find(path), format, args...)
-	}
-}
-
-// warnf records a warning at the document path, unless the decoder
-// reported its value already or the document does not apply.
-func (d *document) warnf(path, format string, args ...any) {
-	if d.applied && !d.reported(path) {
-		d.add(model.Warning, path, d.lines.Find(path), format, args...)
-	}
-}
-
-// note records a status for the document.
-func (d *document) note(reason, format string, args ...any) {
-	d.notes = append(d.notes, note{Reason: reason, Message: fmt.Sprintf(format, args...)})
-}
-
-// narrowed reports a part of the document that jwtgate cannot enforce
-// and translated failing closed: a warning at its field, and a note
-// (PartiallyAccepted) on the status.
-func (d *document) narrowed(path, format string, args ...any) {
-	if !d.applied {
-		return
-	}
-	msg := fmt.Sprintf(format, args...)
-	d.warnf(path, "%s", msg)
-	d.note(model.ReasonPartiallyAccepted, "%s: %s", path, msg)
-}
-
-// status joins the document's notes into one model.Note (see
-// dialect.JoinNotes); nil when there are none.
-func (d *document) status() *model.Note { return dialect.JoinNotes(d.ref, d.notes) }
-
-// piece returns the origin of a model piece made from the document at
-// docPath, with the Locator base its field paths are renamed from.
-func (d *document) piece(kind, docPath string) (model.Origin, string) {
-	base := d.layout.Piece(kind, d.pieces, docPath)
-	d.pieces++
-	return model.Origin{
-		Ref: d.ref, File: d.file, Path: docPath, Line: d.lines.Find(docPath),
-		Loc: strictyaml.Locator{Doc: d.layout, Base: base},
-	}, base
-}
-
-// rename records that the model field path from came from the document
-// path to.
-func (d *document) rename(from, to string) { d.layout.Renames[from] = to }
-
-// name is the model name of what the document becomes: "NAMESPACE/NAME".
-func (d *document) name() string { return d.ref.Namespace + "/" + d.ref.Name }
 
 // Finish decides what applies to the workload, translates it, and returns
 // the model pieces with every issue and status found since Decode: first
@@ -321,16 +206,16 @@ func (s *session) Finish() dialect.Result {
 	for _, d := range s.docs {
 		switch {
 		case d.ra != nil:
-			d.applied = s.attach(d)
+			d.Muted = !s.attach(d)
 			ras = append(ras, d)
 		case d.ap != nil:
-			d.applied = s.attach(d)
+			d.Muted = !s.attach(d)
 			aps = append(aps, d)
 		}
 	}
 	split := requestAuthentications(ras, &res.Config)
 	for _, d := range aps {
-		if p, ok := d.authorizationPolicy(split); ok && d.applied {
+		if p, ok := d.authorizationPolicy(split); ok && !d.Muted {
 			res.Config.Policies = append(res.Config.Policies, p)
 		}
 	}
@@ -338,9 +223,9 @@ func (s *session) Finish() dialect.Result {
 	t.listeners()
 	t.virtualServices()
 	for _, d := range s.docs {
-		res.Issues = append(res.Issues, d.issues...)
-		d.issues = nil
-		if n := d.status(); n != nil {
+		res.Issues = append(res.Issues, d.Issues...)
+		d.Issues = nil
+		if n := d.Status(); n != nil {
 			res.Notes = append(res.Notes, *n)
 		}
 	}

@@ -99,7 +99,7 @@ func (t *translator) match(d *document, m httpMatch, mp string, pt *port, hosts 
 			switch {
 			case lower == ":authority" || lower == "host":
 				if without {
-					d.narrowed(hp, "this match is not served: jwtgate cannot match the absence of a host")
+					d.NotServed(hp, "this match is not served: jwtgate cannot match the absence of a host")
 					return fail()
 				}
 				if rm.Hosts, ok = t.authority(d, hs[name], hp, pt, rm.Hosts); !ok {
@@ -107,15 +107,15 @@ func (t *translator) match(d *document, m httpMatch, mp string, pt *port, hosts 
 				}
 				continue
 			case strings.HasPrefix(lower, ":"):
-				d.narrowed(hp, "this match is not served: jwtgate matches the pseudo-header %s by uri, method or scheme only", name)
+				d.NotServed(hp, "this match is not served: jwtgate matches the pseudo-header %s by uri, method or scheme only", name)
 				return fail()
 			case strings.HasPrefix(lower, claimHeader):
 				// Istio routes on claims once the token is verified;
 				// jwtgate chooses the route before.
-				d.narrowed(hp, "this match is not served: jwtgate chooses the route before the token is verified, and does not route on claims (match the claim with an AuthorizationPolicy)")
+				d.NotServed(hp, "this match is not served: jwtgate chooses the route before the token is verified, and does not route on claims (match the claim with an AuthorizationPolicy)")
 				return fail()
 			case t.outputs[lower] != "":
-				d.narrowed(hp, "this match is not served: RequestAuthentication %s sets header %s from the token, and jwtgate chooses the route before the token is verified", t.outputs[lower], name)
+				d.NotServed(hp, "this match is not served: RequestAuthentication %s sets header %s from the token, and jwtgate chooses the route before the token is verified", t.outputs[lower], name)
 				return fail()
 			}
 			vm, ok := d.valueMatch(name, hs[name], hp, true)
@@ -154,12 +154,12 @@ func (d *document) oneOf(sm stringMatch, p string) (kind, value string, ok bool)
 		}
 	}
 	if n > 1 {
-		d.errorf(p, "give one of exact, prefix and regex")
+		d.Errorf(p, "give one of exact, prefix and regex")
 		return "", "", false
 	}
 	if kind == "regex" {
 		if _, err := regexp.Compile(value); err != nil {
-			d.errorf(strictyaml.Field(p, "regex"), "invalid regex %q: %v", value, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			d.Errorf(strictyaml.Field(p, "regex"), "invalid regex %q: %v", value, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 			return "", "", false
 		}
 	}
@@ -196,11 +196,11 @@ func (d *document) pathMatch(u stringMatch, p string, fold bool, foldPath string
 		return nil, uriNone, true
 	case kind == "regex":
 		if fold {
-			d.warnf(foldPath, "has no effect on a regex match, as in Istio")
+			d.Warnf(foldPath, "has no effect on a regex match, as in Istio")
 		}
 		return &model.PathMatch{Kind: model.PathRegex, Value: v}, uriOther, true
 	case !strings.HasPrefix(v, "/"):
-		d.errorf(strictyaml.Field(p, kind), "invalid path %q: must start with \"/\"", v)
+		d.Errorf(strictyaml.Field(p, kind), "invalid path %q: must start with \"/\"", v)
 		return nil, 0, false
 	case fold && kind == "exact":
 		return &model.PathMatch{Kind: model.PathRegex, Value: "(?i)" + regexp.QuoteMeta(v)}, uriOther, true
@@ -231,7 +231,7 @@ func (d *document) methodMatch(sm stringMatch, p string) ([]string, bool) {
 			out = append(out, m)
 		}
 	}
-	d.narrowed(p, "served for the standard methods it matches only (%s)", strings.Join(out, ", "))
+	d.NotServed(p, "served for the standard methods it matches only (%s)", strings.Join(out, ", "))
 	return out, true
 }
 
@@ -248,7 +248,7 @@ func (t *translator) authority(d *document, sm stringMatch, p string, pt *port, 
 	case kind == "":
 		return hosts, true
 	case kind != "exact":
-		d.narrowed(p, "this match is not served: jwtgate matches the authority (host) exactly or by the VirtualService's hosts, not by %s", kind)
+		d.NotServed(p, "this match is not served: jwtgate matches the authority (host) exactly or by the VirtualService's hosts, not by %s", kind)
 		return nil, false
 	}
 	h := strings.ToLower(v)

@@ -35,20 +35,20 @@ func requestAuthentications(docs []*document, out *model.Config) map[string][]st
 	var jp *model.JWTPolicy
 	for _, d := range docs {
 		rules := d.ra.Spec.JWTRules
-		if len(rules) == 0 && !d.reported("spec.jwtRules") {
-			d.warnf("spec", "no jwtRules: this RequestAuthentication accepts no token")
+		if len(rules) == 0 && !d.Reported("spec.jwtRules") {
+			d.Warnf("spec", "no jwtRules: this RequestAuthentication accepts no token")
 		}
 		for i, r := range rules {
 			p, ok := d.provider(r, i)
-			if !ok || !d.applied {
+			if !ok || d.Muted {
 				continue
 			}
 			out.Providers = append(out.Providers, p)
 			if jp == nil {
-				origin, base := d.piece("jwtPolicies", "spec.jwtRules")
-				d.rename(base+".name", "metadata.name")
-				d.rename(base+".requirement.providers[0]", strictyaml.Index("spec.jwtRules", i))
-				jp = &model.JWTPolicy{Name: d.name(), Requirement: model.JWTRequirement{Mode: model.AuthAllowMissing}, Origin: origin}
+				origin, base := d.Piece("jwtPolicies", "spec.jwtRules")
+				d.Rename(base+".name", "metadata.name")
+				d.Rename(base+".requirement.providers[0]", strictyaml.Index("spec.jwtRules", i))
+				jp = &model.JWTPolicy{Name: d.Name(), Requirement: model.JWTRequirement{Mode: model.AuthAllowMissing}, Origin: origin}
 			}
 			jp.Requirement.Providers = append(jp.Requirement.Providers, p.Name)
 			for _, c := range r.SpaceDelimitedClaims {
@@ -74,23 +74,23 @@ func requestAuthentications(docs []*document, out *model.Config) map[string][]st
 func (d *document) provider(r jwtRule, i int) (model.Provider, bool) {
 	jp := strictyaml.Index("spec.jwtRules", i)
 	if r.Issuer == "" {
-		if !d.reported(strictyaml.Field(jp, "issuer")) {
-			d.errorf(jp, "missing required field %q", "issuer")
+		if !d.Reported(strictyaml.Field(jp, "issuer")) {
+			d.Errorf(jp, "missing required field %q", "issuer")
 		}
 		return model.Provider{}, false
 	}
 	if r.JWKS != "" && r.JWKSURI != "" {
-		d.errorf(strictyaml.Field(jp, "jwks"), "give jwksUri or jwks, not both")
+		d.Errorf(strictyaml.Field(jp, "jwks"), "give jwksUri or jwks, not both")
 		return model.Provider{}, false
 	}
 	for j, c := range r.SpaceDelimitedClaims {
 		if c == "" {
-			d.errorf(strictyaml.Index(strictyaml.Field(jp, "spaceDelimitedClaims"), j), "empty claim name")
+			d.Errorf(strictyaml.Index(strictyaml.Field(jp, "spaceDelimitedClaims"), j), "empty claim name")
 		}
 	}
-	origin, base := d.piece("providers", jp)
+	origin, base := d.Piece("providers", jp)
 	p := model.Provider{
-		Name:          d.name() + "/" + strconv.Itoa(i),
+		Name:          d.Name() + "/" + strconv.Itoa(i),
 		Issuer:        r.Issuer,
 		Audiences:     r.Audiences,
 		PayloadHeader: r.OutputPayloadToHeader,
@@ -108,23 +108,23 @@ func (d *document) provider(r jwtRule, i int) (model.Provider, bool) {
 		}
 		p.JWKS.RefetchInterval = model.DefaultJWKSRefetchInterval
 	}
-	d.rename(base+".name", "metadata.name")
-	d.rename(base+".jwks", jp)
-	d.rename(base+".jwks.uri", strictyaml.Field(jp, "jwksUri"))
-	d.rename(base+".jwks.inline", strictyaml.Field(jp, "jwks"))
-	d.rename(base+".jwks.timeout", strictyaml.Field(jp, "timeout"))
-	d.rename(base+".payloadHeader", strictyaml.Field(jp, "outputPayloadToHeader"))
-	d.rename(base+".forwardToken", strictyaml.Field(jp, "forwardOriginalToken"))
-	d.rename(base+".claimsToHeaders", strictyaml.Field(jp, "outputClaimToHeaders"))
-	d.rename(base+".from", jp)
+	d.Rename(base+".name", "metadata.name")
+	d.Rename(base+".jwks", jp)
+	d.Rename(base+".jwks.uri", strictyaml.Field(jp, "jwksUri"))
+	d.Rename(base+".jwks.inline", strictyaml.Field(jp, "jwks"))
+	d.Rename(base+".jwks.timeout", strictyaml.Field(jp, "timeout"))
+	d.Rename(base+".payloadHeader", strictyaml.Field(jp, "outputPayloadToHeader"))
+	d.Rename(base+".forwardToken", strictyaml.Field(jp, "forwardOriginalToken"))
+	d.Rename(base+".claimsToHeaders", strictyaml.Field(jp, "outputClaimToHeaders"))
+	d.Rename(base+".from", jp)
 	from := func(list string, j int) string {
 		f := strictyaml.Index(base+".from", len(p.From))
-		d.rename(f, strictyaml.Index(strictyaml.Field(jp, list), j))
+		d.Rename(f, strictyaml.Index(strictyaml.Field(jp, list), j))
 		return f
 	}
 	for j, h := range r.FromHeaders {
 		f := from("fromHeaders", j)
-		d.rename(f+".header", strictyaml.Field(strictyaml.Index(strictyaml.Field(jp, "fromHeaders"), j), "name"))
+		d.Rename(f+".header", strictyaml.Field(strictyaml.Index(strictyaml.Field(jp, "fromHeaders"), j), "name"))
 		p.From = append(p.From, model.TokenSource{Header: h.Name, Prefix: h.Prefix})
 	}
 	for j, q := range r.FromParams {

@@ -77,10 +77,10 @@ func (t *translator) virtualServices() {
 	actions := map[*document][]*action{}
 	for _, d := range vss {
 		if bound[d] && len(served[d]) == 0 {
-			d.note(model.ReasonNotSelected, "not served: none of its hosts (%s) is a host of the servers of Gateway %s", strings.Join(d.vs.Spec.Hosts, ", "), t.gatewayNames())
-			d.applied = false
+			d.Note(model.ReasonNotSelected, "not served: none of its hosts (%s) is a host of the servers of Gateway %s", strings.Join(d.vs.Spec.Hosts, ", "), t.gatewayNames())
+			d.Muted = true
 		}
-		if !d.applied {
+		if d.Muted {
 			// Checked for what Istio would refuse; nothing is served.
 			for i, h := range d.vs.Spec.HTTP {
 				p := strictyaml.Index("spec.http", i)
@@ -95,15 +95,15 @@ func (t *translator) virtualServices() {
 			a, _ := t.httpAction(d, h, strictyaml.Index("spec.http", i))
 			actions[d] = append(actions[d], a)
 		}
-		if d.has("spec.tcp") || d.has("spec.tls") {
+		if d.Has("spec.tcp") || d.Has("spec.tls") {
 			k := "spec.tcp"
-			if !d.has(k) {
+			if !d.Has(k) {
 				k = "spec.tls"
 			}
-			d.narrowed(k, "not served: jwtgate serves HTTP routes only")
+			d.NotServed(k, "not served: jwtgate serves HTTP routes only")
 		}
 		if len(d.vs.Spec.HTTP) == 0 {
-			d.note(model.ReasonUnsupported, "nothing of it is served: it has no http routes, and jwtgate serves HTTP routes only")
+			d.Note(model.ReasonUnsupported, "nothing of it is served: it has no http routes, and jwtgate serves HTTP routes only")
 		}
 	}
 	for _, pg := range all {
@@ -133,7 +133,7 @@ func (t *translator) virtualServices() {
 func (t *translator) bind(d *document) bool {
 	spec := d.vs.Spec
 	if !t.exported(d) {
-		d.note(model.ReasonNotSelected, "not served: its exportTo (%s) does not reach the namespace %s of the workload jwtgate stands for", strings.Join(spec.ExportTo, ", "), t.s.workloadNamespace())
+		d.Note(model.ReasonNotSelected, "not served: its exportTo (%s) does not reach the namespace %s of the workload jwtgate stands for", strings.Join(spec.ExportTo, ", "), t.s.workloadNamespace())
 		return false
 	}
 	gws := spec.Gateways
@@ -143,29 +143,29 @@ func (t *translator) bind(d *document) bool {
 	var named []string
 	for i, g := range gws {
 		if g == "" {
-			d.errorf(strictyaml.Index("spec.gateways", i), "empty gateway name")
+			d.Errorf(strictyaml.Index("spec.gateways", i), "empty gateway name")
 			continue
 		}
 		if t.isServed(d, g) {
-			d.applied = true
+			d.Muted = false
 			return true
 		}
 		if g != meshGateway {
-			ns, name := gatewayRef(g, d.ref.Namespace)
+			ns, name := gatewayRef(g, d.Ref.Namespace)
 			named = append(named, ns+"/"+name)
 		}
 	}
 	switch {
 	case len(named) == 0:
-		d.note(model.ReasonNotSelected, "not served: it routes for sidecars (gateways: mesh), and jwtgate serves Istio Gateways")
+		d.Note(model.ReasonNotSelected, "not served: it routes for sidecars (gateways: mesh), and jwtgate serves Istio Gateways")
 	case len(t.s.gateways) == 0:
-		d.note(model.ReasonNotSelected, "not served: it is bound to Gateway %s, and jwtgate serves no Istio Gateway", strings.Join(named, ", "))
+		d.Note(model.ReasonNotSelected, "not served: it is bound to Gateway %s, and jwtgate serves no Istio Gateway", strings.Join(named, ", "))
 	case !slices.ContainsFunc(named, t.gatewayInFiles):
 		msg := "not served: no Gateway " + strings.Join(named, ", ") + " in the files"
-		d.add(model.Warning, "spec.gateways", d.lines.Find("spec.gateways"), "%s", msg)
-		d.note(model.ReasonTargetNotFound, "spec.gateways: %s", msg)
+		d.Add(model.Warning, "spec.gateways", d.Lines.Find("spec.gateways"), "%s", msg)
+		d.Note(model.ReasonTargetNotFound, "spec.gateways: %s", msg)
 	default:
-		d.note(model.ReasonNotSelected, "not served: it is bound to Gateway %s, and jwtgate serves Gateway %s", strings.Join(named, ", "), t.gatewayNames())
+		d.Note(model.ReasonNotSelected, "not served: it is bound to Gateway %s, and jwtgate serves Gateway %s", strings.Join(named, ", "), t.gatewayNames())
 	}
 	return false
 }
@@ -178,7 +178,7 @@ func (t *translator) exported(d *document) bool {
 	}
 	ns := t.s.workloadNamespace()
 	for _, e := range d.vs.Spec.ExportTo {
-		if e == "*" || e == ns || e == "." && d.ref.Namespace == ns {
+		if e == "*" || e == ns || e == "." && d.Ref.Namespace == ns {
 			return true
 		}
 	}
@@ -205,20 +205,20 @@ func (t *translator) isServed(d *document, g string) bool {
 	if g == meshGateway {
 		return false
 	}
-	ns, name := gatewayRef(g, d.ref.Namespace)
-	return slices.ContainsFunc(t.s.gateways, func(gw *document) bool { return gw.ref.Namespace == ns && gw.ref.Name == name })
+	ns, name := gatewayRef(g, d.Ref.Namespace)
+	return slices.ContainsFunc(t.s.gateways, func(gw *document) bool { return gw.Ref.Namespace == ns && gw.Ref.Name == name })
 }
 
 // gatewayInFiles reports whether the files hold the Gateway "ns/name".
 func (t *translator) gatewayInFiles(nsName string) bool {
-	return slices.ContainsFunc(t.s.docs, func(d *document) bool { return d.gw != nil && d.name() == nsName })
+	return slices.ContainsFunc(t.s.docs, func(d *document) bool { return d.gw != nil && d.Name() == nsName })
 }
 
 // gatewayNames names the gateways jwtgate serves.
 func (t *translator) gatewayNames() string {
 	var out []string
 	for _, d := range t.s.gateways {
-		out = append(out, d.name())
+		out = append(out, d.Name())
 	}
 	return strings.Join(out, ", ")
 }
@@ -286,8 +286,8 @@ func (t *translator) isGateway(d *document, g string, gw *document) bool {
 	if g == meshGateway {
 		return false
 	}
-	ns, name := gatewayRef(g, d.ref.Namespace)
-	return gw.ref.Namespace == ns && gw.ref.Name == name
+	ns, name := gatewayRef(g, d.Ref.Namespace)
+	return gw.Ref.Namespace == ns && gw.Ref.Name == name
 }
 
 // intersect returns the hosts the VirtualService d shares with server e:
@@ -297,7 +297,7 @@ func intersect(e portServer, d *document) []string {
 	var out []string
 	for _, sh := range e.srv.Hosts {
 		ns, h, ok := serverHost(sh)
-		if !ok || !(ns == "*" || ns == d.ref.Namespace || ns == "." && e.gw.ref.Namespace == d.ref.Namespace) {
+		if !ok || !(ns == "*" || ns == d.Ref.Namespace || ns == "." && e.gw.Ref.Namespace == d.Ref.Namespace) {
 			continue
 		}
 		for _, vh := range d.vs.Spec.Hosts {
@@ -305,7 +305,7 @@ func intersect(e portServer, d *document) []string {
 				continue
 			}
 			if vh != "*" && !strings.Contains(vh, ".") {
-				vh = vh + "." + d.ref.Namespace + ".svc." + kube.ClusterDomain
+				vh = vh + "." + d.Ref.Namespace + ".svc." + kube.ClusterDomain
 			}
 			if x := intersectHost(strings.TrimSuffix(vh, "."), strings.TrimSuffix(h, ".")); x != "" && !slices.Contains(out, x) {
 				out = append(out, x)
@@ -353,9 +353,9 @@ func (t *translator) emitGroup(pt *port, g group, actions map[*document][]*actio
 	if g.redirect {
 		e := g.server
 		d := e.gw
-		origin, base := d.piece("routes", strictyaml.Field(e.path, "tls.httpsRedirect"))
-		d.rename(base+".listener", strictyaml.Field(e.path, "port"))
-		d.rename(base+".match.hosts", strictyaml.Field(e.path, "hosts"))
+		origin, base := d.Piece("routes", strictyaml.Field(e.path, "tls.httpsRedirect"))
+		d.Rename(base+".listener", strictyaml.Field(e.path, "port"))
+		d.Rename(base+".match.hosts", strictyaml.Field(e.path, "hosts"))
 		t.out.Routes = append(t.out.Routes, model.Route{
 			Name: pt.name + "/https-redirect@" + g.hosts[0], Listener: pt.name, Origin: origin,
 			Match:        model.RouteMatch{Hosts: matchHosts(g.hosts)},
@@ -392,9 +392,9 @@ func (t *translator) emitGroup(pt *port, g group, actions map[*document][]*actio
 // group g, one per match, and reports whether one takes every request.
 func (t *translator) httpRoute(d *document, i int, h httpRoute, a *action, pt *port, g group, suffix string) bool {
 	p := strictyaml.Index("spec.http", i)
-	name := d.name() + "/" + strconv.Itoa(i)
+	name := d.Name() + "/" + strconv.Itoa(i)
 	if h.Name != "" && !slices.ContainsFunc(d.vs.Spec.HTTP[:i], func(o httpRoute) bool { return o.Name == h.Name }) {
-		name = d.name() + "/" + h.Name
+		name = d.Name() + "/" + h.Name
 	}
 	matches := h.Match
 	if len(matches) == 0 {
@@ -414,7 +414,7 @@ func (t *translator) httpRoute(d *document, i int, h httpRoute, a *action, pt *p
 		if len(matches) > 1 {
 			rn += "#" + strconv.Itoa(j)
 		}
-		origin, base := d.piece("routes", p)
+		origin, base := d.Piece("routes", p)
 		r := model.Route{
 			Name: rn + suffix, Listener: pt.name, Match: rm, Origin: origin,
 			Backend: a.backend, Backends: slices.Clone(a.backends), RouteActions: a.actions,
@@ -435,35 +435,35 @@ func everything(m model.RouteMatch) bool {
 
 // renameRoute maps the model route's fields to the document's.
 func (t *translator) renameRoute(d *document, base, p, mp string, a *action, hmFrom, qFrom []string) {
-	d.rename(base+".name", strictyaml.Field(p, "name"))
-	d.rename(base+".listener", "spec.gateways")
-	d.rename(base+".match.hosts", "spec.hosts")
+	d.Rename(base+".name", strictyaml.Field(p, "name"))
+	d.Rename(base+".listener", "spec.gateways")
+	d.Rename(base+".match.hosts", "spec.hosts")
 	if mp != "" {
-		d.rename(base+".match.paths", strictyaml.Field(mp, "uri"))
-		d.rename(base+".match.methods", strictyaml.Field(mp, "method"))
-		d.rename(base+".match.headerMatches", strictyaml.Field(mp, "headers"))
-		d.rename(base+".match.query", strictyaml.Field(mp, "queryParams"))
+		d.Rename(base+".match.paths", strictyaml.Field(mp, "uri"))
+		d.Rename(base+".match.methods", strictyaml.Field(mp, "method"))
+		d.Rename(base+".match.headerMatches", strictyaml.Field(mp, "headers"))
+		d.Rename(base+".match.query", strictyaml.Field(mp, "queryParams"))
 		for k, at := range hmFrom {
-			d.rename(strictyaml.Index(base+".match.headerMatches", k), at)
+			d.Rename(strictyaml.Index(base+".match.headerMatches", k), at)
 		}
 		for k, at := range qFrom {
-			d.rename(strictyaml.Index(base+".match.query", k), at)
+			d.Rename(strictyaml.Index(base+".match.query", k), at)
 		}
 	}
-	d.rename(base+".redirect", strictyaml.Field(p, "redirect"))
-	d.rename(base+".redirect.host", strictyaml.Field(p, "redirect.authority"))
-	d.rename(base+".redirect.status", strictyaml.Field(p, "redirect.redirectCode"))
-	d.rename(base+".redirect.path", strictyaml.Field(p, "redirect.uri"))
-	d.rename(base+".directResponse", strictyaml.Field(p, "directResponse"))
-	d.rename(base+".directResponse.body", strictyaml.Field(p, "directResponse.body"))
-	d.rename(base+".rewrite", strictyaml.Field(p, "rewrite"))
-	d.rename(base+".rewrite.host", strictyaml.Field(p, "rewrite.authority"))
-	d.rename(base+".rewrite.path", strictyaml.Field(p, "rewrite.uri"))
-	d.rename(base+".requestHeaders", strictyaml.Field(p, "headers.request"))
-	d.rename(base+".responseHeaders", strictyaml.Field(p, "headers.response"))
-	d.rename(base+".backend.timeout", strictyaml.Field(p, "timeout"))
+	d.Rename(base+".redirect", strictyaml.Field(p, "redirect"))
+	d.Rename(base+".redirect.host", strictyaml.Field(p, "redirect.authority"))
+	d.Rename(base+".redirect.status", strictyaml.Field(p, "redirect.redirectCode"))
+	d.Rename(base+".redirect.path", strictyaml.Field(p, "redirect.uri"))
+	d.Rename(base+".directResponse", strictyaml.Field(p, "directResponse"))
+	d.Rename(base+".directResponse.body", strictyaml.Field(p, "directResponse.body"))
+	d.Rename(base+".rewrite", strictyaml.Field(p, "rewrite"))
+	d.Rename(base+".rewrite.host", strictyaml.Field(p, "rewrite.authority"))
+	d.Rename(base+".rewrite.path", strictyaml.Field(p, "rewrite.uri"))
+	d.Rename(base+".requestHeaders", strictyaml.Field(p, "headers.request"))
+	d.Rename(base+".responseHeaders", strictyaml.Field(p, "headers.response"))
+	d.Rename(base+".backend.timeout", strictyaml.Field(p, "timeout"))
 	for from, to := range a.renames {
-		d.rename(base+from, to)
+		d.Rename(base+from, to)
 	}
 }
 
@@ -474,8 +474,8 @@ func (t *translator) renameRoute(d *document, base, p, mp string, a *action, hmF
 func (t *translator) noRoute(pt *port, g group, hosts []string) {
 	e := pt.servers[0]
 	d := e.gw
-	origin, base := d.piece("routes", strictyaml.Field(e.path, "hosts"))
-	d.rename(base+".listener", strictyaml.Field(e.path, "port"))
+	origin, base := d.Piece("routes", strictyaml.Field(e.path, "hosts"))
+	d.Rename(base+".listener", strictyaml.Field(e.path, "port"))
 	t.out.Routes = append(t.out.Routes, model.Route{
 		Name: pt.name + "/no-route@" + g.hosts[0], Listener: pt.name, Origin: origin,
 		Match:        model.RouteMatch{Hosts: hosts},

@@ -19,33 +19,33 @@ import (
 //   - oidc: an error, OIDC is not allowed on egress servers.
 func (t *translator) authentication(a *authentication, p, server, base string) *model.JWTRequirement {
 	d := t.d
-	if d.has(strictyaml.Field(p, "oidc")) {
-		d.errorf(strictyaml.Field(p, "oidc"), "OIDC authentication is not supported on egress gateway servers: use authentication.jwt")
+	if d.Has(strictyaml.Field(p, "oidc")) {
+		d.Errorf(strictyaml.Field(p, "oidc"), "OIDC authentication is not supported on egress gateway servers: use authentication.jwt")
 	}
 	if a.JWT != nil && a.Rules != nil {
-		d.errorf(strictyaml.Field(p, "rules"), "give jwt or rules, not both")
+		d.Errorf(strictyaml.Field(p, "rules"), "give jwt or rules, not both")
 		return nil
 	}
 	prefix := t.name + "/" + server
 	req := &model.JWTRequirement{Mode: model.AuthRequired}
-	d.rename(base+".jwt", p)
-	d.rename(base+".jwt.mode", strictyaml.Field(p, "requireJwt"))
+	d.Rename(base+".jwt", p)
+	d.Rename(base+".jwt.mode", strictyaml.Field(p, "requireJwt"))
 	switch {
 	case a.JWT != nil:
 		jp := strictyaml.Field(p, "jwt")
-		d.rename(base+".jwt.providers", jp)
+		d.Rename(base+".jwt.providers", jp)
 		if prov, ok := t.provider(*a.JWT, jp, prefix); ok {
 			req.Providers = append(req.Providers, prov.Name)
-			d.rename(base+".jwt.providers[0]", jp)
+			d.Rename(base+".jwt.providers[0]", jp)
 			t.out.Providers = append(t.out.Providers, prov)
 		}
 	case a.Rules != nil && len(a.Rules.JWT) > 0:
 		rp := strictyaml.Field(p, "rules.jwt")
-		d.rename(base+".jwt.providers", rp)
+		d.Rename(base+".jwt.providers", rp)
 		for i, r := range a.Rules.JWT {
 			jp := strictyaml.Index(rp, i)
 			if prov, ok := t.provider(r, jp, prefix+"/"+strconv.Itoa(i)); ok {
-				d.rename(base+".jwt.providers["+strconv.Itoa(len(req.Providers))+"]", jp)
+				d.Rename(base+".jwt.providers["+strconv.Itoa(len(req.Providers))+"]", jp)
 				req.Providers = append(req.Providers, prov.Name)
 				t.out.Providers = append(t.out.Providers, prov)
 			}
@@ -55,9 +55,9 @@ func (t *translator) authentication(a *authentication, p, server, base string) *
 		}
 	default:
 		if a.RequireJWT != nil && *a.RequireJWT {
-			d.errorf(strictyaml.Field(p, "requireJwt"), "needs jwt or rules.jwt: there is no provider to validate tokens with")
-		} else if !d.has(strictyaml.Field(p, "oidc")) {
-			d.warnf(p, "no jwt or rules.jwt: the server does not authenticate")
+			d.Errorf(strictyaml.Field(p, "requireJwt"), "needs jwt or rules.jwt: there is no provider to validate tokens with")
+		} else if !d.Has(strictyaml.Field(p, "oidc")) {
+			d.Warnf(p, "no jwt or rules.jwt: the server does not authenticate")
 		}
 		return nil
 	}
@@ -75,16 +75,16 @@ func (t *translator) authentication(a *authentication, p, server, base string) *
 func (t *translator) provider(r jwtRule, jp, name string) (model.Provider, bool) {
 	d := t.d
 	if r.Issuer == "" {
-		if !d.reported(strictyaml.Field(jp, "issuer")) {
-			d.errorf(jp, "missing required field %q", "issuer")
+		if !d.Reported(strictyaml.Field(jp, "issuer")) {
+			d.Errorf(jp, "missing required field %q", "issuer")
 		}
 		return model.Provider{}, false
 	}
 	if r.JWKS != "" && r.JWKSURI != "" {
-		d.errorf(strictyaml.Field(jp, "jwks"), "give jwksUri or jwks, not both")
+		d.Errorf(strictyaml.Field(jp, "jwks"), "give jwksUri or jwks, not both")
 		return model.Provider{}, false
 	}
-	origin, base := d.piece("providers", jp)
+	origin, base := d.Piece("providers", jp)
 	p := model.Provider{
 		Name:          name,
 		Issuer:        r.Issuer,
@@ -100,22 +100,22 @@ func (t *translator) provider(r jwtRule, jp, name string) (model.Provider, bool)
 		p.JWKS.Timeout = model.DefaultJWKSTimeout
 		p.JWKS.RefetchInterval = model.DefaultJWKSRefetchInterval
 	}
-	d.rename(base+".name", strictyaml.Parent(jp))
-	d.rename(base+".jwks", jp)
-	d.rename(base+".jwks.uri", strictyaml.Field(jp, "jwksUri"))
-	d.rename(base+".jwks.inline", strictyaml.Field(jp, "jwks"))
-	d.rename(base+".payloadHeader", strictyaml.Field(jp, "outputPayloadToHeader"))
-	d.rename(base+".claimsToHeaders", strictyaml.Field(jp, "outputClaimToHeaders"))
-	d.rename(base+".from", jp)
+	d.Rename(base+".name", strictyaml.Parent(jp))
+	d.Rename(base+".jwks", jp)
+	d.Rename(base+".jwks.uri", strictyaml.Field(jp, "jwksUri"))
+	d.Rename(base+".jwks.inline", strictyaml.Field(jp, "jwks"))
+	d.Rename(base+".payloadHeader", strictyaml.Field(jp, "outputPayloadToHeader"))
+	d.Rename(base+".claimsToHeaders", strictyaml.Field(jp, "outputClaimToHeaders"))
+	d.Rename(base+".from", jp)
 	for i, h := range r.FromHeaders {
 		f := strictyaml.Index(base+".from", len(p.From))
 		hp := strictyaml.Index(strictyaml.Field(jp, "fromHeaders"), i)
-		d.rename(f, hp)
-		d.rename(f+".header", strictyaml.Field(hp, "name"))
+		d.Rename(f, hp)
+		d.Rename(f+".header", strictyaml.Field(hp, "name"))
 		p.From = append(p.From, model.TokenSource{Header: h.Name, Prefix: h.Prefix})
 	}
 	for i, c := range r.FromCookies {
-		d.rename(strictyaml.Index(base+".from", len(p.From)), strictyaml.Index(strictyaml.Field(jp, "fromCookies"), i))
+		d.Rename(strictyaml.Index(base+".from", len(p.From)), strictyaml.Index(strictyaml.Field(jp, "fromCookies"), i))
 		p.From = append(p.From, model.TokenSource{Cookie: c})
 	}
 	for _, c := range r.OutputClaimToHeaders {
@@ -131,17 +131,17 @@ func (t *translator) provider(r jwtRule, jp, name string) (model.Provider, bool)
 func (t *translator) serverAuthorization(a *authorization, p, base string) *model.ServerAuthorization {
 	d := t.d
 	out := &model.ServerAuthorization{}
-	d.rename(base+".authorization", p)
-	if d.has(strictyaml.Field(p, "external")) {
-		d.notServed(strictyaml.Field(p, "external"), "external authorization is not supported: the server allows nothing (fails closed)")
+	d.Rename(base+".authorization", p)
+	if d.Has(strictyaml.Field(p, "external")) {
+		d.NotServed(strictyaml.Field(p, "external"), "external authorization is not supported: the server allows nothing (fails closed)")
 		return out
 	}
 	if a.Local == nil {
-		d.warnf(p, "no local rules: the server allows nothing")
+		d.Warnf(p, "no local rules: the server allows nothing")
 		return out
 	}
 	lp := strictyaml.Field(p, "local.rules")
-	d.rename(base+".authorization.rules", lp)
+	d.Rename(base+".authorization.rules", lp)
 	for i, r := range a.Local.Rules {
 		rp := strictyaml.Index(lp, i)
 		mr := model.Rule{Name: r.Name}
@@ -157,10 +157,10 @@ func (t *translator) serverAuthorization(a *authorization, p, base string) *mode
 				mp := strictyaml.Index(base+".authorization.rules", i) + "." + strictyaml.Index("from", j) + ".jwt"
 				dp := strictyaml.Field(strictyaml.Index(strictyaml.Field(rp, "from"), j), "jwt")
 				mf.JWT = jwtMatch(m)
-				d.rename(mp+".claims", strictyaml.Field(dp, "other"))
+				d.Rename(mp+".claims", strictyaml.Field(dp, "other"))
 				for _, k := range []string{"iss", "sub"} {
 					if _, moved := m.Other[k]; !moved && mf.JWT.Claims[k] != nil {
-						d.rename(mp+".claims."+k, strictyaml.Field(dp, k))
+						d.Rename(mp+".claims."+k, strictyaml.Field(dp, k))
 					}
 				}
 			}

@@ -31,15 +31,15 @@ var identityMatches = []string{"", "SOURCE_IDENTITY", "PEER_CERTIFICATE", "PERMI
 func (t *translator) gatewayEgressAuthorization(list []egressAuthorization) {
 	d := t.d
 	const lp = "spec.egressAuthorization"
-	origin, base := d.piece("authorizations", lp)
-	d.rename(base+".name", "metadata.name")
-	d.rename(base+".rules", lp)
+	origin, base := d.Piece("authorizations", lp)
+	d.Rename(base+".name", "metadata.name")
+	d.Rename(base+".rules", lp)
 	ea := model.EgressAuthorization{Name: t.name, Rules: []model.Rule{}, Origin: origin}
 	for i, e := range list {
 		p := strictyaml.Index(lp, i)
 		mb := strictyaml.Index(base+".rules", len(ea.Rules))
 		d.unrename(mb) // of a rule dropped before
-		d.rename(mb, p)
+		d.Rename(mb, p)
 		r, ok := model.Rule{}, true
 		for j, to := range e.To {
 			tp := strictyaml.Index(strictyaml.Field(p, "to"), j)
@@ -52,12 +52,12 @@ func (t *translator) gatewayEgressAuthorization(list []egressAuthorization) {
 			r.To = append(r.To, mt)
 		}
 		if len(e.To) == 0 {
-			d.rename(strictyaml.Field(mb, "to"), strictyaml.Field(p, "to"))
+			d.Rename(strictyaml.Field(mb, "to"), strictyaml.Field(p, "to"))
 		}
 		if !slices.Contains(identityMatches, e.IdentityMatch) {
-			d.warnf(strictyaml.Field(p, "identityMatch"), "unknown identityMatch %q: ignored (jwtgate matches the caller's peer certificate)", e.IdentityMatch)
+			d.Warnf(strictyaml.Field(p, "identityMatch"), "unknown identityMatch %q: ignored (jwtgate matches the caller's peer certificate)", e.IdentityMatch)
 		}
-		if e.From != nil || d.has(strictyaml.Field(p, "from")) {
+		if e.From != nil || d.Has(strictyaml.Field(p, "from")) {
 			from, keep := t.callers(e.From, strictyaml.Field(p, "from"), strictyaml.Field(mb, "from"))
 			ok = ok && keep
 			r.From = from
@@ -75,7 +75,7 @@ func (t *translator) gatewayEgressAuthorization(list []egressAuthorization) {
 // entry's hosts) is renamed to it.
 func (t *translator) egressHost(n yaml.Node, path, mf string) (host string, ok bool) {
 	d := t.d
-	d.rename(mf, path)
+	d.Rename(mf, path)
 	switch n.Kind {
 	case 0:
 		return "", true // reported by validation: a host is required
@@ -83,30 +83,30 @@ func (t *translator) egressHost(n yaml.Node, path, mf string) (host string, ok b
 		if n.ShortTag() == "!!null" {
 			return "", true
 		}
-		d.rename(mf+"[0]", path)
+		d.Rename(mf+"[0]", path)
 		return n.Value, true
 	case yaml.MappingNode:
 	default:
-		d.errorf(path, "expected a string or a mapping with exact, got %s", nodeKind(n))
+		d.Errorf(path, "expected a string or a mapping with exact, got %s", nodeKind(n))
 		return "", false
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		kp := strictyaml.Key(path, k.Value)
-		d.lines[kp] = k.Line
+		d.Lines[kp] = k.Line
 		switch k.Value {
 		case "exact":
 			if v.Kind != yaml.ScalarNode {
-				d.errorf(kp, "expected a string, got %s", nodeKind(*v))
+				d.Errorf(kp, "expected a string, got %s", nodeKind(*v))
 				return "", false
 			}
 			host = v.Value
-			d.rename(mf+"[0]", kp)
+			d.Rename(mf+"[0]", kp)
 		case "prefix", "regex":
-			d.notServed(kp, "%s host matches are not supported: this rule is dropped (it grants nothing)", k.Value)
+			d.NotServed(kp, "%s host matches are not supported: this rule is dropped (it grants nothing)", k.Value)
 			return "", false
 		default:
-			d.warnf(kp, "unknown field %q: ignored", k.Value)
+			d.Warnf(kp, "unknown field %q: ignored", k.Value)
 		}
 	}
 	return host, true
@@ -129,31 +129,31 @@ func nodeKind(n yaml.Node) string {
 // denies all traffic.
 func (t *translator) egressGateway(g *object[egressGatewaySpec]) {
 	d := t.d
-	so, sb := d.piece("servers", "spec")
-	d.rename(sb+".name", "metadata.name")
+	so, sb := d.Piece("servers", "spec")
+	d.Rename(sb+".name", "metadata.name")
 	t.out.Egress.Servers = append(t.out.Egress.Servers, model.EgressServer{
 		Name: t.name + "/" + model.AnyHost, Host: model.AnyHost, TLS: &model.OriginationTLS{Mode: model.OriginateSimple}, Origin: so,
 	})
 	const lp = "spec.authorization"
-	origin, base := d.piece("authorizations", lp)
-	d.rename(base+".name", "metadata.name")
-	d.rename(base+".rules", lp)
+	origin, base := d.Piece("authorizations", lp)
+	d.Rename(base+".name", "metadata.name")
+	d.Rename(base+".rules", lp)
 	ea := model.EgressAuthorization{Name: t.name, Rules: []model.Rule{}, Origin: origin}
 	for i, e := range g.Spec.Authorization {
 		p := strictyaml.Index(lp, i)
 		mb := strictyaml.Index(base+".rules", len(ea.Rules))
 		tp := strictyaml.Field(p, "to")
 		d.unrename(mb) // of a rule dropped before
-		d.rename(mb, p)
-		d.rename(mb+".to", tp)
-		d.rename(mb+".to[0]", tp)
-		d.rename(mb+".to[0].hosts", tp)
+		d.Rename(mb, p)
+		d.Rename(mb+".to", tp)
+		d.Rename(mb+".to[0]", tp)
+		d.Rename(mb+".to[0].hosts", tp)
 		var r model.Rule
 		if len(e.To) > 0 {
 			r.To = []model.To{{Hosts: e.To}}
 		}
 		keep := true
-		if e.From != nil || d.has(strictyaml.Field(p, "from")) {
+		if e.From != nil || d.Has(strictyaml.Field(p, "from")) {
 			r.From, keep = t.callers(e.From, strictyaml.Field(p, "from"), mb+".from")
 		}
 		if keep {
@@ -179,16 +179,16 @@ func (t *translator) egressGateway(g *object[egressGatewaySpec]) {
 //   - CLUSTER, DISABLED, RULES and any other mode: not supported.
 func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep bool) {
 	d := t.d
-	d.rename(mf, p)
+	d.Rename(mf, p)
 	if f == nil {
-		d.notServed(p, "from names no caller: this rule is dropped (leave from out for every caller)")
+		d.NotServed(p, "from names no caller: this rule is dropped (leave from out for every caller)")
 		return nil, false
 	}
-	if d.has(strictyaml.Field(p, "http")) {
-		d.notServed(strictyaml.Field(p, "http"), "ignored: it configures sidecars' HTTP authorization, not the gateway")
+	if d.Has(strictyaml.Field(p, "http")) {
+		d.NotServed(strictyaml.Field(p, "http"), "ignored: it configures sidecars' HTTP authorization, not the gateway")
 	}
 	if !slices.Contains(identityMatches, f.IdentityMatch) {
-		d.warnf(strictyaml.Field(p, "identityMatch"), "unknown identityMatch %q: ignored (jwtgate matches the caller's peer certificate)", f.IdentityMatch)
+		d.Warnf(strictyaml.Field(p, "identityMatch"), "unknown identityMatch %q: ignored (jwtgate matches the caller's peer certificate)", f.IdentityMatch)
 	}
 	var sas, nss []string
 	mode := f.Mode
@@ -196,8 +196,8 @@ func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep b
 	switch mode {
 	case fromWorkspace, fromNamespace, fromGroup:
 		for _, k := range []string{"serviceAccounts", "resources"} {
-			if d.has(strictyaml.Field(p, k)) {
-				d.notServed(strictyaml.Field(p, k), "ignored with mode %s (only used with mode CUSTOM)", mode)
+			if d.Has(strictyaml.Field(p, k)) {
+				d.NotServed(strictyaml.Field(p, k), "ignored with mode %s (only used with mode CUSTOM)", mode)
 			}
 		}
 		if mode == fromNamespace {
@@ -218,10 +218,10 @@ func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep b
 			sp := strictyaml.Index(strictyaml.Field(p, "serviceAccounts"), i)
 			sa, err := serviceAccount(s, t.namespace)
 			if err != "" {
-				d.errorf(sp, "invalid service account %q: %s", s, err)
+				d.Errorf(sp, "invalid service account %q: %s", s, err)
 				continue
 			}
-			d.rename(mf+"[0].serviceAccounts["+strconv.Itoa(len(sas))+"]", sp)
+			d.Rename(mf+"[0].serviceAccounts["+strconv.Itoa(len(sas))+"]", sp)
 			sas = append(sas, sa)
 		}
 		for i, res := range f.Resources {
@@ -232,17 +232,17 @@ func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep b
 			}
 			nss = append(nss, ns...)
 		}
-		if d.has(strictyaml.Field(p, "rules")) {
-			d.notServed(strictyaml.Field(p, "rules"), "ignored: only used with mode RULES, which is not supported")
+		if d.Has(strictyaml.Field(p, "rules")) {
+			d.NotServed(strictyaml.Field(p, "rules"), "ignored: only used with mode RULES, which is not supported")
 		}
 	default:
-		d.notServed(modePath, "mode %s is not supported: this rule is dropped (it grants nothing)", mode)
+		d.NotServed(modePath, "mode %s is not supported: this rule is dropped (it grants nothing)", mode)
 		return nil, false
 	}
 	var out []model.From
 	if len(sas) > 0 {
-		d.rename(mf+"[0]", p)
-		d.rename(mf+"[0].serviceAccounts", strictyaml.Field(p, "serviceAccounts"))
+		d.Rename(mf+"[0]", p)
+		d.Rename(mf+"[0].serviceAccounts", strictyaml.Field(p, "serviceAccounts"))
 		out = append(out, model.From{ServiceAccounts: sas})
 	}
 	if nss = compact(nss); len(nss) > 0 {
@@ -250,12 +250,12 @@ func (t *translator) callers(f *authzFrom, p, mf string) (_ []model.From, keep b
 		if mode != fromWorkspace && mode != fromNamespace && mode != fromGroup {
 			at = strictyaml.Field(p, "resources")
 		}
-		d.rename(mf+"["+strconv.Itoa(len(out))+"]", p)
-		d.rename(mf+"["+strconv.Itoa(len(out))+"].namespaces", at)
+		d.Rename(mf+"["+strconv.Itoa(len(out))+"]", p)
+		d.Rename(mf+"["+strconv.Itoa(len(out))+"].namespaces", at)
 		out = append(out, model.From{Namespaces: nss})
 	}
 	if len(out) == 0 {
-		d.notServed(p, "from admits no caller: this rule is dropped (it grants nothing)")
+		d.NotServed(p, "from admits no caller: this rule is dropped (it grants nothing)")
 		return nil, false
 	}
 	return out, true
@@ -283,7 +283,7 @@ func serviceAccount(s, gatewayNamespace string) (string, string) {
 func (t *translator) ownWorkspace(path string) ([]string, bool) {
 	m := t.d.meta
 	if m.workspace == "" {
-		t.d.notFound(path, "mode WORKSPACE, but the gateway names no workspace (metadata.workspace or annotation %s): this rule is dropped (it grants nothing)", annWorkspace)
+		t.d.NotFound(path, "mode WORKSPACE, but the gateway names no workspace (metadata.workspace or annotation %s): this rule is dropped (it grants nothing)", annWorkspace)
 		return nil, false
 	}
 	return t.workspaceNamespaces(m.organization, m.tenant, m.workspace, path)
@@ -294,7 +294,7 @@ func (t *translator) ownWorkspace(path string) ([]string, bool) {
 func (t *translator) ownGroup(path string) ([]string, bool) {
 	m := t.d.meta
 	if m.group == "" {
-		t.d.notFound(path, "mode GROUP, but the gateway names no group (metadata.group or a tsb.tetrate.io/*Group annotation): this rule is dropped (it grants nothing)")
+		t.d.NotFound(path, "mode GROUP, but the gateway names no group (metadata.group or a tsb.tetrate.io/*Group annotation): this rule is dropped (it grants nothing)")
 		return nil, false
 	}
 	return t.namespacesOf(KindGroup, "", m.organization, m.tenant, m.workspace, m.group, path)
@@ -317,16 +317,16 @@ func (t *translator) resource(fqn, path string) ([]string, bool) {
 	}
 	switch {
 	case !valid:
-		t.d.errorf(path, "invalid resource %q: want organizations/ORG/tenants/TENANT/workspaces/WORKSPACE", fqn)
+		t.d.Errorf(path, "invalid resource %q: want organizations/ORG/tenants/TENANT/workspaces/WORKSPACE", fqn)
 		return nil, false
 	case len(parts) == 6:
 		return t.workspaceNamespaces(parts[1], parts[3], parts[5], path)
 	case len(parts) == 8 && groupAPIVersion(parts[6]) != "":
 		return t.namespacesOf(KindGroup, groupAPIVersion(parts[6]), parts[1], parts[3], parts[5], parts[7], path)
 	case len(parts) > 6:
-		t.d.notServed(path, "%s: not supported, only workspaces and groups (securitygroups, gatewaygroups, trafficgroups): this rule is dropped (it grants nothing)", parts[6])
+		t.d.NotServed(path, "%s: not supported, only workspaces and groups (securitygroups, gatewaygroups, trafficgroups): this rule is dropped (it grants nothing)", parts[6])
 	default:
-		t.d.notServed(path, "organizations and tenants are not supported, only workspaces: this rule is dropped (it grants nothing)")
+		t.d.NotServed(path, "organizations and tenants are not supported, only workspaces: this rule is dropped (it grants nothing)")
 	}
 	return nil, false
 }
@@ -356,10 +356,10 @@ func groupAPIVersion(segment string) string {
 func (t *translator) namespacesOf(kind, apiVersion, org, tenant, workspace, name, path string) ([]string, bool) {
 	var found []*document
 	for _, w := range t.s.docs {
-		if w.ref.Name != name || (kind == KindWorkspace) != (w.workspace != nil) || (kind == KindGroup) != (w.group != nil) {
+		if w.Ref.Name != name || (kind == KindWorkspace) != (w.workspace != nil) || (kind == KindGroup) != (w.group != nil) {
 			continue
 		}
-		if (apiVersion != "" && w.ref.APIVersion != apiVersion) ||
+		if (apiVersion != "" && w.Ref.APIVersion != apiVersion) ||
 			(org != "" && w.meta.organization != "" && org != w.meta.organization) ||
 			(tenant != "" && w.meta.tenant != "" && tenant != w.meta.tenant) ||
 			(workspace != "" && w.meta.workspace != "" && workspace != w.meta.workspace) {
@@ -380,13 +380,13 @@ func (t *translator) namespacesOf(kind, apiVersion, org, tenant, workspace, name
 	id = quote(id)
 	switch {
 	case len(found) == 0:
-		t.d.notFound(path, "%s %s not found in the files: this rule is dropped (it grants nothing)", kind, id)
+		t.d.NotFound(path, "%s %s not found in the files: this rule is dropped (it grants nothing)", kind, id)
 		return nil, false
 	case len(found) > 1:
-		t.d.notServed(path, "%d %s resources match %s (give tenant and organization): this rule is dropped (it grants nothing)", len(found), kind, id)
+		t.d.NotServed(path, "%d %s resources match %s (give tenant and organization): this rule is dropped (it grants nothing)", len(found), kind, id)
 		return nil, false
 	case len(found[0].namespaces) == 0:
-		t.d.notServed(path, "%s %s selects no namespace: this rule is dropped (it grants nothing)", kind, id)
+		t.d.NotServed(path, "%s %s selects no namespace: this rule is dropped (it grants nothing)", kind, id)
 		return nil, false
 	}
 	return found[0].namespaces, true

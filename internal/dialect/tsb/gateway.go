@@ -48,16 +48,16 @@ func (t *translator) gateway(g *object[gatewaySpec]) {
 		{"wasmPlugins", "WASM plugins are not run by jwtgate"},
 		{"extension", "extensions are not run by jwtgate"},
 	} {
-		if d.has("spec." + f.key) {
-			d.notServed("spec."+f.key, "%s", f.what)
+		if d.Has("spec." + f.key) {
+			d.NotServed("spec."+f.key, "%s", f.what)
 		}
 	}
-	if g.Spec.EgressAuthorization != nil || d.has("spec.egressAuthorization") {
+	if g.Spec.EgressAuthorization != nil || d.Has("spec.egressAuthorization") {
 		t.gatewayEgressAuthorization(g.Spec.EgressAuthorization)
 		served++
 	}
 	if served == 0 {
-		d.note(model.ReasonUnsupported, "nothing in this gateway is served: jwtgate serves http servers with trafficMode EGRESS and egressAuthorization")
+		d.Note(model.ReasonUnsupported, "nothing in this gateway is served: jwtgate serves http servers with trafficMode EGRESS and egressAuthorization")
 	}
 }
 
@@ -77,33 +77,33 @@ func (t *translator) httpServer(h httpServer, p string) bool {
 			mode = modeAuto + " (the default)"
 		}
 		at := strictyaml.Field(p, "trafficMode")
-		if !d.has(at) {
+		if !d.Has(at) {
 			at = p
 		}
-		d.notServed(at, "%s is not served: its trafficMode is %s, and jwtgate serves EGRESS servers only", label, mode)
+		d.NotServed(at, "%s is not served: its trafficMode is %s, and jwtgate serves EGRESS servers only", label, mode)
 		return false
 	default:
-		d.errorf(strictyaml.Field(p, "trafficMode"), "invalid trafficMode %q (want EGRESS, INGRESS, TRANSIT or AUTO)", h.TrafficMode)
+		d.Errorf(strictyaml.Field(p, "trafficMode"), "invalid trafficMode %q (want EGRESS, INGRESS, TRANSIT or AUTO)", h.TrafficMode)
 		return false
 	}
 	if h.TrafficMode != modeEgress {
-		d.errorf(strictyaml.Field(p, "trafficMode"), "invalid trafficMode %q: TSB spells it %s", h.TrafficMode, modeEgress)
+		d.Errorf(strictyaml.Field(p, "trafficMode"), "invalid trafficMode %q: TSB spells it %s", h.TrafficMode, modeEgress)
 		return false
 	}
 	ok := true
-	if h.Name == "" && !d.reported(strictyaml.Field(p, "name")) {
-		d.errorf(p, "missing required field %q", "name")
+	if h.Name == "" && !d.Reported(strictyaml.Field(p, "name")) {
+		d.Errorf(p, "missing required field %q", "name")
 		ok = false
 	}
-	if h.Hostname == "" && !d.reported(strictyaml.Field(p, "hostname")) {
-		d.errorf(p, "missing required field %q", "hostname")
+	if h.Hostname == "" && !d.Reported(strictyaml.Field(p, "hostname")) {
+		d.Errorf(p, "missing required field %q", "hostname")
 		ok = false
 	}
 	if h.Port != nil {
-		d.errorf(strictyaml.Field(p, "port"), "not allowed with trafficMode EGRESS: callers reach EGRESS servers on the egress listener (port 15443)")
+		d.Errorf(strictyaml.Field(p, "port"), "not allowed with trafficMode EGRESS: callers reach EGRESS servers on the egress listener (port 15443)")
 	}
-	if d.has(strictyaml.Field(p, "transit")) {
-		d.warnf(strictyaml.Field(p, "transit"), "ignored: deprecated, and trafficMode EGRESS decides")
+	if d.Has(strictyaml.Field(p, "transit")) {
+		d.Warnf(strictyaml.Field(p, "transit"), "ignored: deprecated, and trafficMode EGRESS decides")
 	}
 	for _, f := range []struct{ key, what string }{
 		{"extensions", "extensions are not run by jwtgate"},
@@ -111,18 +111,18 @@ func (t *translator) httpServer(h httpServer, p string) bool {
 		{"failoverSettings", "failover settings do not apply to jwtgate"},
 		{"openapi", "OpenAPI-based routing is not served by jwtgate"},
 	} {
-		if d.has(strictyaml.Field(p, f.key)) {
-			d.notServed(strictyaml.Field(p, f.key), "%s", f.what)
+		if d.Has(strictyaml.Field(p, f.key)) {
+			d.NotServed(strictyaml.Field(p, f.key), "%s", f.what)
 		}
 	}
 	if !ok {
 		return false
 	}
 	name := t.name + "/" + h.Name
-	origin, base := d.piece("servers", p)
+	origin, base := d.Piece("servers", p)
 	s := model.EgressServer{Name: name, Host: h.Hostname, Origin: origin}
-	d.rename(base+".name", strictyaml.Field(p, "name"))
-	d.rename(base+".host", strictyaml.Field(p, "hostname"))
+	d.Rename(base+".name", strictyaml.Field(p, "name"))
+	d.Rename(base+".host", strictyaml.Field(p, "hostname"))
 
 	rt, routed := t.route(h, p, label)
 	if !routed {
@@ -134,9 +134,9 @@ func (t *translator) httpServer(h httpServer, p string) bool {
 	if dest != nil {
 		tls, tlsPath = dest.TLS, strictyaml.Field(destPath, "tls")
 		s.Port = derefInt(dest.Port)
-		d.rename(base+".port", strictyaml.Field(destPath, "port"))
+		d.Rename(base+".port", strictyaml.Field(destPath, "port"))
 		hostPath := strictyaml.Field(destPath, "host")
-		d.rename(base+".destination", hostPath)
+		d.Rename(base+".destination", hostPath)
 		if fqdn, ok := t.destinationHost(dest.Host, hostPath); !ok {
 			return false
 		} else if !strings.EqualFold(strings.TrimSuffix(fqdn, "."), h.Hostname) {
@@ -147,9 +147,9 @@ func (t *translator) httpServer(h httpServer, p string) bool {
 		sp := strictyaml.Field(p, "tls")
 		switch {
 		case tls != nil:
-			d.warnf(sp, "ignored: the serviceDestination's tls originates TLS to the external host, and callers reach the gateway over the egress listener's TLS")
+			d.Warnf(sp, "ignored: the serviceDestination's tls originates TLS to the external host, and callers reach the gateway over the egress listener's TLS")
 		case h.TLS.Files != nil && h.TLS.Files.ServerCertificate != "":
-			d.warnf(sp, "ignored: callers reach EGRESS servers over the egress listener's TLS (the glue document's certificate)")
+			d.Warnf(sp, "ignored: callers reach EGRESS servers over the egress listener's TLS (the glue document's certificate)")
 		default:
 			// Read as TLS origination (see the package documentation of
 			// the dialect in docs/dialects/tsb.md).
@@ -165,7 +165,7 @@ func (t *translator) httpServer(h httpServer, p string) bool {
 	}
 	if rt.rule != nil {
 		tp := strictyaml.Field(rt.rulePath, "timeout")
-		d.rename(base+".timeout", tp)
+		d.Rename(base+".timeout", tp)
 		if s.Timeout, ok = t.timeout(rt.rule.Timeout, tp); !ok {
 			return false
 		}
@@ -200,50 +200,50 @@ func (t *translator) route(h httpServer, p, label string) (routed, bool) {
 	if h.Routing == nil {
 		return routed{}, true
 	}
-	if d.has(strictyaml.Field(rp, "corsPolicy")) {
-		d.notServed(strictyaml.Field(rp, "corsPolicy"), "CORS policies are not applied by jwtgate")
+	if d.Has(strictyaml.Field(rp, "corsPolicy")) {
+		d.NotServed(strictyaml.Field(rp, "corsPolicy"), "CORS policies are not applied by jwtgate")
 	}
 	rules := h.Routing.Rules
 	switch {
 	case len(rules) == 0:
 		return routed{}, true
 	case len(rules) > 1:
-		d.notServed(strictyaml.Field(rp, "rules"), "%s is not served: jwtgate sends an egress server's requests to one destination, and this server has %d routing rules", label, len(rules))
+		d.NotServed(strictyaml.Field(rp, "rules"), "%s is not served: jwtgate sends an egress server's requests to one destination, and this server has %d routing rules", label, len(rules))
 		return routed{}, false
 	}
 	r, rulePath := rules[0], strictyaml.Index(strictyaml.Field(rp, "rules"), 0)
 	if !catchAll(r.Match) {
-		d.notServed(strictyaml.Field(rulePath, "match"), "%s is not served: jwtgate routes every request of an egress server to its destination, and this rule matches only some (only no match, or uri prefix \"/\", is served)", label)
+		d.NotServed(strictyaml.Field(rulePath, "match"), "%s is not served: jwtgate routes every request of an egress server to its destination, and this rule matches only some (only no match, or uri prefix \"/\", is served)", label)
 		return routed{}, false
 	}
 	for _, f := range []struct{ key, what string }{
 		{"redirect", "redirects"}, {"directResponse", "direct responses"}, {"modify", "request and response modifications"},
 	} {
-		if d.has(strictyaml.Field(rulePath, f.key)) {
-			d.notServed(strictyaml.Field(rulePath, f.key), "%s is not served: %s are not supported on egress servers", label, f.what)
+		if d.Has(strictyaml.Field(rulePath, f.key)) {
+			d.NotServed(strictyaml.Field(rulePath, f.key), "%s is not served: %s are not supported on egress servers", label, f.what)
 			return routed{}, false
 		}
 	}
 	for _, f := range []struct{ key, what string }{
 		{"corsPolicy", "CORS policies are not applied by jwtgate"}, {"extensions", "extensions are not run by jwtgate"},
 	} {
-		if d.has(strictyaml.Field(rulePath, f.key)) {
-			d.notServed(strictyaml.Field(rulePath, f.key), "%s", f.what)
+		if d.Has(strictyaml.Field(rulePath, f.key)) {
+			d.NotServed(strictyaml.Field(rulePath, f.key), "%s", f.what)
 		}
 	}
 	routePath := strictyaml.Field(rulePath, "route")
 	switch {
 	case r.Route == nil:
-		if !d.reported(routePath) {
-			d.errorf(rulePath, "missing required field %q (with a serviceDestination)", "route")
+		if !d.Reported(routePath) {
+			d.Errorf(rulePath, "missing required field %q (with a serviceDestination)", "route")
 		}
 		return routed{}, false
-	case d.has(strictyaml.Field(routePath, "clusterDestination")):
-		d.notServed(strictyaml.Field(routePath, "clusterDestination"), "%s is not served: cluster destinations are not supported on egress servers", label)
+	case d.Has(strictyaml.Field(routePath, "clusterDestination")):
+		d.NotServed(strictyaml.Field(routePath, "clusterDestination"), "%s is not served: cluster destinations are not supported on egress servers", label)
 		return routed{}, false
 	case r.Route.ServiceDestination == nil:
-		if !d.reported(strictyaml.Field(routePath, "serviceDestination")) {
-			d.errorf(routePath, "missing required field %q", "serviceDestination")
+		if !d.Reported(strictyaml.Field(routePath, "serviceDestination")) {
+			d.Errorf(routePath, "missing required field %q", "serviceDestination")
 		}
 		return routed{}, false
 	}
@@ -273,13 +273,13 @@ func catchAll(ms []routeMatch) bool {
 func (t *translator) destinationHost(host, path string) (string, bool) {
 	ns, fqdn, ok := strings.Cut(host, "/")
 	if host == "" {
-		if !t.d.reported(path) {
-			t.d.errorf(strictyaml.Parent(path), "missing required field %q", "host")
+		if !t.d.Reported(path) {
+			t.d.Errorf(strictyaml.Parent(path), "missing required field %q", "host")
 		}
 		return "", false
 	}
 	if !ok || ns == "" || fqdn == "" || strings.Contains(fqdn, "/") {
-		t.d.errorf(path, "invalid host %q: want <namespace>/<fqdn>, such as egress/httpbin.org", host)
+		t.d.Errorf(path, "invalid host %q: want <namespace>/<fqdn>, such as egress/httpbin.org", host)
 		return "", false
 	}
 	return fqdn, true
@@ -291,11 +291,11 @@ func (t *translator) destinationHost(host, path string) (string, bool) {
 // cannot be checked.
 func (t *translator) origination(ts *tlsSettings, path, base, label string) (_ *model.OriginationTLS, ok bool) {
 	d := t.d
-	d.rename(base+".tls", path)
-	d.rename(base+".tls.mode", strictyaml.Field(path, "mode"))
-	d.rename(base+".tls.caFile", strictyaml.Field(path, "files.caCertificates"))
-	d.rename(base+".tls.certFile", strictyaml.Field(path, "files.clientCertificate"))
-	d.rename(base+".tls.keyFile", strictyaml.Field(path, "files.privateKey"))
+	d.Rename(base+".tls", path)
+	d.Rename(base+".tls.mode", strictyaml.Field(path, "mode"))
+	d.Rename(base+".tls.caFile", strictyaml.Field(path, "files.caCertificates"))
+	d.Rename(base+".tls.certFile", strictyaml.Field(path, "files.clientCertificate"))
+	d.Rename(base+".tls.keyFile", strictyaml.Field(path, "files.privateKey"))
 	var mode model.OriginationMode
 	switch m := strings.ToUpper(ts.Mode); m {
 	case "DISABLED", "DISABLE":
@@ -303,34 +303,34 @@ func (t *translator) origination(ts *tlsSettings, path, base, label string) (_ *
 	case string(model.OriginateSimple), string(model.OriginateMutual):
 		mode = model.OriginationMode(m)
 	case "":
-		if !d.reported(strictyaml.Field(path, "mode")) {
-			d.errorf(path, "missing required field %q (SIMPLE, MUTUAL or DISABLED)", "mode")
+		if !d.Reported(strictyaml.Field(path, "mode")) {
+			d.Errorf(path, "missing required field %q (SIMPLE, MUTUAL or DISABLED)", "mode")
 		}
 		return nil, false
 	default:
-		d.errorf(strictyaml.Field(path, "mode"), "invalid mode %q (want SIMPLE, MUTUAL or DISABLED)", ts.Mode)
+		d.Errorf(strictyaml.Field(path, "mode"), "invalid mode %q (want SIMPLE, MUTUAL or DISABLED)", ts.Mode)
 		return nil, false
 	}
 	if ts.SecretName != "" {
-		d.notServed(strictyaml.Field(path, "secretName"), "%s is not served: Kubernetes secrets are not read by jwtgate; give files", label)
+		d.NotServed(strictyaml.Field(path, "secretName"), "%s is not served: Kubernetes secrets are not read by jwtgate; give files", label)
 		return nil, false
 	}
 	if len(ts.SubjectAltNames) > 0 {
-		d.notServed(strictyaml.Field(path, "subjectAltNames"), "%s is not served: jwtgate checks the external host's certificate against its host name, not a list of names", label)
+		d.NotServed(strictyaml.Field(path, "subjectAltNames"), "%s is not served: jwtgate checks the external host's certificate against its host name, not a list of names", label)
 		return nil, false
 	}
 	for _, k := range []string{"minProtocolVersion", "maxProtocolVersion", "cipherSuites"} {
-		if d.has(strictyaml.Field(path, k)) {
-			d.notServed(strictyaml.Field(path, k), "ignored: jwtgate speaks TLS 1.2 or 1.3 with Go's cipher suites")
+		if d.Has(strictyaml.Field(path, k)) {
+			d.NotServed(strictyaml.Field(path, k), "ignored: jwtgate speaks TLS 1.2 or 1.3 with Go's cipher suites")
 		}
 	}
 	o := &model.OriginationTLS{Mode: mode}
 	if f := ts.Files; f != nil {
-		o.CAFile = d.filePath(f.CACertificates)
-		o.CertFile = d.filePath(f.ClientCertificate)
-		o.KeyFile = d.filePath(f.PrivateKey)
+		o.CAFile = d.FilePath(f.CACertificates)
+		o.CertFile = d.FilePath(f.ClientCertificate)
+		o.KeyFile = d.FilePath(f.PrivateKey)
 		if f.ServerCertificate != "" {
-			d.errorf(strictyaml.Field(path, "files.serverCertificate"), "not used to originate TLS: give the client certificate as clientCertificate")
+			d.Errorf(strictyaml.Field(path, "files.serverCertificate"), "not used to originate TLS: give the client certificate as clientCertificate")
 		}
 	}
 	return o, true
@@ -344,7 +344,7 @@ func (t *translator) timeout(n yaml.Node, path string) (time.Duration, bool) {
 	}
 	v, err := time.ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil || v <= 0 {
-		t.d.errorf(path, "invalid timeout %q (want a positive duration such as \"10s\")", n.Value)
+		t.d.Errorf(path, "invalid timeout %q (want a positive duration such as \"10s\")", n.Value)
 		return 0, false
 	}
 	return v, true

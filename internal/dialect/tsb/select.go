@@ -66,15 +66,15 @@ func (s *session) choose() (*document, model.Issues) {
 	}
 	var issues model.Issues
 	if chosen == nil {
-		issues = append(issues, model.Issue{Severity: model.Error, Origin: model.Origin{File: gws[0].file, Line: gws[0].line}, Msg: msg})
+		issues = append(issues, model.Issue{Severity: model.Error, Origin: model.Origin{File: gws[0].File, Line: gws[0].Line}, Msg: msg})
 	}
 	for _, d := range gws {
 		switch {
 		case d == chosen:
 		case chosen != nil:
-			d.note(model.ReasonNotSelected, "not served: jwtgate serves %s %q, chosen by %s", chosen.ref.Kind, chosen.ref.Namespace+"/"+chosen.ref.Name, chosenBy(s.sel))
+			d.Note(model.ReasonNotSelected, "not served: jwtgate serves %s %q, chosen by %s", chosen.Ref.Kind, chosen.Ref.Namespace+"/"+chosen.Ref.Name, chosenBy(s.sel))
 		default:
-			d.note(model.ReasonNotSelected, "not served: %s", why)
+			d.Note(model.ReasonNotSelected, "not served: %s", why)
 		}
 	}
 	return chosen, issues
@@ -87,7 +87,7 @@ func (s *session) selects(d *document) bool {
 		if !ok {
 			ns, name = "", g
 		}
-		if name != d.ref.Name || (ns != "" && ns != d.ref.Namespace) {
+		if name != d.Ref.Name || (ns != "" && ns != d.Ref.Namespace) {
 			return false
 		}
 	}
@@ -143,7 +143,7 @@ func labelString(l map[string]string) string {
 func list(gws []*document) string {
 	var out []string
 	for _, d := range gws {
-		s := fmt.Sprintf("%s %s", d.ref.Kind, d.ref.Namespace+"/"+d.ref.Name)
+		s := fmt.Sprintf("%s %s", d.Ref.Kind, d.Ref.Namespace+"/"+d.Ref.Name)
 		if ws := d.selector(); ws != nil {
 			s += fmt.Sprintf(" (workloadSelector namespace %s, labels %s)", ws.Namespace, labelString(ws.Labels))
 		}

@@ -30,9 +30,6 @@ package tsb
 
 import (
 	"fmt"
-	"path/filepath"
-	"regexp"
-	"strconv"
 
 	"go.yaml.in/yaml/v3"
 
@@ -95,13 +92,9 @@ type hierarchy struct {
 
 // document is one TSB document, decoded.
 type document struct {
-	file, dir string
-	kind      string
-	ref       model.Ref
-	line      int // of the document's first key
-	meta      hierarchy
-	lines     strictyaml.Lines
-	layout    *strictyaml.Document
+	dialect.Doc
+	kind string
+	meta hierarchy
 
 	gateway   *object[gatewaySpec]
 	egress    *object[egressGatewaySpec]
@@ -110,10 +103,6 @@ type document struct {
 	group     *object[workspaceSpec]
 	// namespaces are a Workspace's or a Group's namespace patterns.
 	namespaces []string
-
-	issues model.Issues
-	notes  []note
-	pieces int // model pieces made, for their Locator bases
 }
 
 // note is a status the dialect decides for a document.
@@ -122,12 +111,9 @@ type note = dialect.NoteDraft
 // Decode reads one document and checks what can be checked without the
 // others. Gateways are translated by Finish.
 func (s *session) Decode(in dialect.Document) dialect.Result {
-	d := &document{file: in.File, kind: in.Kind}
-	if in.File != "" {
-		d.dir = filepath.Dir(in.File)
-	}
+	d := &document{kind: in.Kind}
 	if in.Node != nil {
-		d.line = in.Node.Line
+		d.Line = in.Node.Line
 	}
 	dec := strictyaml.NewDecoder()
 	var meta *metadata
@@ -151,29 +137,25 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	default:
 		// Only reachable when the loader's table lists a kind this
 		// package does not know.
-		is := model.Issue{Severity: model.Error, Origin: model.Origin{File: in.File, Line: d.line},
+		is := model.Issue{Severity: model.Error, Origin: model.Origin{File: in.File, Line: d.Line},
 			Msg: fmt.Sprintf("tsb: kind %q is not read by this dialect", in.Kind)}
 		return dialect.Result{Issues: model.Issues{is}}
 	}
-	d.lines = dec.Lines
-	d.layout = &strictyaml.Document{Lines: dec.Lines, Renames: map[string]string{}, Invalid: dec.Invalid}
-	d.ref = model.Ref{APIVersion: in.APIVersion, Kind: in.Kind, Namespace: meta.Namespace, Name: meta.Name}
-	if d.ref.Namespace == "" && selector != nil {
-		d.ref.Namespace = selector.Namespace
+	ns := meta.Namespace
+	if ns == "" && selector != nil {
+		ns = selector.Namespace
 	}
-	if d.ref.Namespace == "" {
-		d.ref.Namespace = model.DefaultNamespace
-	}
+	d.Begin(in, dec, ns, meta.Name)
 	for _, p := range dec.Problems {
-		if key, ok := unknownField(p.Msg); ok {
-			d.add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
+		if key, ok := dialect.UnknownField(p.Msg); ok {
+			d.Add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
 			continue
 		}
-		d.add(model.Error, p.Path, p.Line, "%s", p.Msg)
+		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
 	}
 	d.metadata(meta)
-	if selector == nil && (d.gateway != nil || d.egress != nil) && !d.has("spec.workloadSelector") {
-		d.errorf("spec", "missing required field %q", "workloadSelector")
+	if selector == nil && (d.gateway != nil || d.egress != nil) && !d.Has("spec.workloadSelector") {
+		d.Errorf("spec", "missing required field %q", "workloadSelector")
 	}
 	switch {
 	case d.traffic != nil:
@@ -184,18 +166,13 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 		d.readNamespaces(d.group.Spec.NamespaceSelector)
 	}
 	for _, o := range s.docs {
-		if o.ref == d.ref && o.meta == d.meta && d.ref.Name != "" {
-			d.errorf("metadata.name", "%s is defined already at %s:%d", d.ref, o.file, o.line)
+		if o.Ref == d.Ref && o.meta == d.meta && d.Ref.Name != "" {
+			d.Errorf("metadata.name", "%s is defined already at %s:%d", d.Ref, o.File, o.Line)
 			break
 		}
 	}
 	s.docs = append(s.docs, d)
-	res := dialect.Result{
-		Resources: []model.Origin{{Ref: d.ref, File: d.file, Line: d.line}},
-		Issues:    d.issues,
-	}
-	d.issues = nil
-	return res
+	return d.Result()
 }
 
 func decode[S any](dec *strictyaml.Decoder, n *yaml.Node) *object[S] {
@@ -204,22 +181,10 @@ func decode[S any](dec *strictyaml.Decoder, n *yaml.Node) *object[S] {
 	return &o
 }
 
-var unknownFieldRE = regexp.MustCompile(`^unknown field (".*")$`)
-
-// unknownField reads the key out of the decoder's unknown field message.
-func unknownField(msg string) (string, bool) {
-	m := unknownFieldRE.FindStringSubmatch(msg)
-	if m == nil {
-		return "", false
-	}
-	key, err := strconv.Unquote(m[1])
-	return key, err == nil
-}
-
 // metadata reads the hierarchy from both styles; they must agree.
 func (d *document) metadata(m *metadata) {
-	if m.Name == "" && !d.reported("metadata.name") {
-		d.errorf("metadata", "missing required field %q", "name")
+	if m.Name == "" && !d.Reported("metadata.name") {
+		d.Errorf("metadata", "missing required field %q", "name")
 	}
 	pick := func(field, value, annotation string) string {
 		a, ok := m.Annotations[annotation]
@@ -228,7 +193,7 @@ func (d *document) metadata(m *metadata) {
 		case value == "":
 			return a
 		default:
-			d.errorf("metadata."+field, "%s %q and annotation %s %q disagree", field, value, annotation, a)
+			d.Errorf("metadata."+field, "%s %q and annotation %s %q disagree", field, value, annotation, a)
 		}
 		return value
 	}
@@ -244,97 +209,13 @@ func (d *document) metadata(m *metadata) {
 	d.meta.group = group
 }
 
-// has reports whether the document sets path.
-func (d *document) has(path string) bool {
-	_, ok := d.lines[path]
-	return ok
-}
-
-// reported reports whether the value at path (or an ancestor) could not
-// be decoded, and so was reported already.
-func (d *document) reported(path string) bool { return d.layout.Reported(path) }
-
-// add records an issue at the document path, on line.
-func (d *document) add(sev model.Severity, path string, line int, format string, args ...any) {
-	d.issues = append(d.issues, model.Issue{
-		Severity: sev,
-		Origin:   model.Origin{Ref: d.ref, File: d.file, Line: line},
-		Field:    path,
-		Msg:      fmt.Sprintf(format, args...),
-	})
-}
-
-// errorf records an error at the document path, unless the decoder
-// reported its value already.
-func (d *document) errorf(path, format string, args ...any) {
-	if !d.reported(path) {
-		d.add(model.Error, path, d.lines.Find(path), format, args...)
-	}
-}
-
-// warnf records a warning at the document path, unless the decoder
-// reported its value already.
-func (d *document) warnf(path, format string, args ...any) {
-	if !d.reported(path) {
-		d.add(model.Warning, path, d.lines.Find(path), format, args...)
-	}
-}
-
-// note records a status for the document.
-func (d *document) note(reason, format string, args ...any) {
-	d.notes = append(d.notes, note{Reason: reason, Message: fmt.Sprintf(format, args...)})
-}
-
-// notServed reports a part of the document that jwtgate does not serve:
-// a warning at its field, and a note (PartiallyAccepted) on the status.
-func (d *document) notServed(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	d.warnf(path, "%s", msg)
-	d.note(model.ReasonPartiallyAccepted, "%s: %s", path, msg)
-}
-
-// notFound reports a reference that names nothing: a warning at its
-// field, and a note (TargetNotFound) on the status.
-func (d *document) notFound(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	d.warnf(path, "%s", msg)
-	d.note(model.ReasonTargetNotFound, "%s: %s", path, msg)
-}
-
-// status joins the document's notes into one model.Note (see
-// dialect.JoinNotes); nil when there are none.
-func (d *document) status() *model.Note { return dialect.JoinNotes(d.ref, d.notes) }
-
-// piece returns the origin of a model piece made from the document at
-// docPath, with the Locator base its field paths are renamed from.
-func (d *document) piece(kind, docPath string) (model.Origin, string) {
-	base := d.layout.Piece(kind, d.pieces, docPath)
-	d.pieces++
-	return model.Origin{
-		Ref: d.ref, File: d.file, Path: docPath, Line: d.lines.Find(docPath),
-		Loc: strictyaml.Locator{Doc: d.layout, Base: base},
-	}, base
-}
-
-// rename records that the model field path from came from the document
-// path to.
-func (d *document) rename(from, to string) { d.layout.Renames[from] = to }
-
 // unrename forgets the renames of the model path prefix and below.
 func (d *document) unrename(prefix string) {
-	for k := range d.layout.Renames {
+	for k := range d.Layout.Renames {
 		if strictyaml.HasPrefix(k, prefix) {
-			delete(d.layout.Renames, k)
+			delete(d.Layout.Renames, k)
 		}
 	}
-}
-
-// filePath resolves a file name relative to the document's directory.
-func (d *document) filePath(p string) string {
-	if p == "" || filepath.IsAbs(p) || d.dir == "" {
-		return p
-	}
-	return filepath.Join(d.dir, p)
 }
 
 // isGateway reports whether the document is a gateway jwtgate may serve.
@@ -357,7 +238,7 @@ func (d *document) workloadNamespace() string {
 	if ws := d.selector(); ws != nil && ws.Namespace != "" {
 		return ws.Namespace
 	}
-	return d.ref.Namespace
+	return d.Ref.Namespace
 }
 
 // Finish chooses the gateway jwtgate serves, translates it, and returns
@@ -367,7 +248,7 @@ func (s *session) Finish() dialect.Result {
 	chosen, issues := s.choose()
 	res.Issues = append(res.Issues, issues...)
 	if chosen != nil {
-		t := &translator{s: s, d: chosen, out: &res.Config, name: chosen.ref.Name, namespace: chosen.workloadNamespace()}
+		t := &translator{s: s, d: chosen, out: &res.Config, name: chosen.Ref.Name, namespace: chosen.workloadNamespace()}
 		if chosen.gateway != nil {
 			t.gateway(chosen.gateway)
 		} else {
@@ -375,9 +256,9 @@ func (s *session) Finish() dialect.Result {
 		}
 	}
 	for _, d := range s.docs {
-		res.Issues = append(res.Issues, d.issues...)
-		d.issues = nil
-		if n := d.status(); n != nil {
+		res.Issues = append(res.Issues, d.Issues...)
+		d.Issues = nil
+		if n := d.Status(); n != nil {
 			res.Notes = append(res.Notes, *n)
 		}
 	}

@@ -12,8 +12,8 @@ import (
 // "ns*" a prefix and "*" any namespace.
 func (d *document) readNamespaces(sel *namespaceSelector) {
 	if sel == nil {
-		if !d.has("spec.namespaceSelector") {
-			d.errorf("spec", "missing required field %q", "namespaceSelector")
+		if !d.Has("spec.namespaceSelector") {
+			d.Errorf("spec", "missing required field %q", "namespaceSelector")
 		}
 		return
 	}
@@ -22,13 +22,13 @@ func (d *document) readNamespaces(sel *namespaceSelector) {
 		cluster, ns, ok := strings.Cut(n, "/")
 		switch {
 		case !ok || cluster == "" || ns == "" || strings.Contains(ns, "/"):
-			d.errorf(p, "invalid name %q: want CLUSTER/NAMESPACE, such as */bookinfo or c1/ns*", n)
+			d.Errorf(p, "invalid name %q: want CLUSTER/NAMESPACE, such as */bookinfo or c1/ns*", n)
 			continue
 		case strings.Contains(strings.TrimSuffix(ns, "*"), "*"):
-			d.errorf(p, "invalid namespace %q: \"*\" may only end it (a prefix) or stand alone", ns)
+			d.Errorf(p, "invalid namespace %q: \"*\" may only end it (a prefix) or stand alone", ns)
 			continue
 		case cluster != "*" && strings.Contains(strings.TrimSuffix(cluster, "*"), "*"):
-			d.errorf(p, "invalid cluster %q: \"*\" may only end it (a prefix) or stand alone", cluster)
+			d.Errorf(p, "invalid cluster %q: \"*\" may only end it (a prefix) or stand alone", cluster)
 			continue
 		}
 		if !contains(d.namespaces, ns) {
@@ -50,11 +50,11 @@ func (d *document) trafficSetting() {
 		ns, fqdn, ok := strings.Cut(e.Host, "/")
 		switch {
 		case e.Host == "":
-			if !d.reported(hp) {
-				d.errorf(p, "missing required field %q", "host")
+			if !d.Reported(hp) {
+				d.Errorf(p, "missing required field %q", "host")
 			}
 		case !ok || ns == "" || fqdn == "" || strings.Contains(fqdn, "/") || strings.Contains(e.Host, "*"):
-			d.errorf(hp, "invalid host %q: want <namespace>/<fqdn> of the egress gateway's service, such as istio-system/istio-egressgateway.istio-system.svc.cluster.local", e.Host)
+			d.Errorf(hp, "invalid host %q: want <namespace>/<fqdn> of the egress gateway's service, such as istio-system/istio-egressgateway.istio-system.svc.cluster.local", e.Host)
 		}
 	}
 	reach := func(r *reachability, p string) {
@@ -64,12 +64,12 @@ func (d *document) trafficSetting() {
 		switch r.Mode {
 		case "", "UNSET", "CUSTOM", "NAMESPACE", "GROUP", "WORKSPACE", "CLUSTER":
 		default:
-			d.warnf(strictyaml.Field(p, "mode"), "unknown mode %q", r.Mode)
+			d.Warnf(strictyaml.Field(p, "mode"), "unknown mode %q", r.Mode)
 		}
 		for i, h := range r.Hosts {
 			ns, host, ok := strings.Cut(h, "/")
 			if !ok || ns == "" || host == "" || strings.Contains(host, "/") {
-				d.errorf(strictyaml.Index(strictyaml.Field(p, "hosts"), i), "invalid host %q: want NAMESPACE/HOST, such as ./* or istio-system/*", h)
+				d.Errorf(strictyaml.Index(strictyaml.Field(p, "hosts"), i), "invalid host %q: want NAMESPACE/HOST, such as ./* or istio-system/*", h)
 			}
 		}
 	}
@@ -79,7 +79,7 @@ func (d *document) trafficSetting() {
 		check(o.Egress, "spec.outbound.egress")
 		reach(o.Reachability, "spec.outbound.reachability")
 		if s.Egress != nil && o.Egress != nil && s.Egress.Host != o.Egress.Host {
-			d.warnf("spec.egress.host", "differs from outbound.egress.host, which replaces this deprecated field")
+			d.Warnf("spec.egress.host", "differs from outbound.egress.host, which replaces this deprecated field")
 		}
 	}
 }

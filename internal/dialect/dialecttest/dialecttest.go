@@ -1,0 +1,187 @@
+// Package dialecttest is the golden-file harness every dialect's tests
+// share: read an input with a selection the way serve and validate do,
+// write what it became as YAML under testdata/golden (regenerated with
+// the one -update flag), and check that every resource got a status.
+package dialecttest
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"jwtgate.dev/jwtgate/internal/config"
+	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/model"
+)
+
+// update is the -update flag of every dialect's test binary.
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// Case is one input (a file or a folder) read with one selection.
+type Case struct {
+	// Name names the golden file: testdata/golden/NAME.golden.
+	Name string
+	// Path is the input, relative to the test's package directory.
+	Path string
+	// Sel is the selection serve would be given.
+	Sel dialect.Selection
+}
+
+// Read loads a case the way serve and validate do: the loaded pieces,
+// the issues of validation, and every resource's status.
+func Read(t testing.TB, c Case) (*config.Loaded, model.Issues, []model.Status) {
+	t.Helper()
+	ld := config.ReadSelected(c.Sel, c.Path)
+	cfg, issues := ld.Validated()
+	notes := append(slices.Clone(ld.Notes), ld.Config.Notes()...)
+	return ld, issues, model.Statuses(ld.Resources, issues, notes, cfg != nil)
+}
+
+// Head is what every golden file starts with: each diagnostic
+// (file:line: field: message) and each resource's status. Dialects
+// inline it in their own golden type with the model pieces they make.
+type Head struct {
+	Diagnostics []string `yaml:"diagnostics,omitempty"`
+	Resources   []string `yaml:"resources"`
+}
+
+// NewHead formats issues and statuses.
+func NewHead(issues model.Issues, statuses []model.Status) Head {
+	var h Head
+	for _, is := range issues {
+		h.Diagnostics = append(h.Diagnostics, is.Error())
+	}
+	for _, st := range statuses {
+		h.Resources = append(h.Resources, st.String())
+	}
+	return h
+}
+
+// Golden compares got, encoded as YAML, with testdata/golden/NAME.golden,
+// or writes the file when the test runs with -update.
+func Golden(t *testing.T, name string, got any) {
+	t.Helper()
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(got); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "golden", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update)", err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Errorf("%s differs (run the test with -update and review the diff):\n%s", path, b.Bytes())
+	}
+}
+
+// EveryResourceHasAStatus checks that each document of each case's input
+// gets exactly one status.
+func EveryResourceHasAStatus(t *testing.T, cases []Case) {
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			_, _, statuses := Read(t, c)
+			want := Documents(t, c.Path)
+			var got []model.Ref
+			for _, st := range statuses {
+				got = append(got, st.Ref)
+			}
+			for _, ref := range want {
+				if !slices.Contains(got, ref) {
+					t.Errorf("%s has no status (statuses: %v)", ref, got)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%d statuses for %d resources: %v", len(got), len(want), got)
+			}
+			for _, st := range statuses {
+				if len(st.Conditions) != 1 || st.Conditions[0].Reason == "" {
+					t.Errorf("%s: conditions %+v", st.Ref, st.Conditions)
+				}
+			}
+		})
+	}
+}
+
+// Documents lists the resources of a file or a folder's YAML files as
+// their documents name them: a vendor document by its apiVersion, kind,
+// namespace and name; a native document by its listeners and routes.
+// Kubernetes Lists are not unpacked: inputs that use them are checked
+// by the loader's own tests.
+func Documents(t testing.TB, path string) []model.Ref {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(path, "*.yaml"))
+	if len(files) == 0 {
+		files = []string{path}
+	}
+	var data []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(append(data, b...), "\n---\n"...)
+	}
+	var out []model.Ref
+	add := func(ref model.Ref) {
+		if !slices.Contains(out, ref) {
+			out = append(out, ref)
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string `yaml:"kind"`
+			Metadata   struct {
+				Name, Namespace string
+			}
+			Spec struct {
+				WorkloadSelector struct{ Namespace string } `yaml:"workloadSelector"`
+			}
+			Listeners []struct{ Name string }
+			Routes    []struct{ Name string }
+		}
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		switch doc.Kind {
+		case "":
+			// A document of comments only.
+		case "Config":
+			for _, l := range doc.Listeners {
+				add(model.Ref{APIVersion: doc.APIVersion, Kind: "Listener", Namespace: model.DefaultNamespace, Name: l.Name})
+			}
+			for _, r := range doc.Routes {
+				add(model.Ref{APIVersion: doc.APIVersion, Kind: "Route", Namespace: model.DefaultNamespace, Name: r.Name})
+			}
+		default:
+			ns := doc.Metadata.Namespace
+			if ns == "" {
+				// A TSB gateway's namespace is its workloads'.
+				ns = doc.Spec.WorkloadSelector.Namespace
+			}
+			if ns == "" {
+				ns = model.DefaultNamespace
+			}
+			add(model.Ref{APIVersion: doc.APIVersion, Kind: doc.Kind, Namespace: ns, Name: doc.Metadata.Name})
+		}
+	}
+	return out
+}
