@@ -28,6 +28,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the gateway from configuration files", runServe},
 		{"validate", "check configuration files and explain what each route requires", runValidate},
+		{"explain", "show what the gateway would do with one request, sending nothing", runExplain},
 		{"convert", "print the native configuration equivalent to vendor YAML", runConvert},
 		{"demo", "run a self-contained demo: issuer, echo upstream and gateway", runDemo},
 		{"token", "mint a signed JWT from a private key or secret", runToken},

@@ -48,12 +48,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 	fs := newFlags("serve", serveSynopsis, stderr)
 	var paths listFlag
 	fs.Var(&paths, "c", "configuration file or folder; repeatable")
-	adminAddr := fs.String("admin", "127.0.0.1:9901", `admin listener address (/healthz, /readyz, /metrics, /config); "" or "off" disables it`)
+	adminAddr := fs.String("admin", "127.0.0.1:9901", `admin listener address (/healthz, /readyz, /metrics, /config, the console at /console/); "" or "off" disables it`)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	drain := fs.Duration("drain-timeout", 30*time.Second, "how long shutdown waits for requests in flight")
 	drainDelay := fs.Duration("drain-delay", 0, "how long shutdown keeps accepting connections after /readyz turns 503")
 	watchFiles := fs.Bool("watch", true, "reload when a configuration file or a file it names changes")
 	readyTimeout := fs.Duration("ready-timeout", gateway.DefaultReadyTimeout, "how long /readyz waits for every remote key set's first fetch")
+	showClaims := fs.Bool("console-show-claims", false, "show the verified token's iss and sub of denied requests in the admin console")
 	target := addTargetFlags(fs)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -97,6 +98,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, hooks serveHook
 		Reloaded:     hooks.reloaded,
 		Select:       sel,
 		Build:        proxy.Options{Resolve: target.resolve.values},
+
+		ConsoleShowClaims: *showClaims,
 	})
 	if errors.Is(err, gateway.ErrInvalid) {
 		for _, is := range snap.Issues.Errors() {

@@ -1,5 +1,6 @@
-// Package admin serves the gateway's administration endpoints: liveness
-// and readiness today, metrics and the configuration dump later.
+// Package admin serves the gateway's administration endpoints: liveness,
+// readiness, and what the gateway registers (metrics, the configuration
+// dump, the web console under /console/, to which / redirects).
 //
 // The admin handler is meant for a loopback or otherwise private address;
 // it performs no authentication of its own.
@@ -14,6 +15,10 @@ type Options struct {
 	// Ready reports whether the gateway serves traffic. Nil means never
 	// ready: /readyz answers 503 until a real check is supplied.
 	Ready func() bool
+	// Console, when set, serves the web console: every method on
+	// /console/ and below reaches it (it answers 405 itself), and GET /
+	// redirects to /console/.
+	Console http.Handler
 }
 
 // Handler is the admin HTTP handler. Further endpoints are added with
@@ -23,11 +28,18 @@ type Handler struct {
 	ready func() bool
 }
 
-// New returns the admin handler with GET /healthz and GET /readyz.
+// New returns the admin handler with GET /healthz and GET /readyz, and
+// the console when Options.Console is set.
 func New(opts Options) *Handler {
 	h := &Handler{mux: http.NewServeMux(), ready: opts.Ready}
 	h.mux.HandleFunc("GET /healthz", h.healthz)
 	h.mux.HandleFunc("GET /readyz", h.readyz)
+	if opts.Console != nil {
+		h.mux.Handle("/console/", opts.Console)
+		h.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/console/", http.StatusFound)
+		})
+	}
 	return h
 }
 

@@ -120,6 +120,7 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 		timeout:         orDefault(js.Timeout, model.DefaultJWKSTimeout),
 		cacheDuration:   orDefault(js.CacheDuration, model.DefaultJWKSCacheDuration),
 		refetchInterval: orDefault(js.RefetchInterval, model.DefaultJWKSRefetchInterval),
+		unknownKidWait:  orDefault(js.UnknownKidWait, model.DefaultJWKSUnknownKidWait),
 		caFile:          js.CAFile,
 	}
 	var client *http.Client
@@ -138,6 +139,8 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 		timeout:         t.timeout,
 		cacheDuration:   t.cacheDuration,
 		refetchInterval: t.refetchInterval,
+		unknownKidWait:  t.unknownKidWait,
+		ownClient:       opts.HTTPClient == nil,
 		cacheSize:       cacheSize,
 		keys:            &pr.keys,
 		stats:           &pr.stats,
@@ -297,7 +300,7 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 			return nil, ErrJwksFetch
 		}
 	} else if p.remote != nil && t.kid != "" && !ks.hasKid(t.kid) {
-		ks = p.remote.demand(ctx, ks)
+		ks = p.remote.unknownKid(ctx, ks, t.kid)
 	}
 	if err := ks.verify(t, p.allowed); err != nil {
 		return nil, err

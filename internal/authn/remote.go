@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"jwtgate.dev/jwtgate/internal/model"
 )
 
 // maxRemoteBody bounds a fetched JWKS or discovery document.
@@ -30,22 +33,37 @@ const (
 //
 // Fetches are single-flight: at most one is in progress, and every caller
 // that needs keys joins it. Fetches on demand (a token whose kid is in no
-// key, or keys needed before the first success) happen at most once per
-// refetch interval; background refreshes happen every cache duration, and
-// after a failure with a capped exponential backoff. A failed fetch never
-// replaces keys that were fetched before.
+// key, or keys needed before the first success) start at most once per
+// on-demand gap (a second; see gapOnDemand), whatever the kids. A kid that
+// a successful fetch did not find is remembered as unknown for the refetch
+// interval (bounded, see unknownKids): tokens carrying it are answered at
+// once. A token with an unknown kid waits for the fetch at most
+// unknownKidWait; a token that finds no keys at all, at most the fetch
+// timeout. Background refreshes come a little before each cache duration
+// is up, at a random point so that replicas do not fetch in step, and
+// after a failure with a capped, jittered exponential backoff. A failed
+// fetch never replaces keys that were fetched before. Close cancels the
+// fetch in flight and lets every waiting token go.
 type remote struct {
 	// uri is the configured JWKS URI; empty means discovery from issuer.
 	uri    string
 	issuer string
 	client *http.Client
+	// ownClient: client was built for this key set alone, so Close closes
+	// its idle connections (and dials the transport finishes in the
+	// background for requests given up on).
+	ownClient bool
 
 	timeout         time.Duration
 	cacheDuration   time.Duration
 	refetchInterval time.Duration
-	cacheSize       int
-	keys            *atomic.Pointer[keySet]
-	stats           *counters // the provider's
+	unknownKidWait  time.Duration
+	// gap, when not zero, replaces gapOnDemand's value (tests). Read
+	// under mu.
+	gap       time.Duration
+	cacheSize int
+	keys      *atomic.Pointer[keySet]
+	stats     *counters // the provider's
 
 	// fetched is the provider's Fetched channel, closed once by
 	// markFetched.
@@ -60,10 +78,11 @@ type remote struct {
 	done    chan struct{} // closed when the background loop exits
 
 	mu           sync.Mutex
-	call         *fetchCall // the fetch in progress, if any
-	lastOnDemand time.Time  // when the last on-demand fetch started
-	jwksURI      string     // discovered jwks_uri, once known
-	fetches      int        // fetch attempts, for tests
+	call         *fetchCall  // the fetch in progress, if any
+	lastOnDemand time.Time   // when the last on-demand fetch started
+	jwksURI      string      // discovered jwks_uri, once known
+	fetches      int         // fetch attempts, for tests
+	unknown      unknownKids // kids that fetches did not find
 
 	log      *slog.Logger // nil: no logging
 	provider string
@@ -77,6 +96,12 @@ type fetchCall struct {
 	// end closes the Fetched channel whatever its outcome. Guarded by
 	// remote.mu.
 	first bool
+	// before is the key set in use when the fetch started.
+	before *keySet
+	// kids are the hashes (see unknownKids) of the unknown kids of the
+	// tokens that joined the fetch, at most maxUnknownKids. Guarded by
+	// remote.mu.
+	kids map[uint64]struct{}
 }
 
 func newHTTPClient(ks keySourceTimeouts) (*http.Client, error) {
@@ -104,8 +129,8 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // keySourceTimeouts are the settings of a remote key source, defaults
 // applied.
 type keySourceTimeouts struct {
-	timeout, cacheDuration, refetchInterval time.Duration
-	caFile                                  string
+	timeout, cacheDuration, refetchInterval, unknownKidWait time.Duration
+	caFile                                                  string
 }
 
 // start begins the background loop once.
@@ -119,8 +144,13 @@ func (r *remote) start(ctx context.Context) {
 	go r.loop(ctx, first)
 }
 
-// close stops background work and waits for the loop and for the fetch
-// in progress, if any, to end (cancelled, it ends promptly).
+// close stops background work, cancels the fetch in progress and waits
+// for it and the loop to end (cancelled, they end promptly); tokens
+// waiting for the fetch are let go at once. The idle connections of a
+// client built for this key set are closed, together with any dial the
+// transport was finishing in the background for a request given up on:
+// left open, such a connection keeps the identity provider's server (in
+// the demo, the same process) waiting seconds on Shutdown.
 func (r *remote) close() {
 	r.cancel()
 	if r.started.Load() {
@@ -132,6 +162,9 @@ func (r *remote) close() {
 	if c != nil {
 		<-c.done
 	}
+	if r.ownClient {
+		r.client.CloseIdleConnections()
+	}
 	r.markFetched()
 }
 
@@ -140,15 +173,18 @@ func (r *remote) markFetched() {
 	r.fetchedOnce.Do(func() { close(r.fetched) })
 }
 
-// loop fetches now, then every cache duration; after a failure it retries
-// with a capped exponential backoff.
+// loop fetches now, then a little before each cache duration is up (see
+// refreshAfter); after a failure it retries with a capped exponential
+// backoff (see backoffAfter).
 func (r *remote) loop(ctx context.Context, c *fetchCall) {
 	defer close(r.done)
 	backoff := minBackoff
 	limit := max(min(maxBackoff, r.cacheDuration), minBackoff)
 	for {
 		if c == nil {
-			c = r.begin(false, nil, false)
+			if c = r.begin(false, nil, false); c == nil {
+				return // closed
+			}
 		}
 		select {
 		case <-c.done:
@@ -157,15 +193,15 @@ func (r *remote) loop(ctx context.Context, c *fetchCall) {
 		case <-r.ctx.Done():
 			return
 		}
-		wait := r.cacheDuration
-		failed := c.err != nil
-		c = nil
-		if failed {
-			wait = backoff
+		var wait time.Duration
+		if c.err != nil {
+			wait = backoffAfter(backoff)
 			backoff = min(backoff*2, limit)
 		} else {
+			wait = refreshAfter(r.cacheDuration)
 			backoff = minBackoff
 		}
+		c = nil
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -179,18 +215,37 @@ func (r *remote) loop(ctx context.Context, c *fetchCall) {
 	}
 }
 
-// begin joins the fetch in progress or starts one. An on-demand fetch is
-// not started when one started less than the refetch interval ago; begin
-// then returns nil. first marks the fetch (joined or started) as the first
-// after Start.
+// gapOnDemand is the least time between the starts of two on-demand
+// fetches: model.MinJWKSRefetchInterval (a second), or the refetch
+// interval when that is shorter (only tests build one so).
+func (r *remote) gapOnDemand() time.Duration {
+	if r.gap > 0 {
+		return r.gap
+	}
+	return min(r.refetchInterval, model.MinJWKSRefetchInterval)
+}
+
+// begin joins the fetch in progress or starts one. It returns nil, and
+// starts nothing, once the key set is closed, and for an on-demand fetch
+// when one started less than gapOnDemand ago or when have (the key set
+// the caller looked at) is no longer the one in use. first marks the
+// fetch (joined or started) as the first after Start.
 func (r *remote) begin(onDemand bool, have *keySet, first bool) *fetchCall {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.beginLocked(onDemand, have, first)
+}
+
+// beginLocked is begin with r.mu held.
+func (r *remote) beginLocked(onDemand bool, have *keySet, first bool) *fetchCall {
 	if r.call != nil {
 		if first {
 			r.call.first = true
 		}
 		return r.call
+	}
+	if r.ctx.Err() != nil {
+		return nil
 	}
 	if onDemand {
 		// A fetch stores its keys before it clears r.call under r.mu, so a
@@ -199,53 +254,142 @@ func (r *remote) begin(onDemand bool, have *keySet, first bool) *fetchCall {
 			return nil
 		}
 		now := time.Now()
-		if !r.lastOnDemand.IsZero() && now.Sub(r.lastOnDemand) < r.refetchInterval {
+		if !r.lastOnDemand.IsZero() && now.Sub(r.lastOnDemand) < r.gapOnDemand() {
 			return nil
 		}
 		r.lastOnDemand = now
 	}
-	c := &fetchCall{done: make(chan struct{}), first: first}
+	c := &fetchCall{done: make(chan struct{}), first: first, before: r.keys.Load()}
 	r.call = c
 	r.fetches++
-	go func() {
-		err := r.fetch()
-		r.stats.fetchDone(err, time.Now())
-		if r.log != nil {
-			if err != nil {
-				r.log.Warn("jwks fetch failed", "provider", r.provider, "err", err)
-			} else {
-				r.log.Debug("jwks fetched", "provider", r.provider)
-			}
-		}
-		r.mu.Lock()
-		r.call = nil
-		first := c.first
-		r.mu.Unlock()
-		c.err = err
-		if err == nil || first {
-			r.markFetched()
-		}
-		close(c.done)
-	}()
+	go r.run(c)
 	return c
 }
 
-// demand fetches on behalf of a token (keys never fetched yet, or a kid
-// in no key) and waits for the result up to the fetch timeout. have is
-// the key set the token was checked against (nil if none): when another
-// fetch has replaced it meanwhile, that fetch counts and none is started.
-// It returns the key set current afterwards, nil if there is none.
+// run performs the fetch c, then records its outcome: the stats, the kids
+// it did not find, and the end of the call.
+func (r *remote) run(c *fetchCall) {
+	err := r.fetch()
+	now := time.Now()
+	r.stats.fetchDone(err, now)
+	if r.log != nil {
+		if err != nil {
+			r.log.Warn("jwks fetch failed", "provider", r.provider, "err", err)
+		} else {
+			r.log.Debug("jwks fetched", "provider", r.provider)
+		}
+	}
+	r.mu.Lock()
+	r.call = nil
+	first := c.first
+	if err == nil {
+		r.rememberUnknown(c, now)
+	}
+	r.mu.Unlock()
+	c.err = err
+	if err == nil || first {
+		r.markFetched()
+	}
+	close(c.done)
+}
+
+// rememberUnknown records, after the successful fetch c, the kids of the
+// tokens that waited for it and are still in no key. A changed key set
+// first forgets every kid remembered against the old one. r.mu is held.
+func (r *remote) rememberUnknown(c *fetchCall, now time.Time) {
+	cur := r.keys.Load()
+	if cur != c.before {
+		r.unknown.reset()
+	}
+	if len(c.kids) == 0 || cur == nil {
+		return
+	}
+	known := make(map[uint64]bool, len(cur.kids))
+	for kid := range cur.kids {
+		known[r.unknown.hash(kid)] = true
+	}
+	until := now.Add(r.refetchInterval)
+	for h := range c.kids {
+		if !known[h] {
+			r.unknown.add(h, until)
+		}
+	}
+}
+
+// demand fetches on behalf of a token that found no keys (none fetched
+// yet) and waits for the result up to the fetch timeout. have is the key
+// set the token was checked against (nil): when a fetch has brought one
+// meanwhile, that fetch counts and none is started. It returns the key set
+// current afterwards, nil if there is none.
 func (r *remote) demand(ctx context.Context, have *keySet) *keySet {
 	if c := r.begin(true, have, false); c != nil {
-		t := time.NewTimer(r.timeout)
-		select {
-		case <-c.done:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
+		r.wait(ctx, c, r.timeout)
 	}
 	return r.keys.Load()
+}
+
+// unknownKid is demand for a token whose kid is in no key of have, the
+// key set it was checked against. A kid that a fetch did not find a moment
+// ago (see unknownKids) is answered at once; otherwise the token joins the
+// fetch in progress, or starts one if none started in the last
+// gapOnDemand, and waits for it at most unknownKidWait. It returns the key
+// set current afterwards.
+func (r *remote) unknownKid(ctx context.Context, have *keySet, kid string) *keySet {
+	now := time.Now()
+	r.mu.Lock()
+	h := r.unknown.hash(kid)
+	if r.unknown.has(h, now) {
+		r.mu.Unlock()
+		return r.keys.Load()
+	}
+	c := r.beginLocked(true, have, false)
+	if c != nil {
+		if c.kids == nil {
+			c.kids = make(map[uint64]struct{})
+		}
+		if len(c.kids) < maxUnknownKids {
+			c.kids[h] = struct{}{}
+		}
+	}
+	r.mu.Unlock()
+	if c != nil {
+		r.wait(ctx, c, r.unknownKidWait)
+	}
+	return r.keys.Load()
+}
+
+// wait waits for c to end, at most d, and no longer than the request
+// (ctx) or the key set (Close) lasts.
+func (r *remote) wait(ctx context.Context, c *fetchCall, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+	case <-ctx.Done():
+	case <-r.ctx.Done():
+	}
+}
+
+// refreshAfter is the wait before refreshing keys fetched for d: a random
+// point between 85% and 95% of d, so that keys are refreshed before they
+// are d old and replicas started together do not fetch in step.
+func refreshAfter(d time.Duration) time.Duration {
+	spread := d / 10
+	if spread <= 0 {
+		return d
+	}
+	return d - d/20 - rand.N(spread)
+}
+
+// backoffAfter is the wait before retrying after a failure, with backoff
+// b: a random point between three quarters of b and b.
+func backoffAfter(b time.Duration) time.Duration {
+	spread := b / 4
+	if spread <= 0 {
+		return b
+	}
+	return b - rand.N(spread)
 }
 
 // fetchCount is the number of fetches started, for tests.
@@ -316,4 +460,11 @@ func (r *remote) get(uri string) ([]byte, error) {
 		return nil, errors.New("body larger than 1 MiB")
 	}
 	return body, nil
+}
+
+// unknownLen is the number of kids remembered as unknown, for tests.
+func (r *remote) unknownLen() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unknown.len()
 }

@@ -80,8 +80,11 @@ func TestRemoteRotation(t *testing.T) {
 	if n := srv.hits.Load(); n != 2 {
 		t.Fatalf("%d fetches after rotation, want 2", n)
 	}
-	// tok1's key is gone, and the refetch interval (5s default) holds back
-	// another fetch.
+	// tok1's key is gone, and the on-demand gap (a second, here a minute
+	// so that a slow machine cannot outlast it) holds back another fetch.
+	p.remote.mu.Lock()
+	p.remote.gap = time.Minute
+	p.remote.mu.Unlock()
 	_, err = p.Verify(ctx, tok1)
 	wantErr(t, err, ErrKidAlgMismatch)
 	_, err = p.Verify(ctx, tok2)
@@ -150,6 +153,10 @@ func TestRemoteUnknownKidFlood(t *testing.T) {
 	keys(t)
 	srv := newJWKSServer(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
 	p := remoteProvider(t, model.KeySource{URI: srv.URL, RefetchInterval: time.Minute}, func(mp *model.Provider) {})
+	// The on-demand gap is a second; a minute here, so that a slow
+	// machine taking more than a second over the flood counts the same.
+	// TestRotationDuringFlood checks the gap itself.
+	p.remote.gap = time.Minute
 	startProvider(t, p)
 	ctx := context.Background()
 	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
@@ -294,10 +301,12 @@ func TestRemoteCloseStopsLoop(t *testing.T) {
 		t.Fatal("Close did not return")
 	}
 	// A request written just before Close cancelled it may still reach
-	// the handler a moment later: let it land before counting.
-	time.Sleep(20 * time.Millisecond)
+	// the handler a moment later (on a loaded machine, many milliseconds
+	// later): let it land before counting. Refreshes every 10ms would
+	// show many times over in the window that follows.
+	time.Sleep(100 * time.Millisecond)
 	n := srv.hits.Load()
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 	if srv.hits.Load() != n {
 		t.Fatal("refreshes continued after Close")
 	}

@@ -118,11 +118,13 @@ func (q *Requirement) Authenticate(ctx context.Context, r *http.Request) Result 
 func (q *Requirement) AuthenticateTo(ctx context.Context, r *http.Request, res *Result) {
 	// Only the exported part and the slices are taken: the slices point
 	// into res's own arrays, which a whole-struct copy would overwrite.
-	got := q.authenticate(ctx, r, res)
+	got := q.authenticate(ctx, r, res, nil)
 	res.Outcome, res.Err, res.Identities, res.tokens = got.Outcome, got.Err, got.Identities, got.tokens
 }
 
-func (q *Requirement) authenticate(ctx context.Context, r *http.Request, into *Result) Result {
+// authenticate finds and verifies the tokens; tr, when not nil, records
+// what it does (AuthenticateTraced).
+func (q *Requirement) authenticate(ctx context.Context, r *http.Request, into *Result, tr *Trace) Result {
 	var query url.Values
 	if q.hasQuery && r.URL != nil && r.URL.RawQuery != "" {
 		query, _ = url.ParseQuery(r.URL.RawQuery)
@@ -131,6 +133,9 @@ func (q *Requirement) authenticate(ctx context.Context, r *http.Request, into *R
 	fs := buf[:0]
 	for i := range q.locs {
 		fs = q.locs[i].extract(r, i, query, fs)
+	}
+	if tr != nil {
+		tr.found(q, fs)
 	}
 	if len(fs) == 0 {
 		return Result{Outcome: Missing, Err: ErrMissing}
@@ -167,6 +172,9 @@ func (q *Requirement) authenticate(ctx context.Context, r *http.Request, into *R
 				err = ErrNotOneToken
 			} else {
 				id, err = q.providers[pi].verify(ctx, f.token)
+			}
+			if tr != nil {
+				tr.attempt(i, q.providers[pi], f, err)
 			}
 			if err != nil {
 				tokErr = moreSpecific(tokErr, err)

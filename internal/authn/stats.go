@@ -38,6 +38,8 @@ type counters struct {
 	loadedAt atomic.Int64
 	hits     atomic.Uint64
 	misses   atomic.Uint64
+	// last is how the most recent remote fetch ended (keystate.go).
+	last atomic.Pointer[fetchOutcome]
 }
 
 // loaded records that a key set was read or fetched at t.
@@ -45,6 +47,7 @@ func (c *counters) loaded(t time.Time) { c.loadedAt.Store(t.UnixNano()) }
 
 // fetchDone counts one finished fetch.
 func (c *counters) fetchDone(err error, at time.Time) {
+	c.noteFetch(err, at)
 	if err != nil {
 		c.failures.Add(1)
 		return

@@ -51,6 +51,10 @@ type Request struct {
 	// Claims is the token payload as decoded by encoding/json with
 	// UseNumber: string, json.Number, bool, []any, map[string]any.
 	Claims map[string]any
+	// HTTP is the request as received, when the caller has it: CEL
+	// conditions read its query, scheme, protocol, source port and TLS
+	// connection. Nil: those attributes are missing.
+	HTTP *http.Request
 }
 
 // Reasons a Decision gives. They are constants so that Evaluate does not

@@ -22,12 +22,17 @@ type condition struct {
 	blocks, notBlocks []netip.Prefix
 	ports, notPorts   []int
 	hasValues, hasNot bool
+	// cel is the compiled CondCEL condition.
+	cel *celCondition
 }
 
 // match: the looked-at value (any of them, when there are several) matches
 // one of values, when set, and no looked-at value matches notValues. An
 // absent value fails values and passes notValues.
 func (c *condition) match(r *Request) bool {
+	if c.cel != nil {
+		return c.cel.match(r)
+	}
 	if c.hasValues && !c.any(r, c.values, c.blocks, c.ports) {
 		return false
 	}
@@ -104,6 +109,8 @@ func (c *compiler) condition(path string, mc *model.Condition) condition {
 		case "Transfer-Encoding", "Trailer":
 			c.errorf(path+".name", "header %q cannot be matched: it is consumed while reading the request", cd.header)
 		}
+	case model.CondCEL:
+		// Name is where the claims are: any key.
 	default:
 		if mc.Name != "" && mc.Kind.Known() {
 			c.errorf(path+".name", "%s condition takes no name", mc.Kind)
@@ -111,6 +118,8 @@ func (c *compiler) condition(path string, mc *model.Condition) condition {
 	}
 	// Unknown kinds and missing values are refused by model.CheckPolicy.
 	switch mc.Kind {
+	case model.CondCEL:
+		cd.cel = c.celCondition(path, mc)
 	case model.CondSourceIP, model.CondRemoteIP:
 		cd.blocks = c.ipBlocks(path, "values", mc.Values)
 		cd.notBlocks = c.ipBlocks(path, "notValues", mc.NotValues)

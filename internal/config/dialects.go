@@ -46,6 +46,7 @@ var dialects = []entry{
 	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindGateway, family: "gatewayapi", session: gatewayapi.New},
 	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindHTTPRoute, family: "gatewayapi", session: gatewayapi.New},
 	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindHTTPRoute, family: "gatewayapi", session: gatewayapi.New},
+	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindGRPCRoute, family: "gatewayapi", session: gatewayapi.New},
 	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindReferenceGrant, family: "gatewayapi", session: gatewayapi.New},
 	{apiVersion: gatewayapi.V1beta1, kind: gatewayapi.KindReferenceGrant, family: "gatewayapi", session: gatewayapi.New},
 	{apiVersion: gatewayapi.V1, kind: gatewayapi.KindGatewayClass, family: "gatewayapi", session: gatewayapi.New},

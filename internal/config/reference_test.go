@@ -74,7 +74,7 @@ providers:
 		if p.Name == "" {
 			t.Fatal(cfg.Providers)
 		}
-		if k := p.JWKS; k.CacheDuration != 10*time.Minute || k.Timeout != 5*time.Second || k.RefetchInterval != 5*time.Second {
+		if k := p.JWKS; k.CacheDuration != 10*time.Minute || k.Timeout != 5*time.Second || k.RefetchInterval != time.Second {
 			t.Errorf("%s: jwks = %+v", p.Name, k)
 		}
 	}

@@ -72,6 +72,10 @@ type Options struct {
 	// Reloaded, when set, is called after every reload attempt with its
 	// outcome (tests).
 	Reloaded func(error)
+	// ConsoleShowClaims makes the admin console's denied requests show
+	// the verified token's iss and sub (serve's --console-show-claims);
+	// off, no claim value is kept.
+	ConsoleShowClaims bool
 }
 
 // Gateway is a running gateway: its listeners, the admin listener and
@@ -81,6 +85,8 @@ type Gateway struct {
 	logger  *slog.Logger
 	srv     *proxy.Server
 	metrics *metrics.Metrics
+	// denied keeps the console's denied requests; nil without admin.
+	denied *proxy.DeniedLog
 
 	admin   *http.Server
 	adminLn net.Listener
@@ -102,6 +108,9 @@ func Start(ctx context.Context, opts Options) (*Gateway, *Snapshot, error) {
 	g := &Gateway{opts: opts, logger: opts.Logger, metrics: metrics.New(), keysDone: make(chan struct{})}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.AdminAddress != "" {
+		g.denied = proxy.NewDeniedLog(proxy.DefaultDeniedCapacity, opts.ConsoleShowClaims)
 	}
 	snap := g.compile(nil)
 	if !snap.OK() {
@@ -146,6 +155,7 @@ func (g *Gateway) compile(prev *proxy.Runtime) *Snapshot {
 	bo.Logger = g.logger
 	bo.Previous = prev
 	bo.Metrics = g.metrics
+	bo.Denied = g.denied
 	if g.opts.Data != nil {
 		return CompileBytesFor(g.opts.Select, g.opts.DataName, g.opts.Data, bo)
 	}
@@ -313,7 +323,7 @@ func (g *Gateway) startAdmin(addr string) error {
 	if err != nil {
 		return fmt.Errorf("admin listener %s: %w", addr, err)
 	}
-	h := admin.New(admin.Options{Ready: g.Ready})
+	h := admin.New(admin.Options{Ready: g.Ready, Console: g.console()})
 	h.Handle("GET /metrics", g.metrics.Handler())
 	h.Handle("GET /config", http.HandlerFunc(g.serveConfig))
 	g.adminLn = ln

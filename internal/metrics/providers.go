@@ -16,8 +16,9 @@ type ProviderStats struct {
 	// counts failed ones.
 	KeySetFetches  uint64
 	KeySetFailures uint64
-	// KeysLoadedAt is when the key set in use was fetched or read; zero
-	// while there is none.
+	// KeysLoadedAt is when the key set in use was fetched, or last
+	// confirmed by a fetch that returned the same document, or read;
+	// zero while there is none. The age metric is taken from it.
 	KeysLoadedAt time.Time
 	// CacheHits and CacheMisses count verified-token cache lookups.
 	CacheHits   uint64
@@ -46,7 +47,7 @@ var (
 		"Key set fetches, by provider and result (success, failure).",
 		[]string{"provider", "result"}, nil)
 	descKeySetAge = prometheus.NewDesc(nameKeySetAge,
-		"Age of the key set in use, by provider; absent while a provider has none.",
+		"Age of the key set in use, by provider: seconds since it was last fetched or confirmed by a fetch (remote) or read (local); absent while a provider has none.",
 		[]string{"provider"}, nil)
 	descTokenCache = prometheus.NewDesc(nameTokenCache,
 		"Verified-token cache lookups, by provider and result (hit, miss).",

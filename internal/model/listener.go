@@ -27,7 +27,13 @@ type Listener struct {
 	// Egress, when set, makes this an egress listener (see
 	// ListenerEgress): it serves Config.Egress servers, not routes.
 	Egress *ListenerEgress `yaml:"egress,omitempty"`
-	Origin Origin          `yaml:"origin,omitempty"`
+	// H2C makes a plain HTTP listener also serve cleartext HTTP/2 to
+	// clients that start with the HTTP/2 preface (prior knowledge, as
+	// gRPC clients in plaintext mode do). A TLS listener serves HTTP/2
+	// through ALPN without it; an egress listener serves HTTP/1.1 only,
+	// so neither may set it. An upgrade to h2c is never taken.
+	H2C    bool   `yaml:"h2c,omitempty"`
+	Origin Origin `yaml:"origin,omitempty"`
 }
 
 // ClientCertMode says whether an HTTPS listener asks clients for a

@@ -143,6 +143,14 @@ const (
 	// CondDestinationPort looks at the port the request arrived on;
 	// values are port numbers (Istio's destination.port).
 	CondDestinationPort ConditionKind = "destinationPort"
+	// CondCEL evaluates CEL expressions (Values, NotValues) over Envoy's
+	// request attributes (see CompileCEL): an expression that is true
+	// is a match; one that fails (a missing attribute or key) or whose
+	// result is not a bool is not, as in Envoy's RBAC filter. Name is
+	// the key under metadata.filter_metadata['envoy.filters.http.jwt_authn']
+	// that holds the verified token's claims: empty is "payload"
+	// (kgateway's); Envoy Gateway writes its provider's name.
+	CondCEL ConditionKind = "cel"
 )
 
 // Named reports whether conditions of kind k need a Name.
@@ -152,14 +160,17 @@ func (k ConditionKind) Named() bool { return k == CondClaim || k == CondHeader }
 func (k ConditionKind) Known() bool {
 	switch k {
 	case CondClaim, CondHeader, CondAudience, CondPresenter, CondIssuer, CondPrincipal,
-		CondSourceIP, CondRemoteIP, CondSourcePrincipal, CondSourceNamespace, CondSourceServiceAccount, CondDestinationPort:
+		CondSourceIP, CondRemoteIP, CondSourcePrincipal, CondSourceNamespace, CondSourceServiceAccount, CondDestinationPort,
+		CondCEL:
 		return true
 	}
 	return false
 }
 
 // Condition is an extra test on the request. It matches when the looked-at
-// value matches any of Values (when set) and none of NotValues.
+// value matches any of Values (when set) and none of NotValues; for
+// CondCEL, when one of the Values expressions is true (when set) and
+// none of the NotValues expressions is.
 type Condition struct {
 	Kind      ConditionKind `yaml:"kind"`
 	Name      string        `yaml:"name,omitempty"`

@@ -1,11 +1,20 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/ext"
 )
 
 // CheckPolicy checks one policy on its own: its action and the shape of
@@ -106,6 +115,9 @@ func rule(a at, f string, r Rule) {
 			a.errorf(wf, "values or notValues is required")
 		}
 		switch c.Kind {
+		case CondCEL:
+			celExpressions(a, field(wf, "values"), c.Values)
+			celExpressions(a, field(wf, "notValues"), c.NotValues)
 		case CondSourceIP, CondRemoteIP:
 			ipBlocks(a, field(wf, "values"), c.Values)
 			ipBlocks(a, field(wf, "notValues"), c.NotValues)
@@ -213,6 +225,232 @@ func ports(a at, f string, list []int) {
 	for i, p := range list {
 		if p < 1 || p > 65535 {
 			a.errorf(index(f, i), "invalid port %d (want 1 to 65535)", p)
+		}
+	}
+}
+
+// CEL conditions (CondCEL) are expressions over the attributes Envoy's
+// RBAC filter gives its CEL conditions, under Envoy's names, so that
+// kgateway's rbac matchExpressions and Envoy Gateway's authorization
+// cel are evaluated as written. The environment is checked here, once
+// for every user of it; the authorization engine evaluates.
+
+// Limits and names of CEL conditions.
+const (
+	// MaxCELBytes bounds one expression: kgateway's limit for an rbac
+	// matchExpression (Envoy Gateway's, 4096, is lower).
+	MaxCELBytes = 16384
+	// CELJWTFilter is the metadata namespace of the verified token's
+	// claims: metadata.filter_metadata['envoy.filters.http.jwt_authn'].
+	CELJWTFilter = "envoy.filters.http.jwt_authn"
+	// CELPayloadKey is the key under CELJWTFilter that holds the claims
+	// when a condition names none: kgateway's payload_in_metadata.
+	CELPayloadKey = "payload"
+)
+
+// ErrCELAttribute marks a CEL expression that reads an Envoy attribute
+// jwtgate does not provide. Dialects fail closed on it (the attribute
+// would be missing, and a missing attribute is no match, which in a
+// DENY rule would let through what Envoy denies); in native
+// configuration it is an error like any other.
+var ErrCELAttribute = errors.New("the expression reads an Envoy attribute jwtgate does not provide")
+
+// celFields are the attributes of a CEL variable jwtgate provides; nil
+// for a variable it does not provide at all.
+func celFields(variable string) []string {
+	switch variable {
+	case "request":
+		return []string{"path", "url_path", "host", "scheme", "method", "headers", "referer", "useragent", "id", "protocol", "query", "time"}
+	case "source", "destination":
+		return []string{"address", "port"}
+	case "connection":
+		return []string{"mtls", "requested_server_name", "tls_version", "subject_peer_certificate",
+			"uri_san_peer_certificate", "dns_san_peer_certificate", "sha256_peer_certificate_digest"}
+	case "metadata":
+		return []string{"filter_metadata"}
+	}
+	return nil
+}
+
+// celVariables are the variables of the environment: Envoy's, those
+// jwtgate does not provide declared too, so that an expression using
+// them is reported as such rather than as an undeclared reference.
+var celVariables = []string{"request", "source", "destination", "connection", "metadata",
+	"upstream", "response", "filter_state", "upstream_filter_state", "xds"}
+
+// celEnv is the environment: Envoy's variables (of dynamic type, as
+// Envoy does not type-check), CEL's standard functions with numbers
+// compared across types (Envoy's claims are doubles), and the strings
+// extension (split, lowerAscii...), as in Envoy.
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	opts := []cel.EnvOption{ext.Strings(), cel.CrossTypeNumericComparisons(true)}
+	for _, v := range celVariables {
+		opts = append(opts, cel.Variable(v, cel.DynType))
+	}
+	return cel.NewEnv(opts...)
+})
+
+// CELEnv returns the environment CEL conditions are compiled in.
+func CELEnv() (*cel.Env, error) { return celEnv() }
+
+// celCompiled remembers what CompileCEL said of the last expressions it
+// compiled: a configuration compiles its expressions several times
+// (validation, each policy alone, each route's set of policies), and
+// parsing is the slow part. It is a memo of a pure function, bounded:
+// when full it starts again.
+var celCompiled = struct {
+	sync.Mutex
+	m map[string]celResult
+}{m: map[string]celResult{}}
+
+// maxCELCompiled bounds celCompiled.
+const maxCELCompiled = 4096
+
+type celResult struct {
+	ast *cel.Ast
+	err error
+}
+
+// CompileCEL parses and checks one CEL condition: its size (1 to
+// MaxCELBytes characters), its syntax and the types of the functions
+// it calls (with the line and column in the expression), a result that
+// can be a bool, and the attributes it reads: an error wrapping
+// ErrCELAttribute names one jwtgate does not provide. The returned
+// syntax tree is shared: it must not be changed.
+func CompileCEL(src string) (*cel.Ast, error) {
+	celCompiled.Lock()
+	r, ok := celCompiled.m[src]
+	celCompiled.Unlock()
+	if ok {
+		return r.ast, r.err
+	}
+	a, err := compileCEL(src)
+	celCompiled.Lock()
+	if len(celCompiled.m) >= maxCELCompiled {
+		clear(celCompiled.m)
+	}
+	celCompiled.m[src] = celResult{a, err}
+	celCompiled.Unlock()
+	return a, err
+}
+
+func compileCEL(src string) (*cel.Ast, error) {
+	if src == "" || len(src) > MaxCELBytes {
+		return nil, fmt.Errorf("want 1 to %d characters, got %d", MaxCELBytes, len(src))
+	}
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("CEL environment: %w", err)
+	}
+	a, iss := env.Compile(src)
+	if iss != nil && iss.Err() != nil {
+		e := iss.Errors()[0]
+		return nil, fmt.Errorf("%s (line %d, column %d of the expression)", e.Message, e.Location.Line(), e.Location.Column()+1)
+	}
+	if k := a.OutputType().Kind(); k != types.BoolKind && k != types.DynKind {
+		return nil, fmt.Errorf("the expression is a %s, not a bool: it would never match", a.OutputType())
+	}
+	if attr := celUnprovided(a.NativeRep().Expr()); attr != "" {
+		return nil, fmt.Errorf("%w: %s", ErrCELAttribute, attr)
+	}
+	return a, nil
+}
+
+// celUnprovided names the first attribute e reads that jwtgate does not
+// provide, with what it provides instead; "" when there is none. An
+// attribute is read by selection or by a constant index; a variable
+// indexed with a computed key sees what jwtgate provides.
+func celUnprovided(e ast.Expr) string {
+	switch e.Kind() {
+	case ast.IdentKind:
+		if v := e.AsIdent(); slices.Contains(celVariables, v) && celFields(v) == nil {
+			return v + " (jwtgate provides request, source, destination, connection and metadata)"
+		}
+	case ast.SelectKind:
+		s := e.AsSelect()
+		if why := celField(s.Operand(), s.FieldName()); why != "" {
+			return why
+		}
+		return celUnprovided(s.Operand())
+	case ast.CallKind:
+		c := e.AsCall()
+		if c.FunctionName() == operators.Index && len(c.Args()) == 2 {
+			if k, ok := celString(c.Args()[1]); ok {
+				if why := celField(c.Args()[0], k); why != "" {
+					return why
+				}
+			}
+		}
+		if c.IsMemberFunction() {
+			if why := celUnprovided(c.Target()); why != "" {
+				return why
+			}
+		}
+		for _, arg := range c.Args() {
+			if why := celUnprovided(arg); why != "" {
+				return why
+			}
+		}
+	case ast.ListKind:
+		for _, el := range e.AsList().Elements() {
+			if why := celUnprovided(el); why != "" {
+				return why
+			}
+		}
+	case ast.MapKind:
+		for _, en := range e.AsMap().Entries() {
+			m := en.AsMapEntry()
+			if why := celUnprovided(m.Key()); why != "" {
+				return why
+			}
+			if why := celUnprovided(m.Value()); why != "" {
+				return why
+			}
+		}
+	case ast.ComprehensionKind:
+		c := e.AsComprehension()
+		for _, p := range []ast.Expr{c.IterRange(), c.AccuInit(), c.LoopCondition(), c.LoopStep(), c.Result()} {
+			if why := celUnprovided(p); why != "" {
+				return why
+			}
+		}
+	}
+	return ""
+}
+
+// celField checks the attribute key of operand: a field of a variable,
+// or a namespace of metadata.filter_metadata.
+func celField(operand ast.Expr, key string) string {
+	if operand.Kind() == ast.IdentKind {
+		v := operand.AsIdent()
+		if fs := celFields(v); fs != nil && !slices.Contains(fs, key) {
+			return v + "." + key + " (jwtgate provides " + v + "." + strings.Join(fs, ", "+v+".") + ")"
+		}
+		return ""
+	}
+	if operand.Kind() == ast.SelectKind {
+		s := operand.AsSelect()
+		if s.FieldName() == "filter_metadata" && s.Operand().Kind() == ast.IdentKind && s.Operand().AsIdent() == "metadata" && key != CELJWTFilter {
+			return fmt.Sprintf("metadata.filter_metadata[%q] (jwtgate provides the verified token's claims in metadata.filter_metadata[%q] only)", key, CELJWTFilter)
+		}
+	}
+	return ""
+}
+
+// celString is the value of a string literal.
+func celString(e ast.Expr) (string, bool) {
+	if e.Kind() != ast.LiteralKind {
+		return "", false
+	}
+	s, ok := e.AsLiteral().(types.String)
+	return string(s), ok
+}
+
+// celExpressions checks a CEL condition's expressions.
+func celExpressions(a at, f string, list []string) {
+	for i, src := range list {
+		if _, err := CompileCEL(src); err != nil {
+			a.errorf(index(f, i), "invalid CEL expression: %v", err)
 		}
 	}
 }

@@ -7,8 +7,20 @@ const (
 	DefaultClockSkew           = 60 * time.Second
 	DefaultJWKSCacheDuration   = 10 * time.Minute
 	DefaultJWKSTimeout         = 5 * time.Second
-	DefaultJWKSRefetchInterval = 5 * time.Second
+	DefaultJWKSRefetchInterval = time.Second
+	DefaultJWKSUnknownKidWait  = time.Second
 	DefaultMaxTokenBytes       = 8192
+)
+
+// Bounds of the remote key set settings.
+const (
+	// MinJWKSRefetchInterval is the least refetchInterval: fetches for
+	// unknown kids happen at most once a second per provider whatever
+	// the kids, and a kid is not remembered as unknown for less.
+	MinJWKSRefetchInterval = time.Second
+	// MaxJWKSUnknownKidWait is the longest unknownKidWait: the wait holds
+	// a request, and the kid may be an attacker's.
+	MaxJWKSUnknownKidWait = 5 * time.Second
 )
 
 // Provider is a trusted token issuer: where its keys are, which tokens it
@@ -70,9 +82,16 @@ type KeySource struct {
 	CacheDuration time.Duration `yaml:"cacheDuration,omitempty"`
 	// Timeout bounds one fetch of a remote key set or discovery document.
 	Timeout time.Duration `yaml:"timeout,omitempty"`
-	// RefetchInterval is the least time between two fetches triggered by
-	// tokens whose kid is not in the key set.
+	// RefetchInterval is how long a kid that a fetch did not find is
+	// remembered as unknown: tokens carrying it are answered at once, with
+	// no fetch and no wait, until then (or until the key set changes).
+	// Whatever the kids, fetches for unknown kids happen at most once per
+	// MinJWKSRefetchInterval. At least MinJWKSRefetchInterval.
 	RefetchInterval time.Duration `yaml:"refetchInterval,omitempty"`
+	// UnknownKidWait is the longest a token whose kid is not in the key
+	// set waits for the fetch that may bring it. 0 means the default,
+	// DefaultJWKSUnknownKidWait; at most MaxJWKSUnknownKidWait.
+	UnknownKidWait time.Duration `yaml:"unknownKidWait,omitempty"`
 	// CAFile, when set, is the CA bundle that remote https endpoints must
 	// chain to. Empty means the system roots.
 	CAFile string `yaml:"caFile,omitempty"`

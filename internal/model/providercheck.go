@@ -106,6 +106,13 @@ func (v *validator) providers() {
 		nonNegative(a, "jwks.cacheDuration", p.JWKS.CacheDuration)
 		nonNegative(a, "jwks.timeout", p.JWKS.Timeout)
 		nonNegative(a, "jwks.refetchInterval", p.JWKS.RefetchInterval)
+		if d := p.JWKS.RefetchInterval; d > 0 && d < MinJWKSRefetchInterval {
+			a.errorf("jwks.refetchInterval", "must be at least %s (unknown kids are refetched at most once a second), got %s", MinJWKSRefetchInterval, d)
+		}
+		nonNegative(a, "jwks.unknownKidWait", p.JWKS.UnknownKidWait)
+		if d := p.JWKS.UnknownKidWait; d > MaxJWKSUnknownKidWait {
+			a.errorf("jwks.unknownKidWait", "must be at most %s (the wait holds a request, for a kid that may be an attacker's), got %s", MaxJWKSUnknownKidWait, d)
+		}
 		if p.MaxTokenBytes < 0 {
 			a.errorf("maxTokenBytes", "must not be negative, got %d", p.MaxTokenBytes)
 		}

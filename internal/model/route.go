@@ -109,7 +109,29 @@ type Backend struct {
 	// upstream; a failure is 503. Zero means DefaultTLSHandshakeTimeout
 	// (5s).
 	TLSHandshakeTimeout time.Duration `yaml:"tlsHandshakeTimeout,omitempty"`
+	// BodyIdleTimeout is the longest the upstream's connection may stay
+	// silent while the gateway waits for its response (headers or body),
+	// or may leave the request body it is sent unread. A response cut by
+	// it closes the client's connection and is logged as an upstream
+	// failure. Zero means DefaultUpstreamBodyIdleTimeout (5m).
+	BodyIdleTimeout time.Duration `yaml:"bodyIdleTimeout,omitempty"`
+	// Protocol is the HTTP version spoken to the upstream: BackendHTTP1
+	// (the zero value means it too) or BackendHTTP2.
+	Protocol BackendProtocol `yaml:"protocol,omitempty"`
 }
+
+// BackendProtocol is the HTTP version a backend is spoken to in.
+type BackendProtocol string
+
+// Backend protocols.
+const (
+	// BackendHTTP1 speaks HTTP/1.1, over TLS for an https URL.
+	BackendHTTP1 BackendProtocol = "http1"
+	// BackendHTTP2 speaks HTTP/2 and nothing else: over TLS (ALPN "h2")
+	// for an https URL, in cleartext with prior knowledge (h2c) for an
+	// http one. gRPC backends need it; WebSocket upgrades cannot use it.
+	BackendHTTP2 BackendProtocol = "http2"
+)
 
 // AuthMode is what a requirement does with requests whose token is
 // missing or fails verification.

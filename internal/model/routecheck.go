@@ -166,6 +166,7 @@ func (v *validator) routeTarget(a at, r Route) {
 			// under backends[i].
 			n := len(v.issues)
 			v.backend(a, b.Backend)
+			backendProtocol(a, b.Backend)
 			for j := n; j < len(v.issues); j++ {
 				v.issues[j].Field = f + strings.TrimPrefix(v.issues[j].Field, "backend")
 			}
@@ -183,6 +184,17 @@ func (v *validator) routeTarget(a at, r Route) {
 		}
 	default:
 		v.backend(a, r.Backend)
+		backendProtocol(a, r.Backend)
+	}
+}
+
+// backendProtocol checks a backend's protocol (its field path is
+// "backend.protocol", renamed for weighted backends like the others).
+func backendProtocol(a at, b Backend) {
+	switch b.Protocol {
+	case "", BackendHTTP1, BackendHTTP2:
+	default:
+		a.errorf("backend.protocol", "invalid protocol %q (want http1 or http2; http2 is HTTP/2 over TLS for an https URL, h2c for an http one)", b.Protocol)
 	}
 }
 

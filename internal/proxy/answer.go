@@ -35,6 +35,13 @@ func answer(w http.ResponseWriter, o outcome) {
 	if o.location != "" {
 		w.Header()["Location"] = []string{o.location}
 	}
+	if grpcAnswers(w) {
+		if o.edit != nil {
+			o.edit.apply(w.Header())
+		}
+		writeGRPC(w, o) // grpc.go: 200, grpc-status, grpc-message
+		return
+	}
 	if o.edit != nil {
 		h := w.Header()
 		textHeaders(h, o.body)
@@ -50,6 +57,7 @@ func answer(w http.ResponseWriter, o outcome) {
 func (l *listener) finish(x *exchange, r *http.Request) {
 	if v := recover(); v != nil {
 		if v == http.ErrAbortHandler {
+			l.noteAbort(x, r) // whose fault the broken exchange was (body.go)
 			l.record(x, r)
 			x.reset()
 			panic(v)
@@ -88,6 +96,7 @@ func (l *listener) record(x *exchange, r *http.Request) {
 	} else {
 		l.noRoute.Observe(status, -1)
 	}
+	l.noteDenied(x, r, status)
 	l.log(x, r, status)
 }
 

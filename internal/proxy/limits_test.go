@@ -18,7 +18,8 @@ import (
 // server enforces them.
 func TestListenerLimits(t *testing.T) {
 	up := newEcho(t)
-	small := model.ListenerLimits{MaxHeaderBytes: 1024, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 200 * time.Millisecond}
+	small := model.ListenerLimits{MaxHeaderBytes: 5000, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 200 * time.Millisecond}
+	// The http.Server is given the header limit less net/http's slack.
 	tests := []struct {
 		name       string
 		limits     model.ListenerLimits
@@ -27,12 +28,12 @@ func TestListenerLimits(t *testing.T) {
 		slowClosed bool                 // a client that stops mid-headers is cut off
 		idleClosed bool                 // an idle keep-alive connection is closed
 	}{
-		{name: "defaults", want: model.ListenerLimits{MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
+		{name: "defaults", want: model.ListenerLimits{MaxHeaderBytes: 64<<10 - 4096, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second},
 			bigHeader: http.StatusOK},
-		{name: "configured", limits: small, want: small,
+		{name: "configured", limits: small, want: model.ListenerLimits{MaxHeaderBytes: 5000 - 4096, ReadHeaderTimeout: 200 * time.Millisecond, IdleTimeout: 200 * time.Millisecond},
 			bigHeader: http.StatusRequestHeaderFieldsTooLarge, slowClosed: true, idleClosed: true},
 		{name: "one field", limits: model.ListenerLimits{IdleTimeout: 200 * time.Millisecond},
-			want:      model.ListenerLimits{MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 200 * time.Millisecond},
+			want:      model.ListenerLimits{MaxHeaderBytes: 64<<10 - 4096, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 200 * time.Millisecond},
 			bigHeader: http.StatusOK, idleClosed: true},
 	}
 	for _, tt := range tests {
@@ -70,15 +71,15 @@ func TestLimitsKeptOnReload(t *testing.T) {
 	up := newEcho(t)
 	s := startServer(t, build(t, oneRoute(up.URL, model.Route{}), Options{}), nil)
 	cfg := oneRoute(up.URL, model.Route{})
-	cfg.Listeners[0].Limits.MaxHeaderBytes = 1024
-	cfg.Listeners = append(cfg.Listeners, model.Listener{Name: "new", Address: "localhost:0", Limits: model.ListenerLimits{MaxHeaderBytes: 2048}})
+	cfg.Listeners[0].Limits.MaxHeaderBytes = 5000
+	cfg.Listeners = append(cfg.Listeners, model.Listener{Name: "new", Address: "localhost:0", Limits: model.ListenerLimits{MaxHeaderBytes: 6144}})
 	if err := s.Reload(t.Context(), build(t, cfg, Options{})); err != nil {
 		t.Fatal(err)
 	}
 	s.mu.Lock()
 	kept, added := s.bound["127.0.0.1:0"].srv.MaxHeaderBytes, s.bound["localhost:0"].srv.MaxHeaderBytes
 	s.mu.Unlock()
-	if kept != model.DefaultMaxHeaderBytes || added != 2048 {
+	if kept != model.DefaultMaxHeaderBytes-4096 || added != 6144-4096 {
 		t.Errorf("MaxHeaderBytes: kept address %d, new address %d", kept, added)
 	}
 }
@@ -155,7 +156,9 @@ func TestTransportPools(t *testing.T) {
 		{"defaults share", []model.Backend{{}, {}}, 1, []model.BackendPool{def, def}},
 		{"an explicit default is the default", []model.Backend{{}, {MaxIdleConnsPerHost: 256, DialTimeout: 5 * time.Second}}, 1, []model.BackendPool{def, def}},
 		{"custom settings", []model.Backend{{}, custom, custom}, 2, []model.BackendPool{def, custom.Pool(), custom.Pool()}},
-		{"each setting separates", []model.Backend{{}, {MaxIdleConnsPerHost: 8}, {IdleConnTimeout: time.Second}, {DialTimeout: time.Second}, {TLSHandshakeTimeout: time.Second}}, 5, nil},
+		{"each setting separates", []model.Backend{{}, {MaxIdleConnsPerHost: 8}, {IdleConnTimeout: time.Second}, {DialTimeout: time.Second}, {TLSHandshakeTimeout: time.Second}, {BodyIdleTimeout: time.Second}}, 6, nil},
+		{"idle connections are closed before the body idle timeout could fail them", []model.Backend{{BodyIdleTimeout: 10 * time.Second}}, 1,
+			[]model.BackendPool{{MaxIdleConnsPerHost: 256, IdleConnTimeout: 5 * time.Second, TLSHandshakeTimeout: 5 * time.Second}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -44,6 +45,10 @@ type listener struct {
 // turns an outcome into the response, and finish writes the access log
 // line and the metrics of every request, answered or forwarded.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if t, ok := r.Context().Value(explainKey{}).(*explainTrace); ok {
+		l.serveExplain(w, r, t) // explain.go: the same pipeline, recorded
+		return
+	}
 	x := exchanges.Get().(*exchange)
 	x.start = time.Now()
 	x.rec.ResponseWriter = w
@@ -74,6 +79,9 @@ type exchange struct {
 	// res is the authentication result; it lives here, in pooled memory,
 	// so that its storage is reused from request to request.
 	res authn.Result
+	// trace records what the stages do when the request is explained
+	// (explain.go); nil when serving, and then nothing is recorded.
+	trace *explainTrace
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
@@ -117,6 +125,9 @@ func (l *listener) pipeline(x *exchange, r *http.Request) outcome {
 	x.path = path
 	host := hostOnly(r.Host)
 	rt := l.match(host, path, r)
+	if x.trace != nil {
+		x.trace.routed(l, host, path, r, rt)
+	}
 	if rt == nil {
 		return outcome{status: http.StatusNotFound, reason: "no route"}
 	}
@@ -251,13 +262,22 @@ func dropConnectionHeaders(h http.Header) {
 // authenticate runs the route's requirement; the outcome rejects the
 // request when the requirement does.
 func (l *listener) authenticate(x *exchange, rt *route, r *http.Request, raw string, res *authn.Result) outcome {
-	rt.req.AuthenticateTo(r.Context(), r, res)
+	if t := x.trace; t != nil {
+		rt.req.AuthenticateTraced(r.Context(), r, res, t.authnTrace())
+	} else {
+		rt.req.AuthenticateTo(r.Context(), r, res)
+	}
 	x.noteAuthn(res)
 	if res.Err != nil && res.Outcome != authn.Verified {
 		x.reason, x.detail = res.Err.Msg, res.Err.Reason
 	}
-	rt.recordAuthn(res)
+	if x.trace == nil {
+		rt.recordAuthn(res) // an explained request is not traffic
+	}
 	e := rt.req.Reject(*res)
+	if x.trace != nil {
+		x.trace.rejected(e)
+	}
 	if e == nil {
 		return outcome{}
 	}
@@ -324,6 +344,7 @@ func (l *listener) authorize(x *exchange, rt *route, r *http.Request, host, path
 		Port:   port,
 		Header: r.Header,
 		Peer:   peerOf(r),
+		HTTP:   r,
 	}
 	if ar.Port == 0 {
 		ar.Port = localPort(r.Context())
@@ -346,7 +367,12 @@ func (l *listener) authorize(x *exchange, rt *route, r *http.Request, host, path
 	}
 	d := rt.engine.Evaluate(&ar)
 	x.policy, x.rule = d.Policy, d.Rule
-	rt.recordAuthz(d)
+	if x.trace != nil {
+		seen := ar // the trace gets a copy: ar itself must stay on the stack
+		x.trace.authorized(rt.engine, &seen, d)
+	} else {
+		rt.recordAuthz(d)
+	}
 	if d.Allowed {
 		return outcome{}
 	}
@@ -371,7 +397,7 @@ func (l *listener) forward(x *exchange, rt *route, r *http.Request, path string)
 	}
 	x.fwdStart = time.Now()
 	if rt.egress != nil {
-		rt.egress.proxy.ServeHTTP(&x.rec, r)
+		x.proxyTo(rt.egress.proxy, r)
 		return
 	}
 	be := rt.backend
@@ -387,7 +413,17 @@ func (l *listener) forward(x *exchange, rt *route, r *http.Request, path string)
 		answer(&x.rec, outcome{status: http.StatusServiceUnavailable, body: bodyNoUpstream, reason: "upstream unavailable"})
 		return
 	}
-	be.proxy.ServeHTTP(&x.rec, r)
+	x.proxyTo(be.proxy, r)
+}
+
+// proxyTo hands r to the upstream through p. An explained request is
+// recorded instead, at the transport: nothing is sent (explain.go).
+func (x *exchange) proxyTo(p *httputil.ReverseProxy, r *http.Request) {
+	if x.trace != nil {
+		x.trace.capture(x, p, r)
+		return
+	}
+	p.ServeHTTP(&x.rec, r)
 }
 
 func localPort(ctx context.Context) int {

@@ -257,6 +257,27 @@ func summarizeValues(cs []model.ValueMatch) string {
 // parsed: the first route with query conditions parses it, for the
 // routes after it.
 func (rt *route) matches(host, path string, r *http.Request, q *url.Values) bool {
+	m, _ := rt.mismatch(host, path, r, q)
+	return m == matchOK
+}
+
+// miss names the part of a route's match a request fails.
+type miss uint8
+
+const (
+	matchOK miss = iota
+	missHost
+	missPath
+	missMethod
+	missHeader      // headers[i]
+	missHeaderMatch // headerMatches[i]
+	missQuery       // query[i]
+)
+
+// mismatch is the one route matcher: it returns the first part of the
+// match the request fails, with the index of the failing header or query
+// condition, or matchOK (matches uses it; explain words it).
+func (rt *route) mismatch(host, path string, r *http.Request, q *url.Values) (miss, int) {
 	method, h := r.Method, r.Header
 	if len(rt.hosts) > 0 {
 		ok := false
@@ -267,7 +288,7 @@ func (rt *route) matches(host, path string, r *http.Request, q *url.Values) bool
 			}
 		}
 		if !ok {
-			return false
+			return missHost, 0
 		}
 	}
 	if len(rt.paths) > 0 {
@@ -279,7 +300,7 @@ func (rt *route) matches(host, path string, r *http.Request, q *url.Values) bool
 			}
 		}
 		if !ok {
-			return false
+			return missPath, 0
 		}
 	}
 	if len(rt.methods) > 0 {
@@ -291,19 +312,19 @@ func (rt *route) matches(host, path string, r *http.Request, q *url.Values) bool
 			}
 		}
 		if !ok {
-			return false
+			return missMethod, 0
 		}
 	}
 	for i := range rt.headers {
 		if !rt.headers[i].match(h) {
-			return false
+			return missHeader, i
 		}
 	}
 	for i := range rt.headerMatches {
 		m := &rt.headerMatches[i]
 		vs, ok := h[m.name]
 		if !m.holds(vs, ok) {
-			return false
+			return missHeaderMatch, i
 		}
 	}
 	if len(rt.query) > 0 {
@@ -314,11 +335,11 @@ func (rt *route) matches(host, path string, r *http.Request, q *url.Values) bool
 			m := &rt.query[i]
 			vs, ok := (*q)[m.name]
 			if !m.holds(vs, ok) {
-				return false
+				return missQuery, i
 			}
 		}
 	}
-	return true
+	return matchOK, 0
 }
 
 // hostOnly returns the host of a Host header without its port, lower

@@ -51,6 +51,9 @@ type Options struct {
 	// (HAProxy's client-fin and server-fin timeouts). Zero means
 	// DefaultTunnelLinger.
 	TunnelLinger time.Duration
+	// Denied, when set, receives the requests the gateway refuses itself
+	// (denied.go), for the admin console. Nil keeps none.
+	Denied *DeniedLog
 }
 
 // DefaultTunnelLinger is the default of Options.TunnelLinger.
@@ -63,6 +66,7 @@ const DefaultTunnelLinger = 30 * time.Second
 type Runtime struct {
 	listeners []*listener  // in configuration order
 	limits    serverLimits // the listeners' server limits (limits.go)
+	h2c       h2cListeners // plain listeners that serve h2c (http2.go)
 	byName    map[string]*listener
 	byAddr    map[string]*listener
 	providers []*sharedProvider
@@ -72,6 +76,7 @@ type Runtime struct {
 	transports []*http.Transport
 	explain    []RouteExplanation
 	logger     *slog.Logger
+	denied     *DeniedLog // Options.Denied
 
 	inflight  atomic.Int64
 	startOnce sync.Once
@@ -123,6 +128,7 @@ func Build(cfg *model.Config, opts Options) (*Runtime, model.Issues) {
 		byName: map[string]*listener{},
 		byAddr: map[string]*listener{},
 		logger: logger,
+		denied: opts.Denied,
 	}, opts: opts, transports: map[transportKey]*transportEntry{}, engines: map[string]*authz.Engine{}, sets: map[string]*policySet{}, reqs: map[string]*authn.Requirement{}}
 	b.compileListeners()
 	b.compileProviders()
@@ -191,6 +197,7 @@ func (b *builder) compileListeners() {
 			}
 		}
 		b.recordLimits(ml)
+		b.recordProtocols(ml, l, path, res) // http2.go
 		b.rt.listeners = append(b.rt.listeners, l)
 		b.rt.byName[l.name] = l
 		b.rt.byAddr[l.address] = l
@@ -359,7 +366,7 @@ func (b *builder) backend(mb model.Backend, field string, errf func(field, forma
 	if u.Path == "/" {
 		u.Path, u.RawPath = "", ""
 	}
-	k := transportKey{https: u.Scheme == "https", timeout: backendTimeout(mb), pool: mb.Pool(), endpoints: strings.Join(mb.Endpoints, " ")}
+	k := transportKey{https: u.Scheme == "https", timeout: backendTimeout(mb), pool: mb.Pool(), endpoints: strings.Join(mb.Endpoints, " "), protocol: mb.Protocol}
 	if k.https {
 		k.caFile, k.certFile, k.keyFile, k.serverName = mb.CAFile, mb.CertFile, mb.KeyFile, mb.ServerName
 	}

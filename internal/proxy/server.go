@@ -48,6 +48,7 @@ type boundListener struct {
 	ln      net.Listener
 	srv     *http.Server
 	done    chan struct{} // closed when Serve returns
+	guard   *guard        // the per-request limits (limits.go)
 }
 
 // NewServer returns a Server that logs to logger (nil: nowhere).
@@ -106,7 +107,9 @@ func (s *Server) bindNew(rt *Runtime) ([]*boundListener, error) {
 			}
 			return nil, fmt.Errorf("listener %s: %w", l.name, err)
 		}
-		opened = append(opened, s.newBound(l.address, ln, rt.serverLimits(l.address)))
+		b := s.newBound(l.address, ln, rt.serverLimits(l.address))
+		b.srv.Protocols = rt.serverProtocols(l.address) // http2.go
+		opened = append(opened, b)
 	}
 	return opened, nil
 }
@@ -115,17 +118,16 @@ func (s *Server) bindNew(rt *Runtime) ([]*boundListener, error) {
 // listener that first binds it (see limits.go). A reload that keeps the
 // address keeps the server and so its limits.
 func (s *Server) newBound(address string, ln net.Listener, lim model.ListenerLimits) *boundListener {
-	b := &boundListener{address: address, done: make(chan struct{})}
-	sw := &tlsSwitch{Listener: ln, s: s, address: address}
+	b := &boundListener{address: address, done: make(chan struct{}), guard: newGuard(lim)}
+	sw := &tlsSwitch{Listener: limitConns(ln, lim.MaxConnections, s.logger, address), s: s, address: address}
 	sw.base = &tls.Config{GetConfigForClient: sw.configForClient}
 	b.ln = sw
 	b.srv = &http.Server{
-		Handler: s.handler(address),
+		Handler: s.handler(address, b.guard),
 		// "OPTIONS *" reaches the pipeline, which rejects it (400).
 		DisableGeneralOptionsHandler: true,
 		ErrorLog:                     slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
-		// HTTP/1.1 only: no TLSNextProto for h2.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		// Protocols: HTTP/1.1 and HTTP/2 (http2.go), set by bindNew.
 	}
 	applyLimits(b.srv, lim)
 	return b
@@ -142,8 +144,8 @@ func (s *Server) serve(b *boundListener) {
 }
 
 // handler serves requests arriving on address with the Runtime current
-// when they arrive.
-func (s *Server) handler(address string) http.Handler {
+// when they arrive, within the limits g applies.
+func (s *Server) handler(address string, g *guard) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt := s.acquire()
 		if rt == nil {
@@ -156,7 +158,10 @@ func (s *Server) handler(address string) http.Handler {
 			writeText(w, http.StatusNotFound, "")
 			return
 		}
-		l.ServeHTTP(w, r)
+		if isGRPC(r) {
+			w = &grpcWriter{w} // the gateway's answers take gRPC's form (grpc.go)
+		}
+		g.serve(l, w, r)
 	})
 }
 

@@ -11,14 +11,15 @@ import (
 )
 
 // listenerTLS builds the server TLS configuration of a listener: its
-// certificate and, with a client CA, mutual TLS. The listener speaks
-// HTTP/1.1 only (ALPN "http/1.1"), so that upgrades work the same over
-// TLS as over plain HTTP.
+// certificate and, with a client CA, mutual TLS. The listener offers
+// HTTP/2 and HTTP/1.1 in ALPN ("h2", then "http/1.1"): HTTP/2 clients
+// (gRPC among them) get HTTP/2, the others, and WebSocket handshakes,
+// HTTP/1.1. An egress listener offers HTTP/1.1 only (http2.go).
 func listenerTLS(t *model.ListenerTLS) (*tls.Config, []fieldError) {
 	var errs []fieldError
 	cfg := &tls.Config{
 		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"http/1.1"},
+		NextProtos: []string{"h2", "http/1.1"},
 	}
 	var cert tls.Certificate
 	var err error

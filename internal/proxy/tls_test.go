@@ -139,8 +139,8 @@ func TestPeerOf(t *testing.T) {
 }
 
 // TestHTTPSListenerEdges: the realm of a challenge over TLS is https; the
-// listener speaks HTTP/1.1 and TLS 1.2 or later only; plain HTTP to it is
-// answered by net/http with 400.
+// listener negotiates h2 or http/1.1 in ALPN, h2 first, and TLS 1.2 or
+// later only; plain HTTP to it is answered by net/http with 400.
 func TestHTTPSListenerEdges(t *testing.T) {
 	p := certtest.NewCA(t)
 	certFile, keyFile, _ := p.Leaf(t, "gw", []string{"gw.test"})
@@ -154,17 +154,22 @@ func TestHTTPSListenerEdges(t *testing.T) {
 	if got, want := res.header.Get("Www-Authenticate"), `Bearer realm="https://www.example.com/headers"`; res.status != 401 || got != want {
 		t.Errorf("got %d %q, want 401 %q", res.status, got, want)
 	}
-	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool, ServerName: "gw.test", NextProtos: []string{"h2"}}); err == nil {
-		t.Error("a client offering only h2 completed the handshake")
+	for _, alpn := range []struct {
+		offer []string
+		want  string
+	}{{[]string{"h2"}, "h2"}, {[]string{"http/1.1", "h2"}, "h2"}, {[]string{"http/1.1"}, "http/1.1"}, {nil, ""}} {
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool, ServerName: "gw.test", NextProtos: alpn.offer})
+		if err != nil {
+			t.Fatalf("offering %v: %v", alpn.offer, err)
+		}
+		if got := c.ConnectionState().NegotiatedProtocol; got != alpn.want {
+			t.Errorf("offering %v: ALPN %q, want %q", alpn.offer, got, alpn.want)
+		}
+		c.Close()
 	}
-	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool, ServerName: "gw.test", NextProtos: []string{"h2", "http/1.1"}})
-	if err != nil {
-		t.Fatal(err)
+	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool, ServerName: "gw.test", NextProtos: []string{"h3"}}); err == nil {
+		t.Error("a client offering only h3 completed the handshake")
 	}
-	if got := c.ConnectionState().NegotiatedProtocol; got != "http/1.1" {
-		t.Errorf("ALPN %q, want http/1.1", got)
-	}
-	c.Close()
 	if _, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: p.Pool, ServerName: "gw.test", MaxVersion: tls.VersionTLS11}); err == nil {
 		t.Error("TLS 1.1 accepted")
 	}

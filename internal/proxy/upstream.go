@@ -58,6 +58,8 @@ type transportKey struct {
 	// endpoints, joined by spaces, are the addresses connections go to
 	// in turn (model.Backend.Endpoints); empty: the URL's host.
 	endpoints string
+	// protocol is model.Backend.Protocol; "" is HTTP/1.1 (http2.go).
+	protocol model.BackendProtocol
 }
 
 // newTransport builds the pooled transport for k. Errors name the
@@ -76,16 +78,18 @@ func newTransport(k transportKey) (*http.Transport, []fieldError) {
 	case k.endpoints != "":
 		dial = (&spread{addrs: strings.Fields(k.endpoints), dial: d.DialContext}).DialContext
 	}
+	dial = idleDial(dial, k.pool.BodyIdleTimeout) // limits_upstream.go
 	tr := &http.Transport{
 		Proxy:                 nil, // never an environment proxy: the backend is the destination
 		DialContext:           dial,
 		MaxIdleConns:          0, // no global limit; per host below
 		MaxIdleConnsPerHost:   k.pool.MaxIdleConnsPerHost,
-		IdleConnTimeout:       k.pool.IdleConnTimeout,
+		IdleConnTimeout:       poolIdleTimeout(k.pool),
 		TLSHandshakeTimeout:   k.pool.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: k.timeout,
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     false,
+		Protocols:             upstreamProtocols(k), // http2.go
 	}
 	if !k.https {
 		return tr, nil
@@ -188,7 +192,19 @@ func newBackend(target *url.URL, tr http.RoundTripper, logger *slog.Logger) *bac
 // upstreamError answers a failed upstream exchange, the one place that maps
 // transport errors to statuses: timeouts 504, a client that went away 499
 // (logged only, nothing is written), anything else 503.
+//
+// Two failures are not the upstream's: a request body that broke (short,
+// malformed, or idle past the listener's bodyIdleTimeout: 400 or 408,
+// body.go), and a request past the listener's maxRequestDuration (408).
 func upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if o, ok := clientFault(r); ok {
+		answerClientFault(w, r, o)
+		return
+	}
+	if durationExceeded(r.Context()) {
+		answerClientFault(w, r, outcome{status: http.StatusRequestTimeout, body: bodyDurationTimeout, reason: "request duration limit"})
+		return
+	}
 	status := classifyUpstreamError(r.Context(), err)
 	if rec, ok := w.(*recorder); ok {
 		rec.upstreamErr = err

@@ -119,6 +119,10 @@ func EveryResourceHasAStatus(t *testing.T, cases []Case) {
 	}
 }
 
+// clusterScoped are the kinds of the inputs whose objects have no
+// namespace.
+var clusterScoped = map[string]bool{"GatewayClass": true, "Namespace": true}
+
 // Documents lists the resources of a file or a folder's YAML files as
 // their documents name them: a vendor document by its apiVersion, kind,
 // namespace and name; a native document by its listeners and routes.
@@ -177,7 +181,10 @@ func Documents(t testing.TB, path string) []model.Ref {
 				// A TSB gateway's namespace is its workloads'.
 				ns = doc.Spec.WorkloadSelector.Namespace
 			}
-			if ns == "" {
+			switch {
+			case clusterScoped[doc.Kind]:
+				ns = ""
+			case ns == "":
 				ns = model.DefaultNamespace
 			}
 			add(model.Ref{APIVersion: doc.APIVersion, Kind: doc.Kind, Namespace: ns, Name: doc.Metadata.Name})

@@ -35,10 +35,12 @@ import (
 // client CIDRs, header values, claims, scopes, the provider through its
 // issuer) is translated exactly, up to maxTerms model rules.
 //
-// A part jwtgate cannot evaluate (cel, clientIPGeoLocations,
-// clientCert, a RegularExpression path...) fails closed: an Allow rule
-// holding one never matches (the policy allows less); in a Deny rule it
-// is left out, so that the rule matches more (the policy denies more).
+// A rule's cel is a CEL condition jwtgate evaluates (cel.go). A part
+// jwtgate cannot evaluate (a cel reading an attribute jwtgate does not
+// provide, clientIPGeoLocations, clientCert, a RegularExpression
+// path...) fails closed: an Allow rule holding one never matches (the
+// policy allows less); in a Deny rule it is left out, so that the rule
+// matches more (the policy denies more).
 //
 // A route gets the authorization of one policy, the most specific
 // (target.go), so nothing depends on how the model combines policies,
@@ -102,16 +104,16 @@ func (t *translator) authorization(d *document, k *keys) *authz {
 		f, unsupported := t.ruleFactors(d, i, r, k)
 		if r.Principal != nil && r.Principal.JWT != nil && k != nil {
 			if _, ok := k.issuers[r.Principal.JWT.Provider]; !ok {
-				d.warnf(strictyaml.Index("spec.authorization.rules", i)+".principal.jwt.provider",
+				d.Warnf(strictyaml.Index("spec.authorization.rules", i)+".principal.jwt.provider",
 					"%q is not one of this policy's JWT providers: no token of it is ever verified, so the rule never matches", r.Principal.JWT.Provider)
 			}
 		}
 		for _, u := range unsupported {
 			path, why, _ := strings.Cut(u, ": ")
 			if r.Action == "Allow" {
-				d.narrowed(path, "%s: this Allow rule never matches, so the policy allows less", why)
+				d.NotServed(path, "%s: this Allow rule never matches, so the policy allows less", why)
 			} else {
-				d.narrowed(path, "%s: this Deny rule is applied without it, so it matches more and the policy denies more", why)
+				d.NotServed(path, "%s: this Deny rule is applied without it, so it matches more and the policy denies more", why)
 			}
 		}
 		if len(unsupported) > 0 && r.Action == "Allow" {
@@ -269,16 +271,16 @@ func (t *translator) policies(d *document, z *authz, tg *target, name string, ro
 	w := z.write(fm)
 	var out []model.Policy
 	for _, pt := range w.parts {
-		origin, base := d.piece("policies", "spec.authorization")
-		d.rename(base+".name", "metadata.name")
-		d.rename(base+".routes", tg.path)
-		d.rename(base+".action", "spec.authorization")
+		origin, base := d.Piece("policies", "spec.authorization")
+		d.Rename(base+".name", "metadata.name")
+		d.Rename(base+".routes", tg.path)
+		d.Rename(base+".action", "spec.authorization")
 		for j, i := range pt.from {
 			mp := strictyaml.Index(base+".rules", j)
 			if i < 0 {
-				d.rename(mp, "spec.authorization.defaultAction")
+				d.Rename(mp, "spec.authorization.defaultAction")
 			} else {
-				d.rename(mp, strictyaml.Index("spec.authorization.rules", i))
+				d.Rename(mp, strictyaml.Index("spec.authorization.rules", i))
 			}
 		}
 		out = append(out, model.Policy{
@@ -292,7 +294,7 @@ func (t *translator) policies(d *document, z *authz, tg *target, name string, ro
 		if w.parts[0].action == model.ActionDeny {
 			what = "denies every request"
 		}
-		d.narrowed("spec.authorization.rules", "the rules make more than %d model rules once their order is written out: the policy %s on %s, failing closed", maxTerms, what, tg.describe())
+		d.NotServed("spec.authorization.rules", "the rules make more than %d model rules once their order is written out: the policy %s on %s, failing closed", maxTerms, what, tg.describe())
 	}
 	return out
 }
@@ -300,8 +302,8 @@ func (t *translator) policies(d *document, z *authz, tg *target, name string, ro
 // denyAll is the model policy name that denies every request on routes,
 // because of what the policy asks at spec.KEY and jwtgate cannot do.
 func (t *translator) denyAll(d *document, tg *target, name string, routes []string, key string) model.Policy {
-	origin, base := d.piece("policies", "spec."+key)
-	d.rename(base+".routes", tg.path)
+	origin, base := d.Piece("policies", "spec."+key)
+	d.Rename(base+".routes", tg.path)
 	return model.Policy{Name: name, Action: model.ActionDeny, Routes: slices.Clone(routes),
 		Rules: []model.Rule{{Name: key}}, Origin: origin}
 }

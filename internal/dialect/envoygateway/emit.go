@@ -23,7 +23,7 @@ var accessChecks = []struct{ key, what string }{
 // order, and writes its providers, JWT policies and policies.
 func (t *translator) emit() {
 	for _, d := range t.s.docs {
-		if d.hasErrors {
+		if d.HasErrors {
 			continue
 		}
 		d.reportLost()
@@ -37,14 +37,14 @@ func (t *translator) emit() {
 			case len(tg.over) > 0:
 				shadowed = append(shadowed, fmt.Sprintf("not applied to %s: every route it reaches has a more specific policy (%s), which Envoy Gateway applies instead (Overridden)", tg.describe(), strings.Join(tg.over, ", ")))
 			default:
-				d.warnf(tg.path, "%s has no route: the policy applies to nothing there", tg.describe())
+				d.Warnf(tg.path, "%s has no route: the policy applies to nothing there", tg.describe())
 			}
 		}
 		for _, msg := range shadowed {
 			if len(live) == 0 {
-				d.note(model.ReasonConflicted, "%s", msg)
+				d.Note(model.ReasonConflicted, "%s", msg)
 			} else {
-				d.warnf("spec", "%s", msg)
+				d.Warnf("spec", "%s", msg)
 			}
 		}
 		if len(live) > 0 {
@@ -70,17 +70,17 @@ func (t *translator) translate(d *document, live []*target) {
 	}
 	var denied []string
 	for _, c := range accessChecks {
-		if d.has("spec." + c.key) {
+		if d.Has("spec." + c.key) {
 			denied = append(denied, c.key)
-			d.note(model.ReasonUnsupported, "spec.%s: %s is not supported by jwtgate: every request on the policy's routes is denied (403), failing closed", c.key, c.what)
-			d.warnf("spec."+c.key, "%s is not supported by jwtgate: every request on the policy's routes is denied", c.what)
+			d.Note(model.ReasonUnsupported, "spec.%s: %s is not supported by jwtgate: every request on the policy's routes is denied (403), failing closed", c.key, c.what)
+			d.Warnf("spec."+c.key, "%s is not supported by jwtgate: every request on the policy's routes is denied", c.what)
 		}
 	}
-	if d.has("spec.cors") {
-		d.narrowed("spec.cors", "not served: jwtgate adds no CORS headers and answers no preflight itself, so browsers refuse the cross-origin requests it would allow")
+	if d.Has("spec.cors") {
+		d.NotServed("spec.cors", "not served: jwtgate adds no CORS headers and answers no preflight itself, so browsers refuse the cross-origin requests it would allow")
 	}
 	if mt := spec.MergeType; mt != nil {
-		d.narrowed("spec.mergeType", "%s is not supported: where this policy replaces a Gateway's or listener's, that one is enforced too (a request must pass both, and its JWT requirement applies if this policy has none), failing closed", *mt)
+		d.NotServed("spec.mergeType", "%s is not supported: where this policy replaces a Gateway's or listener's, that one is enforced too (a request must pass both, and its JWT requirement applies if this policy has none), failing closed", *mt)
 	}
 	for _, tg := range live {
 		if len(tg.routes) > 0 {
@@ -122,9 +122,9 @@ func (t *translator) translate(d *document, live []*target) {
 
 // jwtPolicy is the JWT policy of d on routes.
 func (t *translator) jwtPolicy(d *document, tg *target, name string, routes []string, k *keys) model.JWTPolicy {
-	origin, base := d.piece("jwtPolicies", "spec.jwt")
-	d.rename(base+".name", "metadata.name")
-	d.rename(base+".routes", tg.path)
-	d.rename(base+".requirement", "spec.jwt")
+	origin, base := d.Piece("jwtPolicies", "spec.jwt")
+	d.Rename(base+".name", "metadata.name")
+	d.Rename(base+".routes", tg.path)
+	d.Rename(base+".requirement", "spec.jwt")
 	return model.JWTPolicy{Name: name, Routes: slices.Clone(routes), Requirement: requirement(d.obj.Spec.JWT, k), Origin: origin}
 }

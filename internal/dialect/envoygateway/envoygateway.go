@@ -30,9 +30,7 @@ package envoygateway
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -74,21 +72,10 @@ type session struct {
 
 // document is one SecurityPolicy, decoded.
 type document struct {
-	file   string
-	ref    model.Ref
-	line   int // of the document's first key
-	obj    object
-	lines  strictyaml.Lines
-	layout *strictyaml.Document
+	dialect.Doc
+	obj object
 	// created is metadata.creationTimestamp; zero when absent.
 	created time.Time
-
-	issues model.Issues
-	// hasErrors is set by the first error: the document is refused, and
-	// translating it would only repeat its errors.
-	hasErrors bool
-	notes     []note
-	pieces    int // model pieces made, for their Locator bases
 
 	targets []*target // resolved by Finish
 }
@@ -99,186 +86,43 @@ type note = dialect.NoteDraft
 // Decode reads one document and checks what can be checked without the
 // others.
 func (s *session) Decode(in dialect.Document) dialect.Result {
-	d := &document{file: in.File}
+	d := &document{}
 	if in.Node != nil {
-		d.line = in.Node.Line
+		d.Line = in.Node.Line
 	}
 	if in.Kind != KindSecurityPolicy {
 		// Only reachable when the loader's table lists a kind this
 		// package does not know.
-		is := model.Issue{Severity: model.Error, Origin: model.Origin{File: in.File, Line: d.line},
+		is := model.Issue{Severity: model.Error, Origin: model.Origin{File: in.File, Line: d.Line},
 			Msg: fmt.Sprintf("envoygateway: kind %q is not read by this dialect", in.Kind)}
 		return dialect.Result{Issues: model.Issues{is}}
 	}
 	dec := strictyaml.NewDecoder()
 	dec.Decode(in.Node, "", &d.obj)
-	d.lines = dec.Lines
-	d.layout = &strictyaml.Document{Lines: dec.Lines, Renames: map[string]string{}, Invalid: dec.Invalid}
 	m := &d.obj.Metadata
-	d.ref = model.Ref{APIVersion: in.APIVersion, Kind: in.Kind, Namespace: m.Namespace, Name: m.Name}
-	if d.ref.Namespace == "" {
-		d.ref.Namespace = model.DefaultNamespace
-	}
+	d.Begin(in, dec, m.Namespace, m.Name)
 	for _, p := range dec.Problems {
-		if key, ok := unknownField(p.Msg); ok && strictyaml.HasPrefix(p.Path, "metadata") {
-			d.add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
+		if key, ok := dialect.UnknownField(p.Msg); ok && strictyaml.HasPrefix(p.Path, "metadata") {
+			d.Add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
 			continue
 		}
 		// An unknown key in a security resource may be a misspelt field
 		// whose absence would grant more: refused.
-		d.add(model.Error, p.Path, p.Line, "%s", p.Msg)
+		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
 	}
-	d.metadata()
+	d.created = d.CheckMetadata(m.Name, m.Namespace, m.CreationTimestamp)
 	d.checkTargets()
 	d.checkJWT()
 	d.checkAuthorization()
 	for _, o := range s.docs {
-		if o.ref.Namespace == d.ref.Namespace && o.ref.Name == d.ref.Name && d.ref.Name != "" {
-			d.errorf("metadata.name", "%s is defined already at %s:%d", d.ref, o.file, o.line)
+		if o.Ref.Namespace == d.Ref.Namespace && o.Ref.Name == d.Ref.Name && d.Ref.Name != "" {
+			d.Errorf("metadata.name", "%s is defined already at %s:%d", d.Ref, o.File, o.Line)
 			break
 		}
 	}
 	s.docs = append(s.docs, d)
-	res := dialect.Result{
-		Resources: []model.Origin{{Ref: d.ref, File: d.file, Line: d.line}},
-		Issues:    d.issues,
-	}
-	d.issues = nil
-	return res
+	return d.Result()
 }
-
-var unknownFieldRE = regexp.MustCompile(`^unknown field (".*")$`)
-
-// unknownField reads the key out of the decoder's unknown field message.
-func unknownField(msg string) (string, bool) {
-	m := unknownFieldRE.FindStringSubmatch(msg)
-	if m == nil {
-		return "", false
-	}
-	key, err := strconv.Unquote(m[1])
-	return key, err == nil
-}
-
-// nameRE is a Kubernetes object name (a DNS subdomain, RFC 1123);
-// labelRE a namespace (a DNS label).
-var (
-	nameRE  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	labelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-)
-
-// metadata checks the name, namespace and creation timestamp.
-func (d *document) metadata() {
-	m := &d.obj.Metadata
-	switch {
-	case m.Name == "":
-		if !d.reported("metadata.name") {
-			d.errorf("metadata", "missing required field %q", "name")
-		}
-	case len(m.Name) > 253 || !nameRE.MatchString(m.Name):
-		d.errorf("metadata.name", "invalid name %q: want a lower-case DNS subdomain (RFC 1123)", m.Name)
-	}
-	if ns := m.Namespace; ns != "" && (len(ns) > 63 || !labelRE.MatchString(ns)) {
-		d.errorf("metadata.namespace", "invalid namespace %q: want a lower-case DNS label (RFC 1123)", ns)
-	}
-	if ts := m.CreationTimestamp; ts != "" {
-		t, err := time.Parse(time.RFC3339, ts)
-		if err != nil {
-			d.errorf("metadata.creationTimestamp", "invalid timestamp %q: want RFC 3339, such as 2024-05-01T12:00:00Z", ts)
-		}
-		d.created = t
-	}
-}
-
-// has reports whether the document sets path to something other than
-// null.
-func (d *document) has(path string) bool {
-	_, ok := d.lines[path]
-	return ok
-}
-
-// reported reports whether the value at path (or an ancestor) could not
-// be decoded, and so was reported already.
-func (d *document) reported(path string) bool { return d.layout.Reported(path) }
-
-// add records an issue at the document path, on line; an issue already
-// recorded (a rule read for two targets) is not recorded again.
-func (d *document) add(sev model.Severity, path string, line int, format string, args ...any) {
-	is := model.Issue{
-		Severity: sev,
-		Origin:   model.Origin{Ref: d.ref, File: d.file, Line: line},
-		Field:    path,
-		Msg:      fmt.Sprintf(format, args...),
-	}
-	for _, o := range d.issues {
-		if o.Severity == is.Severity && o.Field == is.Field && o.Msg == is.Msg {
-			return
-		}
-	}
-	d.hasErrors = d.hasErrors || sev == model.Error
-	d.issues = append(d.issues, is)
-}
-
-// errorf records an error at the document path, unless the decoder
-// reported its value already. Errors are what Envoy Gateway (or its
-// API server) refuses, and what jwtgate cannot serve without granting
-// more: the configuration is not served.
-func (d *document) errorf(path, format string, args ...any) {
-	if !d.reported(path) {
-		d.add(model.Error, path, d.lines.Find(path), format, args...)
-	}
-}
-
-// warnf records a warning at the document path, unless the decoder
-// reported its value already.
-func (d *document) warnf(path, format string, args ...any) {
-	if !d.reported(path) {
-		d.add(model.Warning, path, d.lines.Find(path), format, args...)
-	}
-}
-
-// note records a status for the document.
-func (d *document) note(reason, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if !slices.Contains(d.notes, note{Reason: reason, Message: msg}) {
-		d.notes = append(d.notes, note{Reason: reason, Message: msg})
-	}
-}
-
-// noted reports a problem at path with a warning, and a note of reason
-// whose message starts with the path.
-func (d *document) noted(reason, path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	d.warnf(path, "%s", msg)
-	d.note(reason, "%s: %s", path, msg)
-}
-
-// narrowed reports a part that jwtgate cannot enforce as written and
-// translated failing closed: a warning at it, and PartiallyAccepted.
-func (d *document) narrowed(path, format string, args ...any) {
-	d.noted(model.ReasonPartiallyAccepted, path, format, args...)
-}
-
-// status joins the document's notes into one model.Note (see
-// dialect.JoinNotes); nil when there are none.
-func (d *document) status() *model.Note { return dialect.JoinNotes(d.ref, d.notes) }
-
-// piece returns the origin of a model piece made from the document at
-// docPath, with the Locator base its field paths are renamed from.
-func (d *document) piece(kind, docPath string) (model.Origin, string) {
-	base := d.layout.Piece(kind, d.pieces, docPath)
-	d.pieces++
-	return model.Origin{
-		Ref: d.ref, File: d.file, Path: docPath, Line: d.lines.Find(docPath),
-		Loc: strictyaml.Locator{Doc: d.layout, Base: base},
-	}, base
-}
-
-// rename records that the model field path from came from the document
-// path to.
-func (d *document) rename(from, to string) { d.layout.Renames[from] = to }
-
-// name is "NAMESPACE/NAME", the model name of what the document becomes.
-func (d *document) name() string { return d.ref.Namespace + "/" + d.ref.Name }
 
 // Finish resolves every policy's targets, translates what applies, and
 // returns the model pieces with every issue and status found since
@@ -293,9 +137,9 @@ func (s *session) Finish() dialect.Result {
 	t.assign(docs)
 	t.emit()
 	for _, d := range s.docs {
-		res.Issues = append(res.Issues, d.issues...)
-		d.issues = nil
-		if n := d.status(); n != nil {
+		res.Issues = append(res.Issues, d.Issues...)
+		d.Issues = nil
+		if n := d.Status(); n != nil {
 			res.Notes = append(res.Notes, *n)
 		}
 	}
@@ -316,5 +160,5 @@ func older(a, b *document) int {
 	case !ta.Equal(tb):
 		return ta.Compare(tb)
 	}
-	return strings.Compare(a.name(), b.name())
+	return strings.Compare(a.Name(), b.Name())
 }

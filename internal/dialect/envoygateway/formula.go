@@ -30,8 +30,12 @@ const (
 	litClaim
 	// litHeader: the header name has one of values.
 	litHeader
-	// litIssuer: the verified token's issuer is values[0].
+	// litIssuer: the verified token's issuer is values[0] (negated: is
+	// none of values, or there is no verified token).
 	litIssuer
+	// litCEL: the CEL expression values[0] is true, the verified
+	// token's claims being under the key name (model.CondCEL).
+	litCEL
 )
 
 // lit is one literal.
@@ -131,6 +135,8 @@ func (t term) rule() (r model.Rule, sat bool) {
 				c.Kind = model.CondHeader
 			case litIssuer:
 				c.Kind, c.Name = model.CondIssuer, ""
+			case litCEL:
+				c.Kind = model.CondCEL
 			}
 			if l.neg {
 				c.NotValues = l.values

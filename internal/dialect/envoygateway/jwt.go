@@ -30,15 +30,15 @@ func (d *document) checkJWT() {
 	}
 	const jp = "spec.jwt"
 	if j.Optional != nil && *j.Optional && j.FailOpen != nil && *j.FailOpen {
-		d.errorf(jp+".failOpen", "failOpen cannot be combined with optional")
+		d.Errorf(jp+".failOpen", "failOpen cannot be combined with optional")
 	}
 	switch n := len(j.Providers); {
 	case n == 0:
-		if !d.reported(jp + ".providers") {
-			d.errorf(jp, "give at least one provider")
+		if !d.Reported(jp + ".providers") {
+			d.Errorf(jp, "give at least one provider")
 		}
 	case n > 16:
-		d.errorf(jp+".providers", "%d providers: at most 16", n)
+		d.Errorf(jp+".providers", "%d providers: at most 16", n)
 	}
 	var names []string
 	for i, p := range j.Providers {
@@ -46,44 +46,44 @@ func (d *document) checkJWT() {
 		f := func(k string) string { return strictyaml.Field(pp, k) }
 		switch {
 		case p.Name == "":
-			if !d.reported(f("name")) {
-				d.errorf(pp, "missing required field %q", "name")
+			if !d.Reported(f("name")) {
+				d.Errorf(pp, "missing required field %q", "name")
 			}
 		case len(p.Name) > 253:
-			d.errorf(f("name"), "name longer than 253 characters")
+			d.Errorf(f("name"), "name longer than 253 characters")
 		case slices.Contains(names, p.Name):
-			d.errorf(f("name"), "provider %q is defined already: names are unique", p.Name)
+			d.Errorf(f("name"), "provider %q is defined already: names are unique", p.Name)
 		}
 		names = append(names, p.Name)
 		d.checkIssuer(p.Issuer, f("issuer"))
 		switch {
 		case p.RemoteJWKS != nil && p.LocalJWKS != nil:
-			d.errorf(f("localJWKS"), "give remoteJWKS or localJWKS, not both")
+			d.Errorf(f("localJWKS"), "give remoteJWKS or localJWKS, not both")
 		case p.RemoteJWKS != nil:
 			d.checkRemote(p.RemoteJWKS, f("remoteJWKS"))
 		case p.LocalJWKS != nil:
 			d.checkLocal(p.LocalJWKS, f("localJWKS"))
 		default:
-			if !d.reported(f("remoteJWKS")) && !d.reported(f("localJWKS")) {
-				d.errorf(pp, "give remoteJWKS or localJWKS: where the keys that verify tokens are")
+			if !d.Reported(f("remoteJWKS")) && !d.Reported(f("localJWKS")) {
+				d.Errorf(pp, "give remoteJWKS or localJWKS: where the keys that verify tokens are")
 			}
 		}
 		for k, c := range p.ClaimToHeaders {
 			cp := strictyaml.Index(f("claimToHeaders"), k)
-			if c.Header == "" && !d.reported(strictyaml.Field(cp, "header")) {
-				d.errorf(cp, "missing required field %q", "header")
+			if c.Header == "" && !d.Reported(strictyaml.Field(cp, "header")) {
+				d.Errorf(cp, "missing required field %q", "header")
 			}
-			if c.Claim == "" && !d.reported(strictyaml.Field(cp, "claim")) {
-				d.errorf(cp, "missing required field %q", "claim")
+			if c.Claim == "" && !d.Reported(strictyaml.Field(cp, "claim")) {
+				d.Errorf(cp, "missing required field %q", "claim")
 			}
 		}
 		if p.RecomputeRoute != nil && *p.RecomputeRoute && len(p.ClaimToHeaders) == 0 {
-			d.errorf(f("recomputeRoute"), "recomputeRoute needs claimToHeaders")
+			d.Errorf(f("recomputeRoute"), "recomputeRoute needs claimToHeaders")
 		}
 		if e := p.ExtractFrom; e != nil {
 			for k, h := range e.Headers {
 				if h.Name == "" {
-					d.errorf(strictyaml.Index(f("extractFrom.headers"), k), "missing required field %q", "name")
+					d.Errorf(strictyaml.Index(f("extractFrom.headers"), k), "missing required field %q", "name")
 				}
 			}
 		}
@@ -95,14 +95,14 @@ func (d *document) checkJWT() {
 func (d *document) checkIssuer(iss, path string) {
 	switch {
 	case len(iss) > 253:
-		d.errorf(path, "issuer longer than 253 characters")
+		d.Errorf(path, "issuer longer than 253 characters")
 	case strings.Contains(iss, ":"):
 		if _, err := url.ParseRequestURI(iss); err != nil {
-			d.errorf(path, "invalid issuer %q: with ':' it must be a URI", iss)
+			d.Errorf(path, "invalid issuer %q: with ':' it must be a URI", iss)
 		}
 	case strings.Contains(iss, "@"):
 		if _, err := mail.ParseAddress(iss); err != nil {
-			d.errorf(path, "invalid issuer %q: with '@' it must be an e-mail address", iss)
+			d.Errorf(path, "invalid issuer %q: with '@' it must be an e-mail address", iss)
 		}
 	}
 }
@@ -111,14 +111,14 @@ func (d *document) checkIssuer(iss, path string) {
 func (d *document) checkRemote(r *remoteJWKS, p string) {
 	f := func(k string) string { return strictyaml.Field(p, k) }
 	if r.URI == "" {
-		if !d.reported(f("uri")) {
-			d.errorf(p, "missing required field %q", "uri")
+		if !d.Reported(f("uri")) {
+			d.Errorf(p, "missing required field %q", "uri")
 		}
 	} else if u, err := url.Parse(r.URI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		d.errorf(f("uri"), "invalid URI %q: want http:// or https:// with a host", r.URI)
+		d.Errorf(f("uri"), "invalid URI %q: want http:// or https:// with a host", r.URI)
 	}
-	if d.has(f("backendRef")) {
-		d.errorf(f("backendRef"), "backendRef is not allowed here: use backendRefs")
+	if d.Has(f("backendRef")) {
+		d.Errorf(f("backendRef"), "backendRef is not allowed here: use backendRefs")
 	}
 }
 
@@ -131,22 +131,22 @@ func (d *document) checkLocal(l *localJWKS, p string) {
 	}
 	switch typ {
 	case "Inline":
-		if l.Inline == nil && !d.reported(f("inline")) {
-			d.errorf(p, "type Inline needs inline: the JWKS document")
+		if l.Inline == nil && !d.Reported(f("inline")) {
+			d.Errorf(p, "type Inline needs inline: the JWKS document")
 		}
 	case "ValueRef":
 		switch r := l.ValueRef; {
 		case r == nil:
-			if !d.reported(f("valueRef")) {
-				d.errorf(p, "type ValueRef needs valueRef: the ConfigMap holding the JWKS")
+			if !d.Reported(f("valueRef")) {
+				d.Errorf(p, "type ValueRef needs valueRef: the ConfigMap holding the JWKS")
 			}
 		case r.Kind != "ConfigMap" || r.Group != "":
-			d.errorf(f("valueRef"), "valueRef names a %q of group %q: want a ConfigMap (group \"\")", r.Kind, r.Group)
+			d.Errorf(f("valueRef"), "valueRef names a %q of group %q: want a ConfigMap (group \"\")", r.Kind, r.Group)
 		case r.Name == "":
-			d.errorf(f("valueRef"), "missing required field %q", "name")
+			d.Errorf(f("valueRef"), "missing required field %q", "name")
 		}
 	default:
-		d.errorf(f("type"), "invalid type %q (want Inline or ValueRef)", typ)
+		d.Errorf(f("type"), "invalid type %q (want Inline or ValueRef)", typ)
 	}
 }
 
@@ -171,29 +171,29 @@ func (t *translator) providers(d *document) *keys {
 	for i, p := range d.obj.Spec.JWT.Providers {
 		pp := strictyaml.Index("spec.jwt.providers", i)
 		f := func(s string) string { return strictyaml.Field(pp, s) }
-		origin, base := d.piece("providers", pp)
+		origin, base := d.Piece("providers", pp)
 		mp := model.Provider{
-			Name: d.name() + "/" + p.Name, Issuer: p.Issuer, Audiences: p.Audiences,
+			Name: d.Name() + "/" + p.Name, Issuer: p.Issuer, Audiences: p.Audiences,
 			ForwardToken: true, ClockSkew: model.DefaultClockSkew, MaxTokenBytes: model.DefaultMaxTokenBytes,
 			Origin: origin,
 		}
-		d.rename(base+".name", f("name"))
-		d.rename(base+".from", f("extractFrom"))
-		d.rename(base+".claimsToHeaders", f("claimToHeaders"))
+		d.Rename(base+".name", f("name"))
+		d.Rename(base+".from", f("extractFrom"))
+		d.Rename(base+".claimsToHeaders", f("claimToHeaders"))
 		for _, c := range p.ClaimToHeaders {
 			mp.ClaimsToHeaders = append(mp.ClaimsToHeaders, model.ClaimToHeader{Claim: c.Claim, Header: c.Header})
 			k.outputs = append(k.outputs, textproto.CanonicalMIMEHeaderKey(c.Header))
 		}
 		if p.RecomputeRoute != nil && *p.RecomputeRoute {
-			d.warnf(f("recomputeRoute"), "accepted, but the route is not chosen again once the claims are in headers: jwtgate chooses the route before authentication")
+			d.Warnf(f("recomputeRoute"), "accepted, but the route is not chosen again once the claims are in headers: jwtgate chooses the route before authentication")
 		}
 		if e := p.ExtractFrom; e != nil {
 			for j, h := range e.Headers {
 				hp := strictyaml.Index(f("extractFrom.headers"), j)
 				mf := strictyaml.Index(base+".from", len(mp.From))
-				d.rename(mf, hp)
-				d.rename(mf+".header", strictyaml.Field(hp, "name"))
-				d.rename(mf+".prefix", strictyaml.Field(hp, "valuePrefix"))
+				d.Rename(mf, hp)
+				d.Rename(mf+".header", strictyaml.Field(hp, "name"))
+				d.Rename(mf+".prefix", strictyaml.Field(hp, "valuePrefix"))
 				prefix := ""
 				if h.ValuePrefix != nil {
 					prefix = *h.ValuePrefix
@@ -201,11 +201,11 @@ func (t *translator) providers(d *document) *keys {
 				mp.From = append(mp.From, model.TokenSource{Header: h.Name, Prefix: prefix})
 			}
 			for j, q := range e.Params {
-				d.rename(strictyaml.Index(base+".from", len(mp.From)), strictyaml.Index(f("extractFrom.params"), j))
+				d.Rename(strictyaml.Index(base+".from", len(mp.From)), strictyaml.Index(f("extractFrom.params"), j))
 				mp.From = append(mp.From, model.TokenSource{Query: q})
 			}
 			for j, c := range e.Cookies {
-				d.rename(strictyaml.Index(base+".from", len(mp.From)), strictyaml.Index(f("extractFrom.cookies"), j))
+				d.Rename(strictyaml.Index(base+".from", len(mp.From)), strictyaml.Index(f("extractFrom.cookies"), j))
 				mp.From = append(mp.From, model.TokenSource{Cookie: c})
 			}
 		}
@@ -233,17 +233,17 @@ func (t *translator) remoteKeys(d *document, r *remoteJWKS, p, base string, out 
 	}
 	out.JWKS.Timeout = defaultJWKSTimeout
 	out.JWKS.RefetchInterval = model.DefaultJWKSRefetchInterval
-	d.rename(base+".jwks", p)
-	d.rename(base+".jwks.uri", f("uri"))
-	d.rename(base+".jwks.cacheDuration", f("cacheDuration"))
-	if d.has(f("backendRefs")) {
-		d.narrowed(f("backendRefs"), "not used: jwtgate fetches the uri itself (its host through DNS, with the system's trust roots), not through these backends")
+	d.Rename(base+".jwks", p)
+	d.Rename(base+".jwks.uri", f("uri"))
+	d.Rename(base+".jwks.cacheDuration", f("cacheDuration"))
+	if d.Has(f("backendRefs")) {
+		d.NotServed(f("backendRefs"), "not used: jwtgate fetches the uri itself (its host through DNS, with the system's trust roots), not through these backends")
 	}
-	if d.has(f("backendSettings")) {
-		d.narrowed(f("backendSettings"), "not applied: jwtgate fetches with its own timeout and retries")
+	if d.Has(f("backendSettings")) {
+		d.NotServed(f("backendSettings"), "not applied: jwtgate fetches with its own timeout and retries")
 	}
-	if d.has(f("failedRefetchDuration")) {
-		d.narrowed(f("failedRefetchDuration"), "not applied: jwtgate retries a failed fetch on its own schedule")
+	if d.Has(f("failedRefetchDuration")) {
+		d.NotServed(f("failedRefetchDuration"), "not applied: jwtgate retries a failed fetch on its own schedule")
 	}
 	return true
 }
@@ -253,34 +253,34 @@ func (t *translator) remoteKeys(d *document, r *remoteJWKS, p, base string, out 
 func (t *translator) localKeys(d *document, l *localJWKS, p, base string, out *model.Provider) bool {
 	if l.ValueRef == nil || (l.Type != nil && *l.Type == "Inline") {
 		out.JWKS.Inline = strings.TrimSpace(*l.Inline)
-		d.rename(base+".jwks", p)
-		d.rename(base+".jwks.inline", strictyaml.Field(p, "inline"))
+		d.Rename(base+".jwks", p)
+		d.Rename(base+".jwks.inline", strictyaml.Field(p, "inline"))
 		return true
 	}
 	rp := strictyaml.Field(p, "valueRef")
-	ns, name := d.ref.Namespace, l.ValueRef.Name
+	ns, name := d.Ref.Namespace, l.ValueRef.Name
 	cm := t.s.kube.ConfigMap(ns, name)
 	if cm == nil {
-		d.errorf(rp, "ConfigMap %s/%s not found: the provider has no keys (add the ConfigMap to the files)", ns, name)
+		d.Errorf(rp, "ConfigMap %s/%s not found: the provider has no keys (add the ConfigMap to the files)", ns, name)
 		return false
 	}
 	v, ok := cm.Data[jwksConfigMapKey]
 	if !ok {
 		switch len(cm.Data) {
 		case 0:
-			d.errorf(rp, "ConfigMap %s/%s holds no data: the provider has no keys", ns, name)
+			d.Errorf(rp, "ConfigMap %s/%s holds no data: the provider has no keys", ns, name)
 			return false
 		case 1:
 			for _, only := range cm.Data {
 				v = only
 			}
 		default:
-			d.errorf(rp, "ConfigMap %s/%s has no key %q and several others: Envoy Gateway would read any one of them; name the key %q", ns, name, jwksConfigMapKey, jwksConfigMapKey)
+			d.Errorf(rp, "ConfigMap %s/%s has no key %q and several others: Envoy Gateway would read any one of them; name the key %q", ns, name, jwksConfigMapKey, jwksConfigMapKey)
 			return false
 		}
 	}
 	out.JWKS.Inline = strings.TrimSpace(v)
-	d.rename(base+".jwks", rp)
+	d.Rename(base+".jwks", rp)
 	return true
 }
 

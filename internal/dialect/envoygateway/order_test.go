@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"cel.dev/cel-go/common/types"
 	"go.yaml.in/yaml/v3"
 
 	"jwtgate.dev/jwtgate/internal/authz"
@@ -210,10 +211,31 @@ var orderCases = []struct {
       - action: Deny
         principal: {jwt: {provider: c, claims: [{name: team, values: [dev]}]}}
 `, want: map[req]bool{{"GET", "/", "10.1.2.3", "a-dev", ""}: true}},
+	{name: "cel over the request and each provider's claims", exact: true, rules: `    rules:
+      - action: Deny
+        cel: "metadata.filter_metadata['envoy.filters.http.jwt_authn']['b']['team'] == 'dev' && request.method == 'DELETE'"
+      - action: Allow
+        cel: "'read' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['a']['scope'] || request.url_path.startsWith('/api/')"
+        principal: {clientCIDRs: [10.0.0.0/8, "2001:db8::/32"]}
+      - action: Deny
+        cel: "!has(metadata.filter_metadata['envoy.filters.http.jwt_authn'].a) && request.headers['x-canary'] == '1'"
+      - action: Allow
+        cel: "metadata.filter_metadata['envoy.filters.http.jwt_authn'].exists(p, p == 'b') || source.address.startsWith('192.168.')"
+`, want: map[req]bool{
+		{"GET", "/", "10.1.2.3", "a-dev", ""}:          true,  // scope read, split
+		{"GET", "/", "10.1.2.3", "a-ops", ""}:          false, // scp, not scope
+		{"GET", "/api/items", "10.1.2.3", "", ""}:      true,  // the path
+		{"DELETE", "/", "10.1.2.3", "b-dev", ""}:       false, // b's team dev
+		{"GET", "/", "192.168.1.1", "b-dev", "1"}:      false, // no claims under a, canary 1
+		{"GET", "/", "192.168.1.1", "a-none", "1"}:     true,  // claims under a
+		{"POST", "/", "2001:db8::1", "b-dev", ""}:      true,  // claims under b
+		{"POST", "/admin", "2001:db8::1", "a-dev", ""}: true,  // scope read
+		{"POST", "/admin", "2001:db8::1", "a-ops", ""}: false,
+	}},
 	{name: "what jwtgate cannot evaluate fails closed", rules: `    defaultAction: Allow
     rules:
       - action: Allow
-        cel: request.headers['x-vip'] == 'yes'
+        cel: xds.route_name == 'all' || request.headers['x-vip'] == 'yes'
         principal: {clientCIDRs: [192.168.0.0/16]}
       - action: Deny
         operation: {methods: [DELETE]}
@@ -305,6 +327,7 @@ func allowed(eng *authz.Engine, r req) bool {
 // refRule is a rule as the reference evaluator reads it.
 type refRule struct {
 	Action    string
+	CEL       string `yaml:"cel"`
 	Operation *struct {
 		Methods []string
 		Path    *struct {
@@ -355,6 +378,9 @@ func (a refAuthz) allowed(r req) bool {
 }
 
 func (rl refRule) matches(r req) bool {
+	if rl.CEL != "" && !celMatches(rl.CEL, r) {
+		return false
+	}
 	if o := rl.Operation; o != nil {
 		if len(o.Methods) > 0 && !slices.Contains(o.Methods, r.method) {
 			return false
@@ -413,6 +439,54 @@ func (rl refRule) matches(r req) bool {
 		}
 	}
 	return true
+}
+
+// celMatches evaluates a rule's cel with cel-go on its own, over plain
+// maps holding Envoy Gateway's attributes: the verified token's claims
+// under its provider's name (a or b, from the issuer), scope split into
+// a list; an error or a result that is not true is no match.
+func celMatches(expr string, r req) bool {
+	env, err := model.CELEnv()
+	if err != nil {
+		panic(err)
+	}
+	a, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		panic(iss.Err())
+	}
+	prg, err := env.Program(a)
+	if err != nil {
+		panic(err)
+	}
+	headers := map[string]any{}
+	if r.canary != "" {
+		headers["x-canary"] = r.canary
+	}
+	jwt := map[string]any{}
+	if claims := tokens[r.token]; claims != nil {
+		payload := map[string]any{}
+		for k, v := range claims {
+			payload[k] = v
+		}
+		if s, ok := payload["scope"].(string); ok {
+			var words []any
+			for _, w := range strings.Fields(s) {
+				words = append(words, w)
+			}
+			payload["scope"] = words
+		}
+		jwt[strings.TrimSuffix(claims["iss"].(string), ".example")] = payload
+	}
+	filters := map[string]any{}
+	if len(jwt) > 0 {
+		filters["envoy.filters.http.jwt_authn"] = jwt
+	}
+	out, _, err := prg.Eval(map[string]any{
+		"request":  map[string]any{"method": r.method, "url_path": r.path, "headers": headers},
+		"source":   map[string]any{"address": netip.AddrPortFrom(netip.MustParseAddr(r.ip), 0).String(), "port": 0},
+		"metadata": map[string]any{"filter_metadata": filters},
+	})
+	return err == nil && out == types.True
 }
 
 // lookup finds a claim by its dotted path.

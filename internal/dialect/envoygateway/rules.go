@@ -23,24 +23,27 @@ func (d *document) checkAuthorization() {
 		return
 	}
 	if da := a.DefaultAction; da != nil && *da != "Allow" && *da != "Deny" {
-		d.errorf("spec.authorization.defaultAction", "invalid defaultAction %q (want Allow or Deny)", *da)
+		d.Errorf("spec.authorization.defaultAction", "invalid defaultAction %q (want Allow or Deny)", *da)
 	}
 	for i, r := range a.Rules {
 		rp := strictyaml.Index("spec.authorization.rules", i)
 		f := func(k string) string { return strictyaml.Field(rp, k) }
 		switch {
 		case r.Action == "":
-			if !d.reported(f("action")) {
-				d.errorf(rp, "missing required field %q", "action")
+			if !d.Reported(f("action")) {
+				d.Errorf(rp, "missing required field %q", "action")
 			}
 		case r.Action != "Allow" && r.Action != "Deny":
-			d.errorf(f("action"), "invalid action %q (want Allow or Deny)", r.Action)
+			d.Errorf(f("action"), "invalid action %q (want Allow or Deny)", r.Action)
 		}
 		if r.Name != nil && (*r.Name == "" || len(*r.Name) > 253) {
-			d.errorf(f("name"), "a rule name has 1 to 253 characters")
+			d.Errorf(f("name"), "a rule name has 1 to 253 characters")
 		}
-		if r.Principal == nil && r.CEL == nil && !d.reported(f("principal")) {
-			d.errorf(rp, "give principal or cel: what the rule matches")
+		if r.Principal == nil && r.CEL == nil && !d.Reported(f("principal")) {
+			d.Errorf(rp, "give principal or cel: what the rule matches")
+		}
+		if r.CEL != nil {
+			d.checkCEL(*r.CEL, f("cel"))
 		}
 		if o := r.Operation; o != nil {
 			d.checkOperation(o, f("operation"))
@@ -52,12 +55,12 @@ func (d *document) checkAuthorization() {
 }
 
 func (d *document) checkOperation(o *operation, op string) {
-	if len(o.Methods) == 0 && o.Path == nil && !d.reported(op) {
-		d.errorf(op, "give methods or path (leave operation out to match every operation)")
+	if len(o.Methods) == 0 && o.Path == nil && !d.Reported(op) {
+		d.Errorf(op, "give methods or path (leave operation out to match every operation)")
 	}
 	for j, m := range o.Methods {
 		if !slices.Contains(httpMethods, m) {
-			d.errorf(strictyaml.Index(op+".methods", j), "invalid method %q (want one of %s)", m, strings.Join(httpMethods, ", "))
+			d.Errorf(strictyaml.Index(op+".methods", j), "invalid method %q (want one of %s)", m, strings.Join(httpMethods, ", "))
 		}
 	}
 	if p := o.Path; p != nil {
@@ -66,14 +69,14 @@ func (d *document) checkOperation(o *operation, op string) {
 		switch typ {
 		case "Exact", "PathPrefix":
 			if !strings.HasPrefix(value, "/") {
-				d.errorf(pp+".value", "invalid path %q: it starts with \"/\"", value)
+				d.Errorf(pp+".value", "invalid path %q: it starts with \"/\"", value)
 			}
 		case "RegularExpression":
 			if _, err := regexp.Compile(value); err != nil {
-				d.errorf(pp+".value", "invalid regular expression %q: %v", value, err)
+				d.Errorf(pp+".value", "invalid regular expression %q: %v", value, err)
 			}
 		default:
-			d.errorf(pp+".type", "invalid type %q (want Exact, PathPrefix or RegularExpression)", typ)
+			d.Errorf(pp+".type", "invalid type %q (want Exact, PathPrefix or RegularExpression)", typ)
 		}
 	}
 }
@@ -92,21 +95,21 @@ func pathOf(p *pathMatch) (typ, value string) {
 
 func (d *document) checkPrincipal(p *principal, pp string) {
 	f := func(k string) string { return strictyaml.Field(pp, k) }
-	if len(p.ClientCIDRs) == 0 && p.JWT == nil && len(p.Headers) == 0 && !d.has(f("clientIPGeoLocations")) && !d.has(f("clientCert")) && !d.reported(pp) {
-		d.errorf(pp, "give at least one of clientCIDRs, jwt, headers or clientIPGeoLocations")
+	if len(p.ClientCIDRs) == 0 && p.JWT == nil && len(p.Headers) == 0 && !d.Has(f("clientIPGeoLocations")) && !d.Has(f("clientCert")) && !d.Reported(pp) {
+		d.Errorf(pp, "give at least one of clientCIDRs, jwt, headers or clientIPGeoLocations")
 	}
 	for j, c := range p.ClientCIDRs {
 		if _, err := netip.ParsePrefix(c); err != nil {
-			d.errorf(strictyaml.Index(f("clientCIDRs"), j), "invalid CIDR %q: want an address block such as 192.168.1.0/24", c)
+			d.Errorf(strictyaml.Index(f("clientCIDRs"), j), "invalid CIDR %q: want an address block such as 192.168.1.0/24", c)
 		}
 	}
 	for j, h := range p.Headers {
 		hp := strictyaml.Index(f("headers"), j)
-		if h.Name == "" && !d.reported(hp+".name") {
-			d.errorf(hp, "missing required field %q", "name")
+		if h.Name == "" && !d.Reported(hp+".name") {
+			d.Errorf(hp, "missing required field %q", "name")
 		}
-		if len(h.Values) == 0 && !d.reported(hp+".values") {
-			d.errorf(hp, "give at least one value")
+		if len(h.Values) == 0 && !d.Reported(hp+".values") {
+			d.Errorf(hp, "give at least one value")
 		}
 	}
 	j := p.JWT
@@ -115,24 +118,24 @@ func (d *document) checkPrincipal(p *principal, pp string) {
 	}
 	jp := f("jwt")
 	if d.obj.Spec.JWT == nil {
-		d.errorf(jp, "principal.jwt needs JWT authentication in the same policy (spec.jwt)")
+		d.Errorf(jp, "principal.jwt needs JWT authentication in the same policy (spec.jwt)")
 	}
-	if j.Provider == "" && !d.reported(jp+".provider") {
-		d.errorf(jp, "missing required field %q", "provider")
+	if j.Provider == "" && !d.Reported(jp+".provider") {
+		d.Errorf(jp, "missing required field %q", "provider")
 	}
-	if len(j.Claims) == 0 && len(j.Scopes) == 0 && !d.reported(jp+".claims") && !d.reported(jp+".scopes") {
-		d.errorf(jp, "give claims or scopes")
+	if len(j.Claims) == 0 && len(j.Scopes) == 0 && !d.Reported(jp+".claims") && !d.Reported(jp+".scopes") {
+		d.Errorf(jp, "give claims or scopes")
 	}
 	for k, c := range j.Claims {
 		cp := strictyaml.Index(jp+".claims", k)
-		if c.Name == "" && !d.reported(cp+".name") {
-			d.errorf(cp, "missing required field %q", "name")
+		if c.Name == "" && !d.Reported(cp+".name") {
+			d.Errorf(cp, "missing required field %q", "name")
 		}
-		if len(c.Values) == 0 && !d.reported(cp+".values") {
-			d.errorf(cp, "give at least one value")
+		if len(c.Values) == 0 && !d.Reported(cp+".values") {
+			d.Errorf(cp, "give at least one value")
 		}
 		if vt := c.ValueType; vt != nil && *vt != "String" && *vt != "StringArray" {
-			d.errorf(cp+".valueType", "invalid valueType %q (want String or StringArray)", *vt)
+			d.Errorf(cp+".valueType", "invalid valueType %q (want String or StringArray)", *vt)
 		}
 	}
 }
@@ -148,7 +151,11 @@ func (t *translator) ruleFactors(d *document, i int, r authzRule, k *keys) (fact
 		unsupported = append(unsupported, path+": "+fmt.Sprintf(format, args...))
 	}
 	if r.CEL != nil {
-		no(rp+".cel", "CEL expressions are not evaluated by jwtgate")
+		if f, why := celFactor(*r.CEL, k); why != "" {
+			no(rp+".cel", "%s", why)
+		} else {
+			factors = append(factors, f)
+		}
 	}
 	if o := r.Operation; o != nil {
 		if len(o.Methods) > 0 {
@@ -176,10 +183,10 @@ func (t *translator) ruleFactors(d *document, i int, r authzRule, k *keys) (fact
 		}
 		factors = append(factors, one(lit{kind: litClient, values: blocks}))
 	}
-	if d.has(pp + ".clientIPGeoLocations") {
+	if d.Has(pp + ".clientIPGeoLocations") {
 		no(pp+".clientIPGeoLocations", "the client's location is not known to jwtgate")
 	}
-	if d.has(pp + ".clientCert") {
+	if d.Has(pp + ".clientCert") {
 		no(pp+".clientCert", "client certificates are not matched by jwtgate's SecurityPolicy translation")
 	}
 	for j, h := range p.Headers {

@@ -10,11 +10,11 @@ import (
 func (d *document) checkSelector(s targetSelector, path string) {
 	f := func(k string) string { return strictyaml.Field(path, k) }
 	if s.Group != nil && *s.Group != gatewayAPIGroup {
-		d.errorf(f("group"), "invalid group %q: targets are Gateway API resources (group %s)", *s.Group, gatewayAPIGroup)
+		d.Errorf(f("group"), "invalid group %q: targets are Gateway API resources (group %s)", *s.Group, gatewayAPIGroup)
 	}
 	if s.Kind == "" {
-		if !d.reported(f("kind")) {
-			d.errorf(path, "missing required field %q", "kind")
+		if !d.Reported(f("kind")) {
+			d.Errorf(path, "missing required field %q", "kind")
 		}
 	} else {
 		d.checkKind(s.Kind, f("kind"))
@@ -24,17 +24,17 @@ func (d *document) checkSelector(s targetSelector, path string) {
 		switch r.Operator {
 		case "In", "NotIn":
 			if len(r.Values) == 0 {
-				d.errorf(rp, "operator %s needs values", r.Operator)
+				d.Errorf(rp, "operator %s needs values", r.Operator)
 			}
 		case "Exists", "DoesNotExist":
 			if len(r.Values) > 0 {
-				d.errorf(rp+".values", "operator %s takes no values", r.Operator)
+				d.Errorf(rp+".values", "operator %s takes no values", r.Operator)
 			}
 		default:
-			d.errorf(rp+".operator", "invalid operator %q (want In, NotIn, Exists or DoesNotExist)", r.Operator)
+			d.Errorf(rp+".operator", "invalid operator %q (want In, NotIn, Exists or DoesNotExist)", r.Operator)
 		}
-		if r.Key == "" && !d.reported(rp+".key") {
-			d.errorf(rp, "missing required field %q", "key")
+		if r.Key == "" && !d.Reported(rp+".key") {
+			d.Errorf(rp, "missing required field %q", "key")
 		}
 	}
 	if ns := s.Namespaces; ns != nil && ns.From != nil {
@@ -44,9 +44,9 @@ func (d *document) checkSelector(s targetSelector, path string) {
 			// Choosing namespaces by their labels needs the Namespace
 			// objects, which jwtgate does not read; choosing none would
 			// leave the targets unprotected.
-			d.errorf(f("namespaces.from"), "from: Selector is not supported: jwtgate does not read the labels of Namespaces; use Same, or All with ReferenceGrants")
+			d.Errorf(f("namespaces.from"), "from: Selector is not supported: jwtgate does not read the labels of Namespaces; use Same, or All with ReferenceGrants")
 		default:
-			d.errorf(f("namespaces.from"), "invalid from %q (want Same, All or Selector)", *ns.From)
+			d.Errorf(f("namespaces.from"), "invalid from %q (want Same, All or Selector)", *ns.From)
 		}
 	}
 }
@@ -59,7 +59,7 @@ func (t *translator) selectTargets(d *document) {
 	for i, s := range d.obj.Spec.TargetSelectors {
 		path := strictyaml.Index("spec.targetSelectors", i)
 		if slices.Contains(unservedKinds, s.Kind) {
-			d.warnf(path, "selects nothing: jwtgate does not serve %ss", s.Kind)
+			d.Warnf(path, "selects nothing: jwtgate does not serve %ss", s.Kind)
 			continue
 		}
 		if t.view == nil {
@@ -71,12 +71,12 @@ func (t *translator) selectTargets(d *document) {
 		}
 		all := s.Namespaces != nil && s.Namespaces.From != nil && *s.Namespaces.From == "All"
 		for _, o := range objs {
-			if !s.matches(o.Labels) || (o.Ref.Namespace != d.ref.Namespace && !all) {
+			if !s.matches(o.Labels) || (o.Ref.Namespace != d.Ref.Namespace && !all) {
 				continue
 			}
-			if !t.view.Permits(Group, KindSecurityPolicy, d.ref.Namespace, gatewayAPIGroup, s.Kind, o.Ref.Namespace, o.Ref.Name) {
-				d.warnf(path, "%s %s/%s is not selected: no ReferenceGrant in namespace %s lets SecurityPolicies of namespace %s target it",
-					s.Kind, o.Ref.Namespace, o.Ref.Name, o.Ref.Namespace, d.ref.Namespace)
+			if !t.view.Permits(Group, KindSecurityPolicy, d.Ref.Namespace, gatewayAPIGroup, s.Kind, o.Ref.Namespace, o.Ref.Name) {
+				d.Warnf(path, "%s %s/%s is not selected: no ReferenceGrant in namespace %s lets SecurityPolicies of namespace %s target it",
+					s.Kind, o.Ref.Namespace, o.Ref.Name, o.Ref.Namespace, d.Ref.Namespace)
 				continue
 			}
 			d.addTarget(&target{doc: d, path: path, kind: s.Kind, ns: o.Ref.Namespace, name: o.Ref.Name})

@@ -85,14 +85,14 @@ func (d *document) checkTargets() {
 	spec := &d.obj.Spec
 	switch {
 	case spec.TargetRef != nil && len(spec.TargetRefs) > 0:
-		d.errorf("spec.targetRef", "give targetRef or targetRefs, not both (targetRef is deprecated)")
+		d.Errorf("spec.targetRef", "give targetRef or targetRefs, not both (targetRef is deprecated)")
 	case spec.TargetRef == nil && len(spec.TargetRefs) == 0 && len(spec.TargetSelectors) == 0:
-		if !d.reported("spec.targetRefs") && !d.reported("spec.targetRef") && !d.reported("spec.targetSelectors") {
-			d.errorf("spec", "give targetRefs (or targetSelectors): the Gateway, listener, HTTPRoute or route rule the policy applies to")
+		if !d.Reported("spec.targetRefs") && !d.Reported("spec.targetRef") && !d.Reported("spec.targetSelectors") {
+			d.Errorf("spec", "give targetRefs (or targetSelectors): the Gateway, listener, HTTPRoute or route rule the policy applies to")
 		}
 	}
 	if spec.TargetRef != nil {
-		d.warnf("spec.targetRef", "targetRef is deprecated: use targetRefs")
+		d.Warnf("spec.targetRef", "targetRef is deprecated: use targetRefs")
 		d.addRef(*spec.TargetRef, "spec.targetRef")
 	}
 	for i, r := range spec.TargetRefs {
@@ -102,7 +102,7 @@ func (d *document) checkTargets() {
 		d.checkSelector(s, strictyaml.Index("spec.targetSelectors", i))
 	}
 	if mt := spec.MergeType; mt != nil && *mt != "StrategicMerge" && *mt != "JSONMerge" {
-		d.errorf("spec.mergeType", "invalid mergeType %q (want StrategicMerge or JSONMerge)", *mt)
+		d.Errorf("spec.mergeType", "invalid mergeType %q (want StrategicMerge or JSONMerge)", *mt)
 	}
 }
 
@@ -111,8 +111,8 @@ func (d *document) checkKind(kind, path string) bool {
 	if kind == "Gateway" || kind == "HTTPRoute" || slices.Contains(unservedKinds, kind) {
 		return true
 	}
-	if !d.reported(path) {
-		d.errorf(path, "invalid kind %q (want Gateway, HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute or ListenerSet)", kind)
+	if !d.Reported(path) {
+		d.Errorf(path, "invalid kind %q (want Gateway, HTTPRoute, GRPCRoute, TCPRoute, UDPRoute, TLSRoute or ListenerSet)", kind)
 	}
 	return false
 }
@@ -122,24 +122,24 @@ func (d *document) addRef(r targetRef, path string) {
 	f := func(k string) string { return strictyaml.Field(path, k) }
 	ok := d.checkKind(r.Kind, f("kind"))
 	if r.Group != gatewayAPIGroup {
-		d.errorf(f("group"), "invalid group %q: targets are Gateway API resources (group %s)", r.Group, gatewayAPIGroup)
+		d.Errorf(f("group"), "invalid group %q: targets are Gateway API resources (group %s)", r.Group, gatewayAPIGroup)
 		ok = false
 	}
 	if r.Name == "" {
-		if !d.reported(f("name")) {
-			d.errorf(path, "missing required field %q", "name")
+		if !d.Reported(f("name")) {
+			d.Errorf(path, "missing required field %q", "name")
 		}
 		ok = false
 	}
 	section := ""
 	if r.SectionName != nil {
 		if section = *r.SectionName; section == "" {
-			d.errorf(f("sectionName"), "empty sectionName: leave it out to target the whole %s", r.Kind)
+			d.Errorf(f("sectionName"), "empty sectionName: leave it out to target the whole %s", r.Kind)
 			ok = false
 		}
 	}
 	if ok {
-		d.addTarget(&target{doc: d, path: path, kind: r.Kind, ns: d.ref.Namespace, name: r.Name, section: section})
+		d.addTarget(&target{doc: d, path: path, kind: r.Kind, ns: d.Ref.Namespace, name: r.Name, section: section})
 	}
 }
 
@@ -158,7 +158,7 @@ func (d *document) addTarget(t *target) {
 	for _, o := range d.targets {
 		if o.key() == t.key() {
 			if !strings.HasPrefix(t.path, "spec.targetSelectors") {
-				d.warnf(t.path, "%s is targeted already at %s", t.describe(), o.path)
+				d.Warnf(t.path, "%s is targeted already at %s", t.describe(), o.path)
 			}
 			return
 		}
@@ -181,7 +181,7 @@ type translator struct {
 func (t *translator) resolve(docs []*document) {
 	held := map[string]*target{}
 	for _, d := range docs {
-		if d.hasErrors {
+		if d.HasErrors {
 			continue
 		}
 		t.selectTargets(d)
@@ -194,7 +194,7 @@ func (t *translator) resolve(docs []*document) {
 			}
 			if o := held[tg.key()]; o != nil {
 				tg.lostReason = model.ReasonConflicted
-				tg.lost = fmt.Sprintf("SecurityPolicy %s, created first, targets it already (Conflicted)", o.doc.name())
+				tg.lost = fmt.Sprintf("SecurityPolicy %s, created first, targets it already (Conflicted)", o.doc.Name())
 				continue
 			}
 			held[tg.key()] = tg
@@ -252,7 +252,7 @@ func (t *translator) assign(docs []*document) {
 	}
 	var active []*target
 	for _, d := range docs {
-		if d.hasErrors {
+		if d.HasErrors {
 			continue
 		}
 		for _, tg := range d.targets {
@@ -304,20 +304,20 @@ func (d *document) reportLost() {
 		if tg.lost == "" {
 			applies = true
 		} else if tg.lostReason == model.ReasonConflicted {
-			d.noted(model.ReasonConflicted, tg.path, "not applied to %s: %s", tg.describe(), tg.lost)
+			d.Noted(model.ReasonConflicted, tg.path, "not applied to %s: %s", tg.describe(), tg.lost)
 		} else {
-			d.warnf(tg.path, "not applied to %s: %s", tg.describe(), tg.lost)
+			d.Warnf(tg.path, "not applied to %s: %s", tg.describe(), tg.lost)
 		}
 	}
 	if applies {
 		return
 	}
 	if len(d.targets) == 0 {
-		d.note(model.ReasonTargetNotFound, "its targetSelectors select nothing")
+		d.Note(model.ReasonTargetNotFound, "its targetSelectors select nothing")
 	}
 	for _, tg := range d.targets {
 		if tg.lostReason != model.ReasonConflicted {
-			d.note(tg.lostReason, "not applied to %s: %s", tg.describe(), tg.lost)
+			d.Note(tg.lostReason, "not applied to %s: %s", tg.describe(), tg.lost)
 		}
 	}
 }
@@ -325,7 +325,7 @@ func (d *document) reportLost() {
 // modelName is the name of the target's model pieces: the policy's, with
 // the target when the policy has several.
 func (tg *target) modelName() string {
-	n := tg.doc.name()
+	n := tg.doc.Name()
 	if len(tg.doc.targets) > 1 {
 		n += "/" + tg.kind + "/" + tg.ns + "/" + tg.name
 		if tg.section != "" {

@@ -11,8 +11,8 @@ import (
 	"jwtgate.dev/jwtgate/internal/strictyaml"
 )
 
-// translator turns the chosen Gateway and the HTTPRoutes attached to it
-// into model listeners and routes.
+// translator turns the chosen Gateway and the HTTPRoutes and GRPCRoutes
+// attached to it into model listeners and routes.
 type translator struct {
 	s      *session
 	gw     *document // nil when no Gateway is served
@@ -45,14 +45,14 @@ const (
 	parentAttached                         // ours, attached to at least one listener
 )
 
-// attach attaches an HTTPRoute to the listeners of the served Gateway its
-// parentRefs name, translates its rules into route candidates on each
-// listener, and records its status.
+// attach attaches an HTTPRoute or a GRPCRoute to the listeners of the
+// served Gateway its parentRefs name, translates its rules into route
+// candidates on each listener, and records its status.
 func (t *translator) attach(d *document) {
 	if d.hasErrors {
 		return // refused: its status is its errors
 	}
-	sp := d.route.Spec
+	sp := d.common()
 	if v := sp.UseDefaultGateways; v != nil && *v != "None" && *v != "" {
 		d.notServed("spec.useDefaultGateways", "default Gateways are not supported: the route attaches through its parentRefs only")
 	}
@@ -92,7 +92,12 @@ func (t *translator) attach(d *document) {
 		t.notAttached(d, outcomes, elsewhere)
 		return
 	}
-	rules := t.rules(d)
+	var rules []*ruleOut
+	if d.grpc != nil {
+		rules = t.grpcRules(d) // grpcroute.go
+	} else {
+		rules = t.rules(d)
+	}
 	if d.hasErrors {
 		return
 	}
@@ -100,6 +105,7 @@ func (t *translator) attach(d *document) {
 		for _, r := range rules {
 			t.candidates(d, a, r)
 		}
+		a.gl.attached = append(a.gl.attached, a.routeOn(d))
 	}
 }
 
@@ -228,14 +234,14 @@ func (t *translator) listenerTakes(d *document, gl *gwListener) (attachment, str
 	if !gl.served || gl.group == nil {
 		return attachment{}, "NoMatchingParent", fmt.Sprintf("listener %q is not served (see the Gateway's status)", name)
 	}
-	if !gl.routeKinds {
-		return attachment{}, "NotAllowedByListeners", fmt.Sprintf("listener %q does not allow HTTPRoutes (allowedRoutes)", name)
+	if !gl.allows(d.kind) {
+		return attachment{}, "NotAllowedByListeners", fmt.Sprintf("listener %q does not allow %ss (allowedRoutes)", name, d.kind)
 	}
 	if ok, why := t.namespaceAllowed(gl, d.ref.Namespace); !ok {
 		return attachment{}, "NotAllowedByListeners", fmt.Sprintf("listener %q %s", name, why)
 	}
 	a := attachment{gl: gl}
-	hosts := d.route.Spec.Hostnames
+	hosts := d.common().Hostnames
 	if len(hosts) == 0 {
 		a.hosts = []hostPair{{host: gl.hostname}}
 		return a, "", ""

@@ -3,6 +3,7 @@ package gatewayapi
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,10 +64,28 @@ func (t *translator) backends(d *document, refs []backendRef, p string, ro *rule
 	}
 }
 
-// backend resolves one backendRef at path p. A Service backend resolves,
+// backend resolves one backendRef at path p (see resolve). A GRPCRoute's
+// backends are spoken to in HTTP/2 (h2c for a Service), whatever their
+// appProtocol says; an HTTPRoute's when the Service port's appProtocol
+// asks for it (h2cAppProtocols).
+func (t *translator) backend(d *document, br backendRef, p string) model.Backend {
+	b := t.resolve(d, br, p)
+	if d.grpc != nil {
+		b.Protocol = model.BackendHTTP2
+	}
+	return b
+}
+
+// h2cAppProtocols are the Service port appProtocol values that ask for
+// HTTP/2 without TLS: the Kubernetes-defined kubernetes.io/h2c and
+// kubernetes.io/grpc, and the names Istio and Envoy Gateway read the same
+// way.
+var h2cAppProtocols = []string{"kubernetes.io/h2c", "kubernetes.io/grpc", "h2c", "http2", "grpc"}
+
+// resolve resolves one backendRef at path p. A Service backend resolves,
 // as kube-proxy would, to the ready endpoints of its EndpointSlices; what
 // cannot be resolved becomes an unavailable backend with the reason.
-func (t *translator) backend(d *document, br backendRef, p string) model.Backend {
+func (t *translator) resolve(d *document, br backendRef, p string) model.Backend {
 	to := kindRef{group: deref(br.Group, ""), kind: deref(br.Kind, "Service"), namespace: deref(br.Namespace, d.ref.Namespace), name: br.Name}
 	port := deref(br.Port, 0)
 	host := br.Name + "." + to.namespace + ".svc.cluster.local"
@@ -80,9 +99,9 @@ func (t *translator) backend(d *document, br backendRef, p string) model.Backend
 	if to.group != "" || to.kind != "Service" {
 		return t.peerBackend(d, to, port, unavailable)
 	}
-	if !t.grants.permits(Group, KindHTTPRoute, d.ref.Namespace, to) {
+	if !t.grants.permits(Group, d.kind, d.ref.Namespace, to) {
 		return unavailable("ResolvedRefs=False RefNotPermitted",
-			"no ReferenceGrant in namespace %s lets HTTPRoutes of namespace %s refer to Service %s", to.namespace, d.ref.Namespace, to.name)
+			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to Service %s", to.namespace, d.kind, d.ref.Namespace, to.name)
 	}
 	if port == 0 {
 		return unavailable("ResolvedRefs=False UnsupportedValue", "a Service backend needs a port")
@@ -104,8 +123,8 @@ func (t *translator) backend(d *document, br backendRef, p string) model.Backend
 		return unavailable("ResolvedRefs=False BackendNotFound", "%v", err)
 	}
 	b.Endpoints = target.Endpoints
-	if ap := target.AppProtocol; ap == "kubernetes.io/h2c" || ap == "grpc" || ap == "h2c" {
-		d.notServed(p, "the Service port's appProtocol %s asks for HTTP/2 without TLS, which jwtgate does not speak to backends: requests are sent over HTTP/1.1", ap)
+	if slices.Contains(h2cAppProtocols, strings.ToLower(target.AppProtocol)) {
+		b.Protocol = model.BackendHTTP2
 	}
 	return b
 }
@@ -114,9 +133,9 @@ func (t *translator) backend(d *document, br backendRef, p string) model.Backend
 // the load's peer dialects (kgateway's Backend, see peer.go): a kind no
 // peer reads is not forwarded to.
 func (t *translator) peerBackend(d *document, to kindRef, port int, unavailable func(reason, format string, args ...any) model.Backend) model.Backend {
-	if !t.grants.permits(Group, KindHTTPRoute, d.ref.Namespace, to) {
+	if !t.grants.permits(Group, d.kind, d.ref.Namespace, to) {
 		return unavailable("ResolvedRefs=False RefNotPermitted",
-			"no ReferenceGrant in namespace %s lets HTTPRoutes of namespace %s refer to %s", to.namespace, d.ref.Namespace, to)
+			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to %s", to.namespace, d.kind, d.ref.Namespace, to)
 	}
 	b, ok := t.s.peerBackend(BackendRef{Group: to.group, Kind: to.kind, Namespace: to.namespace, Name: to.name, Port: port, From: d.ref})
 	switch {

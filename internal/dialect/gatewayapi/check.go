@@ -23,6 +23,40 @@ var (
 // what it would refuse is an error, and the configuration is not served.
 func (d *document) checkRoute() {
 	sp := d.route.Spec
+	d.checkCommon(&sp.routeCommon)
+	if len(sp.Rules) > 16 {
+		d.errorf("spec.rules", "at most 16 rules, got %d", len(sp.Rules))
+	}
+	names := map[string]bool{}
+	total := 0
+	for i, r := range sp.Rules {
+		p := strictyaml.Index("spec.rules", i)
+		d.checkRuleName(r.Name, p, names)
+		total += len(r.Matches)
+		if len(r.Matches) > 64 {
+			d.errorf(strictyaml.Field(p, "matches"), "at most 64 matches, got %d", len(r.Matches))
+		}
+		for j, m := range r.Matches {
+			d.checkMatch(m, strictyaml.Index(strictyaml.Field(p, "matches"), j))
+		}
+		d.checkFilters(r.Filters, r, strictyaml.Field(p, "filters"))
+		d.checkTimeouts(r.Timeouts, strictyaml.Field(p, "timeouts"))
+		d.checkBackendRefs(r, p)
+		for _, f := range r.Filters {
+			if f.Type == filterRedirect && len(r.BackendRefs) > 0 {
+				d.errorf(strictyaml.Field(p, "filters"), "RequestRedirect filter must not be used together with backendRefs")
+				break
+			}
+		}
+	}
+	if total > 128 {
+		d.errorf("spec.rules", "at most 128 matches across all rules, got %d", total)
+	}
+}
+
+// checkCommon checks the parentRefs and hostnames of an HTTPRoute or a
+// GRPCRoute.
+func (d *document) checkCommon(sp *routeCommon) {
 	if len(sp.ParentRefs) > 32 {
 		d.errorf("spec.parentRefs", "at most 32 entries, got %d", len(sp.ParentRefs))
 	}
@@ -44,57 +78,42 @@ func (d *document) checkRoute() {
 			d.errorf(strictyaml.Index("spec.hostnames", i), "invalid hostname %q: %s", h, msg)
 		}
 	}
-	if len(sp.Rules) > 16 {
-		d.errorf("spec.rules", "at most 16 rules, got %d", len(sp.Rules))
+}
+
+// checkRuleName checks the name of the rule at path p, unique among the
+// route's names.
+func (d *document) checkRuleName(n *string, p string, names map[string]bool) {
+	if n == nil {
+		return
 	}
-	names := map[string]bool{}
-	total := 0
-	for i, r := range sp.Rules {
-		p := strictyaml.Index("spec.rules", i)
-		if n := r.Name; n != nil {
-			switch {
-			case !sectionNameRE.MatchString(*n):
-				d.errorf(strictyaml.Field(p, "name"), "invalid rule name %q: want a lower-case DNS subdomain (RFC 1123)", *n)
-			case names[*n]:
-				d.errorf(strictyaml.Field(p, "name"), "rule name %q is used already: names must be unique within the route", *n)
-			}
-			names[*n] = true
-		}
-		total += len(r.Matches)
-		if len(r.Matches) > 64 {
-			d.errorf(strictyaml.Field(p, "matches"), "at most 64 matches, got %d", len(r.Matches))
-		}
-		for j, m := range r.Matches {
-			d.checkMatch(m, strictyaml.Index(strictyaml.Field(p, "matches"), j))
-		}
-		d.checkFilters(r.Filters, r, strictyaml.Field(p, "filters"))
-		d.checkTimeouts(r.Timeouts, strictyaml.Field(p, "timeouts"))
-		if len(r.BackendRefs) > 16 {
-			d.errorf(strictyaml.Field(p, "backendRefs"), "at most 16 entries, got %d", len(r.BackendRefs))
-		}
-		for j, b := range r.BackendRefs {
-			bp := strictyaml.Index(strictyaml.Field(p, "backendRefs"), j)
-			d.required(bp, "name", b.Name != "")
-			if deref(b.Group, "") == "" && deref(b.Kind, "Service") == "Service" && b.Port == nil && !d.reported(strictyaml.Field(bp, "port")) {
-				d.errorf(bp, "missing required field %q: a Service reference must have a port", "port")
-			}
-			if pt := b.Port; pt != nil && (*pt < 1 || *pt > 65535) {
-				d.errorf(strictyaml.Field(bp, "port"), "invalid port %d: want 1 to 65535", *pt)
-			}
-			if w := b.Weight; w != nil && (*w < 0 || *w > 1000000) {
-				d.errorf(strictyaml.Field(bp, "weight"), "invalid weight %d: want 0 to 1000000", *w)
-			}
-			d.checkFilters(b.Filters, r, strictyaml.Field(bp, "filters"))
-		}
-		for _, f := range r.Filters {
-			if f.Type == filterRedirect && len(r.BackendRefs) > 0 {
-				d.errorf(strictyaml.Field(p, "filters"), "RequestRedirect filter must not be used together with backendRefs")
-				break
-			}
-		}
+	switch {
+	case !sectionNameRE.MatchString(*n):
+		d.errorf(strictyaml.Field(p, "name"), "invalid rule name %q: want a lower-case DNS subdomain (RFC 1123)", *n)
+	case names[*n]:
+		d.errorf(strictyaml.Field(p, "name"), "rule name %q is used already: names must be unique within the route", *n)
 	}
-	if total > 128 {
-		d.errorf("spec.rules", "at most 128 matches across all rules, got %d", total)
+	names[*n] = true
+}
+
+// checkBackendRefs checks the backendRefs of rule r at path p (a
+// GRPCRoute's rule, converted, too).
+func (d *document) checkBackendRefs(r rule, p string) {
+	if len(r.BackendRefs) > 16 {
+		d.errorf(strictyaml.Field(p, "backendRefs"), "at most 16 entries, got %d", len(r.BackendRefs))
+	}
+	for j, b := range r.BackendRefs {
+		bp := strictyaml.Index(strictyaml.Field(p, "backendRefs"), j)
+		d.required(bp, "name", b.Name != "")
+		if deref(b.Group, "") == "" && deref(b.Kind, "Service") == "Service" && b.Port == nil && !d.reported(strictyaml.Field(bp, "port")) {
+			d.errorf(bp, "missing required field %q: a Service reference must have a port", "port")
+		}
+		if pt := b.Port; pt != nil && (*pt < 1 || *pt > 65535) {
+			d.errorf(strictyaml.Field(bp, "port"), "invalid port %d: want 1 to 65535", *pt)
+		}
+		if w := b.Weight; w != nil && (*w < 0 || *w > 1000000) {
+			d.errorf(strictyaml.Field(bp, "weight"), "invalid weight %d: want 0 to 1000000", *w)
+		}
+		d.checkFilters(b.Filters, r, strictyaml.Field(bp, "filters"))
 	}
 }
 

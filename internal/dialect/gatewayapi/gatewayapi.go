@@ -1,16 +1,17 @@
 // Package gatewayapi reads the Kubernetes Gateway API: the
-// gateway.networking.k8s.io Gateway, HTTPRoute, ReferenceGrant and
-// GatewayClass, in v1 and (where the API still serves it) v1beta1, and
-// translates the Gateway jwtgate stands for, with the HTTPRoutes attached
-// to it, into model listeners and routes.
+// gateway.networking.k8s.io Gateway, HTTPRoute, GRPCRoute, ReferenceGrant
+// and GatewayClass, in v1 and (where the API still serves it) v1beta1,
+// and translates the Gateway jwtgate stands for, with the HTTPRoutes and
+// GRPCRoutes attached to it, into model listeners and routes.
 //
 // The dialect is a dialect.Session: Decode reads and checks each document
 // on its own, and Finish, once every document is read (so that the
 // Services, EndpointSlices and Secrets of the load are in the kube.Store),
 // chooses the Gateway (see choose), translates its listeners (see
 // listeners.go), attaches the HTTPRoutes that name it (attach.go),
-// translates their rules (rules.go, filters.go, backends.go) and orders
-// the model routes by the API's precedence (precedence.go).
+// translates their rules (rules.go, filters.go, backends.go; a
+// GRPCRoute's in grpcroute.go) and orders the model routes by the API's
+// precedence (precedence.go).
 //
 // Names in the model: the Gateway listeners that share a port become one
 // model listener, "NS/GATEWAY/LISTENER" after the first of them; each
@@ -47,6 +48,8 @@ const (
 	V1beta1       = Group + "/v1beta1"
 	KindGateway   = "Gateway"
 	KindHTTPRoute = "HTTPRoute"
+	// KindGRPCRoute is read in v1 only.
+	KindGRPCRoute = "GRPCRoute"
 	// KindReferenceGrant is read in v1 and v1beta1.
 	KindReferenceGrant = "ReferenceGrant"
 	KindGatewayClass   = "GatewayClass"
@@ -91,6 +94,7 @@ type document struct {
 
 	gateway *object[gatewaySpec]
 	route   *object[httpRouteSpec]
+	grpc    *object[grpcRouteSpec]
 	grant   *object[referenceGrantSpec]
 	class   *object[gatewayClassSpec]
 
@@ -121,6 +125,9 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	case KindHTTPRoute:
 		d.route = decode[httpRouteSpec](dec, in.Node)
 		meta = &d.route.Metadata
+	case KindGRPCRoute:
+		d.grpc = decode[grpcRouteSpec](dec, in.Node)
+		meta = &d.grpc.Metadata
 	case KindReferenceGrant:
 		d.grant = decode[referenceGrantSpec](dec, in.Node)
 		meta = &d.grant.Metadata
@@ -160,6 +167,8 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 		d.checkGateway()
 	case d.route != nil:
 		d.checkRoute()
+	case d.grpc != nil:
+		d.checkGRPCRoute()
 	case d.grant != nil:
 		d.checkGrant()
 	case d.class != nil:
@@ -311,6 +320,18 @@ func (d *document) piece(kind, docPath string) (model.Origin, string) {
 // path to.
 func (d *document) rename(from, to string) { d.layout.Renames[from] = to }
 
+// common is the attachment part of an HTTPRoute's or a GRPCRoute's
+// spec; nil for other kinds.
+func (d *document) common() *routeCommon {
+	switch {
+	case d.route != nil:
+		return &d.route.Spec.routeCommon
+	case d.grpc != nil:
+		return &d.grpc.Spec.routeCommon
+	}
+	return nil
+}
+
 // nsName is "namespace/name".
 func nsName(r model.Ref) string { return r.Namespace + "/" + r.Name }
 
@@ -347,10 +368,11 @@ func (s *session) translate() dialect.Result {
 		t.listeners()
 	}
 	for _, d := range s.docs {
-		if d.route != nil {
+		if d.common() != nil {
 			t.attach(d)
 		}
 	}
+	t.resolveKindConflicts() // grpcroute.go
 	t.emit()
 	for _, d := range s.docs {
 		res.Issues = append(res.Issues, d.issues...)

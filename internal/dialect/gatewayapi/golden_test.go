@@ -35,6 +35,8 @@ var goldenCases = []goldenCase{
 	{name: "listeners", file: "listeners.yaml"},
 	{name: "errors", file: "errors.yaml"},
 	{name: "locate", file: "locate.yaml"},
+	{name: "grpcroute", file: "grpcroute.yaml"},
+	{name: "grpcroute-errors", file: "grpcroute-errors.yaml"},
 	{name: "select-none", file: "select.yaml"},
 	{name: "select-a", file: "select.yaml", sel: dialect.Selection{Gateway: "team-a/gw"}},
 	{name: "select-b", file: "select.yaml", sel: dialect.Selection{Gateway: "team-b/gw"}},

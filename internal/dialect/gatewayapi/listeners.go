@@ -136,11 +136,26 @@ type gwListener struct {
 	cert   *certificate
 	from   string         // Same, All or Selector
 	sel    *labelSelector // with Selector
-	// routeKinds is false when allowedRoutes.kinds leaves HTTPRoute out.
-	routeKinds bool
-	group      *portGroup
+	// httpRoutes and grpcRoutes are false when allowedRoutes.kinds
+	// leaves HTTPRoute, or GRPCRoute, out.
+	httpRoutes, grpcRoutes bool
+	group                  *portGroup
 	// routes are the model route candidates attached to the listener.
 	routes []*candidate
+	// attached are the routes attached to the listener, with the
+	// hostnames each serves on it (for resolveKindConflicts).
+	attached []routeOn
+}
+
+// allows reports whether the listener takes routes of kind.
+func (l *gwListener) allows(kind string) bool {
+	switch kind {
+	case KindHTTPRoute:
+		return l.httpRoutes
+	case KindGRPCRoute:
+		return l.grpcRoutes
+	}
+	return false
 }
 
 // label is how messages name the listener: listeners[i] "name".
@@ -291,7 +306,7 @@ func (t *translator) certificate(gl *gwListener) *certificate {
 // checkGateway), reporting the route kinds it cannot serve.
 func (t *translator) allowedRoutes(gl *gwListener) {
 	d := t.gw
-	gl.from, gl.routeKinds = "Same", true
+	gl.from, gl.httpRoutes, gl.grpcRoutes = "Same", true, true
 	ar := gl.spec.AllowedRoutes
 	if ar == nil {
 		return
@@ -301,15 +316,15 @@ func (t *translator) allowedRoutes(gl *gwListener) {
 		gl.from, gl.sel = deref(ns.From, "Same"), ns.Selector // checked by checkGateway
 	}
 	if len(ar.Kinds) > 0 {
-		gl.routeKinds = false
+		gl.httpRoutes, gl.grpcRoutes = false, false
 		for i, k := range ar.Kinds {
 			kp := strictyaml.Index(strictyaml.Field(ap, "kinds"), i)
 			g := deref(k.Group, Group)
 			switch {
 			case g == Group && k.Kind == KindHTTPRoute:
-				gl.routeKinds = true
-			case g == Group && k.Kind == "GRPCRoute":
-				d.notServed(kp, "GRPCRoutes are not read by jwtgate: none attaches to listener %q", gl.spec.Name)
+				gl.httpRoutes = true
+			case g == Group && k.Kind == KindGRPCRoute:
+				gl.grpcRoutes = true
 			default:
 				d.notServed(kp, "listener %q: ResolvedRefs=False InvalidRouteKinds: %s routes are not supported on HTTP and HTTPS listeners", gl.spec.Name, k.Kind)
 			}
@@ -379,6 +394,10 @@ func (t *translator) modelListener(g *portGroup) model.Listener {
 	d.rename(base+".name", strictyaml.Field(g.first.path, "name"))
 	d.rename(base+".address", strictyaml.Field(g.first.path, "port"))
 	l := model.Listener{Name: g.name, Address: t.listenAddress(g.port), Origin: origin}
+	// An HTTP listener that serves a GRPCRoute serves cleartext HTTP/2
+	// with prior knowledge, as the API requires; HTTPS listeners serve
+	// HTTP/2 through ALPN anyway.
+	l.H2C = !g.https && servesGRPC(g)
 	if g.https {
 		c := g.first.cert
 		d.rename(base+".tls", strictyaml.Field(g.first.path, "tls.certificateRefs[0]"))

@@ -122,7 +122,7 @@ func (p *Peer) View() *View {
 	return p.l.gw.view()
 }
 
-// Object is a Gateway or an HTTPRoute as peers see it.
+// Object is a Gateway, an HTTPRoute or a GRPCRoute as peers see it.
 type Object struct {
 	Ref    model.Ref
 	Labels map[string]string
@@ -140,6 +140,9 @@ type Object struct {
 type View struct {
 	// Gateways and HTTPRoutes are every one read, in reading order.
 	Gateways, HTTPRoutes []Object
+	// GRPCRoutes are every GRPCRoute read, in reading order; their
+	// routes carry LabelGRPCRoute in place of LabelHTTPRoute.
+	GRPCRoutes []Object
 	// Gateway is the served Gateway's "namespace/name"; empty when none
 	// is served.
 	Gateway string
@@ -147,7 +150,10 @@ type View struct {
 	// each carries the labels LabelHTTPRoute, LabelRule (named rules),
 	// LabelGateway and LabelListener. The routes that end a listener
 	// with 404 for its hostname (listener isolation) carry no
-	// LabelHTTPRoute.
+	// LabelHTTPRoute. A load with a peer holds no GRPCRoute's routes
+	// (they carry LabelGRPCRoute in place of LabelHTTPRoute): peers
+	// apply their policies to HTTPRoutes' routes only, so GRPCRoutes are
+	// not served beside them (guardPeers).
 	Routes []model.Route
 	grants *grantIndex
 }
@@ -168,9 +174,13 @@ func (s *session) view() *View {
 		v.Gateway = nsName(s.chosen.ref)
 	}
 	served := map[string]bool{}
+	servedGRPC := map[string]bool{}
 	for _, r := range v.Routes {
 		if h := r.Labels[LabelHTTPRoute]; h != "" {
 			served[h] = true
+		}
+		if g := r.Labels[LabelGRPCRoute]; g != "" {
+			servedGRPC[g] = true
 		}
 	}
 	for _, d := range s.docs {
@@ -192,6 +202,15 @@ func (s *session) view() *View {
 			}
 			o.Served = served[nsName(d.ref)]
 			v.HTTPRoutes = append(v.HTTPRoutes, o)
+		case d.grpc != nil:
+			o.Labels = d.grpc.Metadata.Labels
+			for _, r := range d.grpc.Spec.Rules {
+				if r.Name != nil {
+					o.Sections = append(o.Sections, *r.Name)
+				}
+			}
+			o.Served = servedGRPC[nsName(d.ref)]
+			v.GRPCRoutes = append(v.GRPCRoutes, o)
 		}
 	}
 	return v

@@ -14,6 +14,9 @@ import (
 // resources "namespace/name".
 const (
 	LabelHTTPRoute = "gateway.networking.k8s.io/httproute"
+	// LabelGRPCRoute names the GRPCRoute of a route made from one (which
+	// carries no LabelHTTPRoute).
+	LabelGRPCRoute = "gateway.networking.k8s.io/grpcroute"
 	// LabelRule is the rule's name, on routes of named rules only.
 	LabelRule     = "gateway.networking.k8s.io/rule"
 	LabelGateway  = "gateway.networking.k8s.io/gateway"
@@ -74,7 +77,7 @@ func (t *translator) candidates(d *document, a attachment, r *ruleOut) {
 	ts := tiers(a.hosts)
 	for _, m := range r.matches {
 		for k, tr := range ts {
-			name := nsName(d.ref) + "/r" + strconv.Itoa(r.index) + "/m" + strconv.Itoa(m.index) + "/" + gl.spec.Name
+			name := nsName(d.ref) + kindSegment(d) + "/r" + strconv.Itoa(r.index) + "/m" + strconv.Itoa(m.index) + "/" + gl.spec.Name
 			if len(ts) > 1 && k > 0 {
 				name += "/h" + strconv.Itoa(k)
 			}
@@ -100,12 +103,26 @@ func (t *translator) candidates(d *document, a attachment, r *ruleOut) {
 	}
 }
 
+// kindSegment is what a GRPCRoute's route names have after
+// "NAMESPACE/NAME" ("/grpc"), so that they never collide with those of an
+// HTTPRoute of the same name; "" for an HTTPRoute.
+func kindSegment(d *document) string {
+	if d.grpc != nil {
+		return "/grpc"
+	}
+	return ""
+}
+
 // routeLabels are the labels of the model routes of rule r on listener gl.
 func (t *translator) routeLabels(d *document, r *ruleOut, gl *gwListener) model.Labels {
+	kindLabel := LabelHTTPRoute
+	if d.grpc != nil {
+		kindLabel = LabelGRPCRoute
+	}
 	l := model.Labels{
-		LabelHTTPRoute: nsName(d.ref),
-		LabelGateway:   nsName(t.gw.ref),
-		LabelListener:  gl.spec.Name,
+		kindLabel:     nsName(d.ref),
+		LabelGateway:  nsName(t.gw.ref),
+		LabelListener: gl.spec.Name,
 	}
 	if r.name != "" {
 		l[LabelRule] = r.name
@@ -115,10 +132,9 @@ func (t *translator) routeLabels(d *document, r *ruleOut, gl *gwListener) model.
 
 // compareCandidates orders the routes of one listener by the API's
 // precedence: hostnames (the served one, then the route's own), the
-// match (Exact path, longest PathPrefix, longest RegularExpression, a
-// method, most headers, most query parameters), then the oldest route
-// (creationTimestamp; routes without one after those with), then
-// "namespace/name", then rule and match order.
+// match (see compareMatches), then the oldest route (creationTimestamp;
+// routes without one after those with), then "namespace/name", then rule
+// and match order.
 func compareCandidates(a, b *candidate) int {
 	if c := a.hostRank.compare(b.hostRank); c != 0 {
 		return c
@@ -126,23 +142,7 @@ func compareCandidates(a, b *candidate) int {
 	if c := a.origRank.compare(b.origRank); c != 0 {
 		return c
 	}
-	pa, pb := a.prec, b.prec
-	if c := cmp.Compare(pb.pathClass, pa.pathClass); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(pb.pathLen, pa.pathLen); c != 0 {
-		return c
-	}
-	if pa.method != pb.method {
-		if pa.method {
-			return -1
-		}
-		return 1
-	}
-	if c := cmp.Compare(pb.headers, pa.headers); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(pb.query, pa.query); c != 0 {
+	if c := compareMatches(a.prec, b.prec); c != 0 {
 		return c
 	}
 	if a.doc != b.doc {
@@ -167,6 +167,47 @@ func compareCandidates(a, b *candidate) int {
 		return c
 	}
 	return cmp.Compare(a.tier, b.tier)
+}
+
+// compareMatches orders two matches by the API's precedence. An
+// HTTPRoute's: an Exact path, the longest PathPrefix, the longest
+// RegularExpression, a method, the most headers, the most query
+// parameters. A GRPCRoute's: the longest service, the longest method, the
+// most headers. HTTPRoutes come before GRPCRoutes: on one listener they
+// share no hostname (resolveKindConflicts), so this only keeps the order
+// stable.
+func compareMatches(pa, pb precedence) int {
+	if pa.grpc != pb.grpc {
+		if pb.grpc {
+			return -1
+		}
+		return 1
+	}
+	if pa.grpc {
+		if c := cmp.Compare(pb.serviceLen, pa.serviceLen); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(pb.methodLen, pa.methodLen); c != 0 {
+			return c
+		}
+		return cmp.Compare(pb.headers, pa.headers)
+	}
+	if c := cmp.Compare(pb.pathClass, pa.pathClass); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(pb.pathLen, pa.pathLen); c != 0 {
+		return c
+	}
+	if pa.method != pb.method {
+		if pa.method {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(pb.headers, pa.headers); c != 0 {
+		return c
+	}
+	return cmp.Compare(pb.query, pa.query)
 }
 
 // emit writes the model listeners and routes. On each port, the

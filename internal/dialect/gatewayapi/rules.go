@@ -35,14 +35,18 @@ type matchOut struct {
 	renames map[string]string
 }
 
-// precedence is what the API orders matches by, after hostnames: an
-// Exact path, then the longest PathPrefix, then (jwtgate's choice, as
-// Istio) the longest RegularExpression; then a method; then the most
-// header matches; then the most query parameter matches.
+// precedence is what the API orders matches by, after hostnames. For an
+// HTTPRoute: an Exact path, then the longest PathPrefix, then (jwtgate's
+// choice, as Istio) the longest RegularExpression; then a method; then
+// the most header matches; then the most query parameter matches. For a
+// GRPCRoute (grpc): the longest service, the longest method, the most
+// header matches.
 type precedence struct {
-	pathClass, pathLen int
-	method             bool
-	headers, query     int
+	pathClass, pathLen    int
+	method                bool
+	headers, query        int
+	grpc                  bool
+	serviceLen, methodLen int
 }
 
 // Path classes of precedence.

@@ -110,12 +110,18 @@ type labelSelector struct {
 	} `yaml:"matchExpressions"`
 }
 
-// httpRouteSpec is the spec of an HTTPRoute.
-type httpRouteSpec struct {
+// routeCommon is what an HTTPRoute's and a GRPCRoute's specs share:
+// where the route attaches, and the hostnames it serves.
+type routeCommon struct {
 	ParentRefs         []parentRef `yaml:"parentRefs"`
 	Hostnames          []string    `yaml:"hostnames"`
-	Rules              []rule      `yaml:"rules"`
 	UseDefaultGateways *string     `yaml:"useDefaultGateways"`
+}
+
+// httpRouteSpec is the spec of an HTTPRoute.
+type httpRouteSpec struct {
+	routeCommon `yaml:",inline"`
+	Rules       []rule `yaml:"rules"`
 }
 
 // parentRef is one of a route's parentRefs.

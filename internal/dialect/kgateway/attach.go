@@ -2,7 +2,6 @@ package kgateway
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 
 	"jwtgate.dev/jwtgate/internal/dialect/gatewayapi"
@@ -212,23 +211,17 @@ func (t *translator) emit(g *group) {
 			t.denyAll(d, base+"#rbac", "spec.rbac", sel, routes, named)
 			return
 		}
-		for i, p := range d.rbac.policies {
-			origin, b := d.piece("policies", "spec.rbac")
-			named(b)
-			d.rename(b+".action", "spec.rbac.action")
-			d.rename(b+".spaceDelimitedClaims", "spec.rbac.policy.matchExpressions")
-			for k, path := range p.paths {
-				d.rename(strictyaml.Index(b+".rules", k), path)
-			}
-			name := base
-			if i > 0 {
-				name += "#" + strconv.Itoa(i+1)
-			}
-			t.out.Policies = append(t.out.Policies, model.Policy{
-				Name: name, Action: d.rbac.action, Selector: sel, Routes: routes,
-				Rules: slices.Clone(p.rules), SpaceDelimitedClaims: p.spaceDelimited(), Origin: origin,
-			})
+		origin, b := d.piece("policies", "spec.rbac")
+		named(b)
+		d.rename(b+".action", "spec.rbac.action")
+		for k, path := range d.rbac.paths {
+			d.rename(strictyaml.Index(b+".rules", k), path)
+			d.rename(strictyaml.Index(b+".rules", k)+".when[0].values[0]", path)
 		}
+		t.out.Policies = append(t.out.Policies, model.Policy{
+			Name: base, Action: d.rbac.action, Selector: sel, Routes: routes,
+			Rules: slices.Clone(d.rbac.rules), Origin: origin,
+		})
 	default:
 		for _, f := range accessFields {
 			if f.name == g.feature && !disables(f.node(sp)) {

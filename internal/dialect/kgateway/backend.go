@@ -60,8 +60,7 @@ func (d *document) checkBackend() {
 	}
 	if ap := st.AppProtocol; ap != nil {
 		switch *ap {
-		case "http2", "grpc", "kubernetes.io/h2c":
-			d.notServed("spec.static.appProtocol", "%s asks for HTTP/2, which jwtgate does not speak to backends: requests are sent over HTTP/1.1", *ap)
+		case "http2", "grpc", "kubernetes.io/h2c": // spoken to in HTTP/2: staticBackend
 		case "grpc-web", "kubernetes.io/ws":
 		default:
 			d.errorf("spec.static.appProtocol", "invalid value %q (want one of %s)", *ap, strings.Join(appProtocols, ", "))
@@ -89,6 +88,9 @@ func (s *session) staticBackend(be *document, ns, name string) model.Backend {
 	}
 	hosts := be.be.Spec.Static.Hosts
 	b.URL = "http://" + net.JoinHostPort(hosts[0].Host, strconv.Itoa(hosts[0].Port))
+	if ap := be.be.Spec.Static.AppProtocol; ap != nil && (*ap == "http2" || *ap == "grpc" || *ap == "kubernetes.io/h2c") {
+		b.Protocol = model.BackendHTTP2 // cleartext: h2c with prior knowledge
+	}
 	if len(hosts) > 1 {
 		for _, h := range hosts {
 			b.Endpoints = append(b.Endpoints, net.JoinHostPort(h.Host, strconv.Itoa(h.Port)))

@@ -156,6 +156,76 @@ func TestBasicJWTPolicy(t *testing.T) {
 	}
 }
 
+// TestRBACMatchExpression serves examples/kgateway with an rbac added to
+// its TrafficPolicy, as the dialect's page shows: each matchExpression is
+// evaluated against the guide's token (team dev, org solo.io, llms.openai
+// [gpt-3.5-turbo]) and the request; no match is 403 "RBAC: access
+// denied".
+func TestRBACMatchExpression(t *testing.T) {
+	const p = "metadata.filter_metadata['envoy.filters.http.jwt_authn']['payload']"
+	tests := []struct {
+		action, expr string
+		method       string
+		header       []string
+		want         int
+	}{
+		{"Allow", p + "['team'] == 'dev'", http.MethodGet, nil, http.StatusOK},
+		{"Allow", p + "['team'] == 'ops'", http.MethodGet, nil, http.StatusForbidden},
+		{"Allow", "'gpt-3.5-turbo' in " + p + "['llms']['openai'] && request.method == 'GET'", http.MethodGet, nil, http.StatusOK},
+		{"Allow", "'gpt-3.5-turbo' in " + p + "['llms']['openai'] && request.method == 'GET'", http.MethodPost, nil, http.StatusForbidden},
+		{"Allow", p + "['org'].endsWith('.io') && request.headers['x-tenant'] == 'a'", http.MethodGet, []string{"X-Tenant", "a"}, http.StatusOK},
+		{"Allow", p + "['org'].endsWith('.io') && request.headers['x-tenant'] == 'a'", http.MethodGet, []string{"X-Tenant", "b"}, http.StatusForbidden},
+		{"Allow", p + "['missing'] == 'x'", http.MethodGet, nil, http.StatusForbidden},
+		{"Deny", p + "['team'] != 'dev'", http.MethodGet, nil, http.StatusOK},
+		{"Deny", p + "['sub'] == 'alice' && request.url_path.startsWith('/head')", http.MethodGet, nil, http.StatusForbidden},
+		{"Deny", p + "['missing'] == 'x'", http.MethodGet, nil, http.StatusOK},
+	}
+	up := upstream(t)
+	for i, tc := range tests {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			port := freePort(t)
+			policy := example(t, "trafficpolicy.yaml") + fmt.Sprintf("  rbac:\n    action: %s\n    policy:\n      matchExpressions:\n        - %q\n", tc.action, tc.expr)
+			snap := start(t, strings.Join([]string{
+				example(t, "gateway.yaml", 8080, port),
+				example(t, "httpbin.yaml", 8000, up),
+				example(t, "gatewayextension.yaml"),
+				policy,
+			}, "\n---\n"))
+			for _, st := range snap.Statuses {
+				if !st.Accepted() {
+					t.Errorf("%s", st)
+				}
+			}
+			req, err := http.NewRequest(tc.method, "http://127.0.0.1:"+strconv.Itoa(port)+"/headers", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = "www.example.com:8080"
+			req.Header.Set("Authorization", "Bearer "+seedToken)
+			for j := 0; j+1 < len(tc.header); j += 2 {
+				req.Header.Set(tc.header[j], tc.header[j+1])
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Fatalf("%s %s: %d %q, want %d", tc.action, tc.expr, res.StatusCode, b, tc.want)
+			}
+			if tc.want == http.StatusForbidden && string(b) != "RBAC: access denied" {
+				t.Errorf("403 body %q, want RBAC: access denied", b)
+			}
+			// Without a token, authentication answers first.
+			res, body := get(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/headers", "")
+			if res.StatusCode != http.StatusUnauthorized || body != "Jwt is missing" {
+				t.Errorf("no token: %d %q", res.StatusCode, body)
+			}
+		})
+	}
+}
+
 // TestPolicyInAnotherNamespace is the guide's warning: the TrafficPolicy
 // created in another namespace than the Gateway's. kgateway ignores it
 // without a word, and the routes answer 200 without a token; jwtgate

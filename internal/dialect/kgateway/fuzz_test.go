@@ -23,6 +23,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte("apiVersion: gateway.kgateway.dev/v1alpha1\nkind: TrafficPolicy\n"))
 	f.Add([]byte("apiVersion: gateway.kgateway.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec: {rbac: {policy: {matchExpressions: [\"metadata.x['a'] in [1, 'b'] || !true\"]}}}\n"))
+	f.Add([]byte("apiVersion: gateway.kgateway.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec: {rbac: {action: Deny, policy: {matchExpressions: [\"xds.route_name == 'r' || request.headers.exists(k, k.size() > 2)\", \"request.size > 1\", \"'a' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['payload']['scope'].split(' ')\"]}}}\n"))
 	f.Add([]byte("apiVersion: gateway.kgateway.dev/v1alpha1\nkind: GatewayExtension\nmetadata: {name: e}\nspec: {jwt: {providers: [{name: a, jwks: {remote: {url: 'http://x', backendRef: {name: s}}}}]}}\n"))
 	f.Add([]byte("apiVersion: gateway.kgateway.dev/v1alpha1\nkind: Backend\nmetadata: {name: b}\nspec: {static: {hosts: [{host: h, port: 1}]}}\n"))
 	sels := []dialect.Selection{{}, {Gateway: "infra/gw"}}

@@ -32,8 +32,10 @@
 // reported at its field and served in the way that grants less: a
 // jwtAuth that cannot be enforced, and access control jwtgate does not
 // implement (extAuth, basicAuth...), make the routes they reach answer
-// 403 "RBAC: access denied"; an rbac expression jwtgate cannot translate
-// never allows (Allow) and always denies (Deny). See rbac.go and cel.go.
+// 403 "RBAC: access denied". rbac matchExpressions are evaluated per
+// request with cel-go (model.CondCEL); one that reads an Envoy attribute
+// jwtgate does not provide never allows (Allow) and always denies
+// (Deny). See rbac.go.
 package kgateway
 
 import (

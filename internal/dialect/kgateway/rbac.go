@@ -1,9 +1,8 @@
 package kgateway
 
 import (
+	"errors"
 	"net/netip"
-	"slices"
-	"strings"
 
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/strictyaml"
@@ -16,35 +15,33 @@ const (
 	maxCIDRs       = 256
 )
 
-// rbacOut is a TrafficPolicy's rbac, translated once: the model
-// policies it becomes on every route it governs (attach.go names them
-// and sets their targets).
+// rbacOut is a TrafficPolicy's rbac, translated once: the model policy
+// it becomes on every route it governs (attach.go names it and sets its
+// targets).
+//
+// Each matchExpression is a CEL condition (model.CondCEL) that jwtgate
+// evaluates with cel-go per request, over Envoy's attributes, the
+// verified token's claims being in
+// metadata.filter_metadata['envoy.filters.http.jwt_authn']['payload'].
 //
 // Allow: a request is allowed when one expression matches (or there are
 // none), its source address is in allowedCIDRs (when set), and it is not
-// in blockedCIDRs: one ALLOW rule per alternative of the expressions,
-// each with the addresses. Deny: a request is denied when one expression
-// matches and its address is in allowedCIDRs (when set; allowedCIDRs
-// alone denies those addresses), and whenever its address is in
-// blockedCIDRs ("denied regardless", as the API says). The source
-// address is the connection's peer (Envoy's source.address).
+// in blockedCIDRs: one ALLOW rule per expression, each with the
+// addresses. Deny: a request is denied when one expression matches and
+// its address is in allowedCIDRs (when set; allowedCIDRs alone denies
+// those addresses), and whenever its address is in blockedCIDRs ("denied
+// regardless", as the API says). The source address is the
+// connection's peer (Envoy's source.address).
 type rbacOut struct {
-	action   model.Action
-	policies []rbacPolicy
-}
-
-// rbacPolicy is one model policy of an rbac: the rules whose claims are
-// split the same way (a claim compared whole in one expression and as a
-// space-separated list in another needs two policies).
-type rbacPolicy struct {
-	rules []model.Rule
-	paths []string // the document path each rule comes from
-	split []string // top-level claims compared as space-separated lists
+	action model.Action
+	rules  []model.Rule
+	paths  []string // the document path each rule comes from
 }
 
 // checkRBAC checks the rbac of a TrafficPolicy, as the API server does,
 // compiles its expressions with cel-go (an expression that does not
-// compile is an error), and translates it.
+// compile is an error; one that reads an attribute jwtgate does not
+// provide fails closed), and translates it.
 func (d *document) checkRBAC() {
 	r := d.tp.Spec.RBAC
 	out := &rbacOut{action: model.ActionAllow}
@@ -89,11 +86,8 @@ func (d *document) checkRBAC() {
 	if len(pol.AllowedCIDRs) > 0 {
 		allow.IPBlocks = pol.AllowedCIDRs
 	}
-	var rules []model.Rule
-	var paths []string
-	var splits [][]string
-	add := func(r model.Rule, path string, split []string) {
-		rules, paths, splits = append(rules, r), append(paths, path), append(splits, split)
+	add := func(r model.Rule, path string) {
+		out.rules, out.paths = append(out.rules, r), append(out.paths, path)
 	}
 	for i, src := range pol.MatchExpressions {
 		p := strictyaml.Index(strictyaml.Field(pp, "matchExpressions"), i)
@@ -101,62 +95,43 @@ func (d *document) checkRBAC() {
 			d.errorf(p, "want 1 to %d characters, got %d", maxExpression, len(src))
 			continue
 		}
-		c, err := compileCEL(src, deny)
-		if err != nil {
+		_, err := model.CompileCEL(src)
+		switch {
+		case errors.Is(err, model.ErrCELAttribute):
+			// Envoy would read the attribute; jwtgate would find it
+			// missing, which is no match: in a Deny policy that lets
+			// through what kgateway denies. Fail closed instead.
+			if deny {
+				d.notServed(p, "%v; failing closed, this expression denies every request", err)
+				add(exprRule(nil, allow, pol.BlockedCIDRs, deny), p)
+			} else {
+				d.notServed(p, "%v; failing closed, this expression never allows a request", err)
+			}
+			continue
+		case err != nil:
 			d.errorf(p, "invalid CEL expression: %v", err)
 			continue
 		}
-		if len(c.unsupported) > 0 {
-			effect := "this expression never allows a request"
-			if deny {
-				effect = "this expression denies every request"
-			}
-			d.notServed(p, "not translated: %s; failing closed, %s", strings.Join(c.unsupported, "; "), effect)
-		}
-		for _, t := range c.terms {
-			add(termRule(t, allow, pol.BlockedCIDRs, deny), p, t.split)
-		}
+		add(exprRule([]model.Condition{{Kind: model.CondCEL, Values: []string{src}}}, allow, pol.BlockedCIDRs, deny), p)
 	}
 	if len(pol.MatchExpressions) == 0 && (!deny || len(pol.AllowedCIDRs) > 0) {
-		add(termRule(term{}, allow, pol.BlockedCIDRs, deny), pp, nil)
+		add(exprRule(nil, allow, pol.BlockedCIDRs, deny), pp)
 	}
 	if deny && len(pol.BlockedCIDRs) > 0 {
-		add(model.Rule{From: []model.From{{IPBlocks: pol.BlockedCIDRs}}}, strictyaml.Field(pp, "blockedCIDRs"), nil)
+		add(model.Rule{From: []model.From{{IPBlocks: pol.BlockedCIDRs}}}, strictyaml.Field(pp, "blockedCIDRs"))
 	}
 	if d.hasErrors {
 		return
 	}
-	for i := range rules {
-		split := slices.Clone(splits[i])
-		slices.Sort(split)
-		split = slices.Compact(split)
-		j := slices.IndexFunc(out.policies, func(p rbacPolicy) bool { return slices.Equal(p.split, split) })
-		if j < 0 {
-			out.policies = append(out.policies, rbacPolicy{split: split})
-			j = len(out.policies) - 1
-		}
-		p := &out.policies[j]
-		p.rules, p.paths = append(p.rules, rules[i]), append(p.paths, paths[i])
-	}
-	if len(out.policies) == 0 {
-		// Every expression of an Allow policy failed closed: an ALLOW
-		// policy without rules allows nothing.
-		out.policies = []rbacPolicy{{}}
-	}
+	// An Allow policy whose expressions all failed closed has no rule:
+	// an ALLOW policy without rules allows nothing.
 	d.rbac = out
 }
 
-// termRule is the model rule of one alternative of an expression: its
-// conditions, its method and path as an operation, and the addresses.
-func termRule(t term, allow model.From, blocked []string, deny bool) model.Rule {
-	r := model.Rule{When: t.when}
-	if t.methods != nil || t.path != "" {
-		to := model.To{Methods: t.methods}
-		if t.path != "" {
-			to.Paths = []string{t.path}
-		}
-		r.To = []model.To{to}
-	}
+// exprRule is the model rule of one expression (its CEL condition; nil
+// for none), with the addresses.
+func exprRule(when []model.Condition, allow model.From, blocked []string, deny bool) model.Rule {
+	r := model.Rule{When: when}
 	from := allow
 	if !deny {
 		from.NotIPBlocks = blocked
@@ -165,14 +140,4 @@ func termRule(t term, allow model.From, blocked []string, deny bool) model.Rule 
 		r.From = []model.From{from}
 	}
 	return r
-}
-
-// spaceDelimited is a model policy's SpaceDelimitedClaims: exactly the
-// claims written with split(' '), for every issuer. Never nil: a nil map
-// would split scope and scp by default, which CEL's == does not.
-func (p rbacPolicy) spaceDelimited() map[string][]string {
-	if len(p.split) == 0 {
-		return map[string][]string{}
-	}
-	return map[string][]string{"*": slices.Clone(p.split)}
 }

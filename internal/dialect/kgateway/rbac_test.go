@@ -12,7 +12,7 @@ import (
 	"cel.dev/cel-go/common/types"
 
 	"jwtgate.dev/jwtgate/internal/demo"
-	"jwtgate.dev/jwtgate/internal/dialect/kgateway"
+	"jwtgate.dev/jwtgate/internal/model"
 )
 
 // P is where kgateway's expressions read the verified token's claims.
@@ -79,12 +79,12 @@ var rbacRequests = []rbacRequest{
 	{http.MethodPost, "/other", nil},
 }
 
-// celMatches evaluates expr with cel-go as Envoy would for a request
-// with a verified token: an error (a claim that is not there) is no
-// match.
+// celMatches evaluates expr with cel-go on its own, with plain maps for
+// Envoy's attributes, as Envoy would for a request with a verified
+// token: an error (a claim that is not there) is no match.
 func celMatches(t *testing.T, expr string, claims map[string]any, r rbacRequest) bool {
 	t.Helper()
-	env, err := kgateway.CELEnv()
+	env, err := model.CELEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,10 +157,10 @@ func clone(m map[string]any) map[string]any {
 	return out
 }
 
-// TestRBACAgreesWithCEL serves each supported expression, in an Allow
-// and in a Deny policy, and checks every decision against cel-go's own
-// evaluation of the expression: jwtgate's translation means what the
-// expression means.
+// TestRBACAgreesWithCEL serves each expression, in an Allow and in a
+// Deny policy, and checks every decision through the gateway against
+// cel-go's evaluation of the expression with plain maps: jwtgate's
+// attributes are what Envoy's are.
 func TestRBACAgreesWithCEL(t *testing.T) {
 	exprs := []string{
 		P + "['team'] == 'dev'",
@@ -180,6 +180,14 @@ func TestRBACAgreesWithCEL(t *testing.T) {
 		"request.method in ['POST'] && request.url_path == '/other'",
 		"true",
 		"false",
+		P + "['team'] != 'ops'",
+		"!(" + P + "['sub'] == 'alice')",
+		"size(" + P + "['groups']) > 1",
+		P + "['team'].startsWith('d')",
+		P + "['team'] == 'dev*'",
+		P + "['groups'].exists(g, g.endsWith('s'))",
+		"has(" + P + ".team) ? " + P + ".team == 'dev' : request.method == 'POST'",
+		"'x-tenant' in request.headers || " + P + "['scope'].split(' ').size() == 1",
 	}
 	iss, tokens := newIssuer(t)
 	up := upstream(t)
@@ -208,15 +216,15 @@ func TestRBACAgreesWithCEL(t *testing.T) {
 	}
 }
 
-// TestRBACFailsClosed serves expressions jwtgate does not translate: in
-// an Allow policy they allow nobody, in a Deny policy they deny
-// everybody.
+// TestRBACFailsClosed serves expressions that read Envoy attributes
+// jwtgate does not provide: in an Allow policy they allow nobody, in a
+// Deny policy they deny everybody, with a warning.
 func TestRBACFailsClosed(t *testing.T) {
 	exprs := []string{
-		P + "['team'] != 'ops'",
-		"size(" + P + "['groups']) > 1",
-		P + "['team'].startsWith('d')",
-		P + "['team'] == 'dev*'",
+		"xds.route_name == 'r'",
+		"request.size > 0 || " + P + "['team'] == 'dev'",
+		"!('x' in filter_state)",
+		"metadata.filter_metadata['envoy.filters.http.ext_authz']['ok'] == true",
 	}
 	iss, tokens := newIssuer(t)
 	up := upstream(t)
@@ -227,7 +235,7 @@ func TestRBACFailsClosed(t *testing.T) {
 				snap := start(t, rbacConfig(port, up, iss, fmt.Sprintf("    action: %s\n    policy:\n      matchExpressions: [%q]\n", action, expr)))
 				warned := false
 				for _, is := range snap.Issues {
-					warned = warned || strings.Contains(is.Msg, "not translated")
+					warned = warned || strings.Contains(is.Msg, "Envoy attribute jwtgate does not provide")
 				}
 				if !warned {
 					t.Errorf("no warning for %s: %v", expr, snap.Issues)

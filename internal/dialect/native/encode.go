@@ -239,11 +239,15 @@ func ptr[T comparable](v, skip T) *T {
 
 func (e *encoder) listener(l model.Listener) listener {
 	out := listener{Name: l.Name, Address: l.Address, Paths: listenerPaths(l.Paths),
-		NumTrustedProxies: ptr(l.NumTrustedProxies, 0),
+		NumTrustedProxies: ptr(l.NumTrustedProxies, 0), H2C: l.H2C,
 		Limits: listenerLimits{
-			MaxHeaderBytes:    ptr(l.Limits.MaxHeaderBytes, 0),
-			ReadHeaderTimeout: ptr(l.Limits.ReadHeaderTimeout, 0),
-			IdleTimeout:       ptr(l.Limits.IdleTimeout, 0),
+			MaxHeaderBytes:        ptr(l.Limits.MaxHeaderBytes, 0),
+			ReadHeaderTimeout:     ptr(l.Limits.ReadHeaderTimeout, 0),
+			IdleTimeout:           ptr(l.Limits.IdleTimeout, 0),
+			BodyIdleTimeout:       ptr(l.Limits.BodyIdleTimeout, 0),
+			MaxRequestDuration:    ptr(l.Limits.MaxRequestDuration, 0),
+			MaxConcurrentRequests: ptr(l.Limits.MaxConcurrentRequests, 0),
+			MaxConnections:        ptr(l.Limits.MaxConnections, 0),
 		},
 	}
 	if t := l.TLS; t != nil {
@@ -299,8 +303,9 @@ func (e *encoder) provider(p model.Provider) provider {
 		j.CacheDuration = nonZero(k.CacheDuration, model.DefaultJWKSCacheDuration)
 		j.Timeout = nonZero(k.Timeout, model.DefaultJWKSTimeout)
 		j.RefetchInterval = nonZero(k.RefetchInterval, model.DefaultJWKSRefetchInterval)
+		j.UnknownKidWait = ptr(k.UnknownKidWait, 0) // as written: zero is the default
 		j.CAFile = e.file(k.CAFile)
-	} // a local key set never uses the four: the decoder would ignore them
+	} // a local key set never uses the five: the decoder would ignore them
 	if j != (jwks{}) {
 		out.JWKS = &j
 	}
@@ -379,7 +384,8 @@ func (e *encoder) backend(b model.Backend, o model.Origin, field string) backend
 	out := backend{URL: b.URL, CAFile: e.file(b.CAFile), CertFile: e.file(b.CertFile), KeyFile: e.file(b.KeyFile),
 		ServerName: b.ServerName, Endpoints: b.Endpoints,
 		MaxIdleConnsPerHost: ptr(b.MaxIdleConnsPerHost, 0), IdleConnTimeout: ptr(b.IdleConnTimeout, 0),
-		DialTimeout: ptr(b.DialTimeout, 0), TLSHandshakeTimeout: ptr(b.TLSHandshakeTimeout, 0)}
+		DialTimeout: ptr(b.DialTimeout, 0), TLSHandshakeTimeout: ptr(b.TLSHandshakeTimeout, 0), BodyIdleTimeout: ptr(b.BodyIdleTimeout, 0),
+		Protocol: string(b.Protocol)}
 	out.Timeout = nonZero(b.Timeout, model.DefaultBackendTimeout)
 	return out
 }
@@ -548,6 +554,8 @@ func (e *encoder) condition(c model.Condition, o model.Origin, field string) con
 		out.Claim = c.Name
 	case c.Kind == model.CondHeader:
 		out.Header = c.Name
+	case c.Kind == model.CondCEL:
+		out.Key, out.PayloadKey = celKey, c.Name
 	case ok && c.Name == "":
 		out.Key = key
 	case c.Kind == model.CondIssuer:

@@ -326,3 +326,55 @@ func TestEncodePathOrder(t *testing.T) {
 		t.Errorf("no %q in:\n%s", want, out)
 	}
 }
+
+// TestCELConditions reads the native form of CEL conditions (key: cel,
+// payloadKey), refuses payloadKey elsewhere, and writes them back.
+func TestCELConditions(t *testing.T) {
+	const expr = "'admins' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['payload']['groups']"
+	r := decode(t, "conf/a.yaml", `apiVersion: jwtgate.dev/v1alpha1
+kind: Config
+policies:
+  - name: p
+    action: DENY
+    rules:
+      - when:
+          - key: cel
+            values: ["`+expr+`"]
+          - {key: cel, payloadKey: users, notValues: ["request.method == 'GET'", "xds.route_name == 'r'"]}
+          - {claim: team, payloadKey: users, values: [dev]}
+`)
+	var errs []string
+	for _, is := range r.Issues.Errors() {
+		errs = append(errs, is.Error())
+	}
+	if want := []string{`conf/a.yaml:11: policies[0].rules[0].when[2].payloadKey: payloadKey goes with key: cel only`}; !reflect.DeepEqual(errs, want) {
+		t.Fatalf("errors %q, want %q", errs, want)
+	}
+	p := r.Config.Policies[0]
+	want := []model.Condition{
+		{Kind: model.CondCEL, Values: []string{expr}},
+		{Kind: model.CondCEL, Name: "users", NotValues: []string{"request.method == 'GET'", "xds.route_name == 'r'"}},
+		{Kind: model.CondClaim, Name: "team", Values: []string{"dev"}},
+	}
+	if !reflect.DeepEqual(p.Rules[0].When, want) {
+		t.Fatalf("conditions %+v, want %+v", p.Rules[0].When, want)
+	}
+	// Validation compiles each expression, at its field and line.
+	var checked []string
+	for _, is := range model.CheckPolicy(p).Errors() {
+		checked = append(checked, is.Error())
+	}
+	if len(checked) != 1 || !strings.Contains(checked[0], "policies[0].rules[0].when[1].notValues[1]: invalid CEL expression: the expression reads an Envoy attribute jwtgate does not provide: xds") {
+		t.Fatalf("CheckPolicy: %q", checked)
+	}
+	p.Rules[0].When = p.Rules[0].When[:2]
+	out, issues := Encode(&model.Config{Policies: []model.Policy{p}})
+	if len(issues) > 0 {
+		t.Fatal(issues)
+	}
+	for _, s := range []string{`- key: cel`, `- "` + expr + `"`, `payloadKey: users`, `notValues:`} {
+		if !strings.Contains(string(out), s) {
+			t.Errorf("output lacks %s:\n%s", s, out)
+		}
+	}
+}

@@ -158,6 +158,8 @@ func scalar(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
 	if strings.Contains(s, "\n") {
 		n.Style = yaml.LiteralStyle
+	} else if strings.HasPrefix(s, "'") && !strings.ContainsAny(s, "\"\\") {
+		n.Style = yaml.DoubleQuotedStyle // a CEL expression: "'a' in x", not '''a'' in x'
 	}
 	return n
 }

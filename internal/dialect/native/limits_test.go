@@ -36,20 +36,30 @@ func TestListenerPathsAndLimits(t *testing.T) {
       allowEncodedHash: true
       allowDoubleEncoding: true
       allowTrailingEncodedWhitespace: true
-    limits: {maxHeaderBytes: 0x2000, readHeaderTimeout: 3s, idleTimeout: 1m}
+    limits: {maxHeaderBytes: 0x2000, readHeaderTimeout: 3s, idleTimeout: 1m, bodyIdleTimeout: 20s, maxRequestDuration: 5m, maxConcurrentRequests: 100, maxConnections: 200}
 `,
-			paths:  model.PathOptions{AllowSemicolons: true, AllowEncodedHash: true, AllowDoubleEncoding: true, AllowTrailingEncodedWhitespace: true},
-			limits: model.ListenerLimits{MaxHeaderBytes: 8192, ReadHeaderTimeout: 3 * time.Second, IdleTimeout: time.Minute}},
+			paths: model.PathOptions{AllowSemicolons: true, AllowEncodedHash: true, AllowDoubleEncoding: true, AllowTrailingEncodedWhitespace: true},
+			limits: model.ListenerLimits{MaxHeaderBytes: 8192, ReadHeaderTimeout: 3 * time.Second, IdleTimeout: time.Minute,
+				BodyIdleTimeout: 20 * time.Second, MaxRequestDuration: 5 * time.Minute, MaxConcurrentRequests: 100, MaxConnections: 200}},
+		{name: "no duration bound, written out", listener: "    limits: {maxRequestDuration: 0s}\n"},
+		{name: "the smallest exact header limit", listener: "    limits: {maxHeaderBytes: 4097}\n", limits: model.ListenerLimits{MaxHeaderBytes: 4097}},
+		{name: "a header limit too small to enforce", listener: "    limits: {maxHeaderBytes: 4096}\n", issues: []string{
+			"listeners[0].limits.maxHeaderBytes: must be at least 4097",
+		}},
 		{name: "one option", listener: "    paths: {allowSemicolons: true}\n", paths: model.PathOptions{AllowSemicolons: true}},
 		{name: "one limit", listener: "    limits: {idleTimeout: 30s}\n", limits: model.ListenerLimits{IdleTimeout: 30 * time.Second}},
-		{name: "explicit zeros", listener: "    limits: {maxHeaderBytes: 0, readHeaderTimeout: 0s, idleTimeout: 0s}\n", issues: []string{
+		{name: "explicit zeros", listener: "    limits: {maxHeaderBytes: 0, readHeaderTimeout: 0s, idleTimeout: 0s, bodyIdleTimeout: 0s, maxConcurrentRequests: 0, maxConnections: 0}\n", issues: []string{
 			"listeners[0].limits.maxHeaderBytes: must be positive",
 			"listeners[0].limits.readHeaderTimeout: must be positive",
 			"listeners[0].limits.idleTimeout: must be positive",
+			"listeners[0].limits.bodyIdleTimeout: must be positive",
+			"listeners[0].limits.maxConcurrentRequests: must be positive",
+			"listeners[0].limits.maxConnections: must be positive",
 		}},
-		{name: "negative", listener: "    limits: {maxHeaderBytes: -1, idleTimeout: -1s}\n", issues: []string{
+		{name: "negative", listener: "    limits: {maxHeaderBytes: -1, idleTimeout: -1s, maxRequestDuration: -1s}\n", issues: []string{
 			"listeners[0].limits.maxHeaderBytes: must be positive",
 			"listeners[0].limits.idleTimeout: must be positive",
+			"listeners[0].limits.maxRequestDuration: must not be negative",
 		}},
 		{name: "unknown option", listener: "    paths: {allowEverything: true}\n", issues: []string{
 			`listeners[0].paths: unknown field "allowEverything"`,
@@ -79,14 +89,15 @@ func TestBackendPoolKeys(t *testing.T) {
 		issues  []string
 	}{
 		{name: "absent keys are zero, the defaults", want: model.Backend{URL: "http://127.0.0.1:8000", Timeout: model.DefaultBackendTimeout}},
-		{name: "every key", backend: "      maxIdleConnsPerHost: 16\n      idleConnTimeout: 30s\n      dialTimeout: 2s\n      tlsHandshakeTimeout: 3s\n",
+		{name: "every key", backend: "      maxIdleConnsPerHost: 16\n      idleConnTimeout: 30s\n      dialTimeout: 2s\n      tlsHandshakeTimeout: 3s\n      bodyIdleTimeout: 1m\n",
 			want: model.Backend{URL: "http://127.0.0.1:8000", Timeout: model.DefaultBackendTimeout, MaxIdleConnsPerHost: 16,
-				IdleConnTimeout: 30 * time.Second, DialTimeout: 2 * time.Second, TLSHandshakeTimeout: 3 * time.Second}},
-		{name: "explicit zeros", backend: "      maxIdleConnsPerHost: 0\n      idleConnTimeout: 0s\n      dialTimeout: 0s\n      tlsHandshakeTimeout: 0s\n", issues: []string{
+				IdleConnTimeout: 30 * time.Second, DialTimeout: 2 * time.Second, TLSHandshakeTimeout: 3 * time.Second, BodyIdleTimeout: time.Minute}},
+		{name: "explicit zeros", backend: "      maxIdleConnsPerHost: 0\n      idleConnTimeout: 0s\n      dialTimeout: 0s\n      tlsHandshakeTimeout: 0s\n      bodyIdleTimeout: 0s\n", issues: []string{
 			"routes[0].backend.maxIdleConnsPerHost: must be positive",
 			"routes[0].backend.idleConnTimeout: must be positive",
 			"routes[0].backend.dialTimeout: must be positive",
 			"routes[0].backend.tlsHandshakeTimeout: must be positive",
+			"routes[0].backend.bodyIdleTimeout: must be positive",
 		}},
 		{name: "negative", backend: "      maxIdleConnsPerHost: -2\n      dialTimeout: -1s\n", issues: []string{
 			"routes[0].backend.maxIdleConnsPerHost: must be positive",

@@ -17,6 +17,8 @@ type listener struct {
 	Egress  *listenerEgress `yaml:"egress"`
 	// NumTrustedProxies is model.Listener.NumTrustedProxies.
 	NumTrustedProxies *int `yaml:"numTrustedProxies"`
+	// H2C is model.Listener.H2C: cleartext HTTP/2 with prior knowledge.
+	H2C bool `yaml:"h2c"`
 }
 
 // listenerPaths allows request paths refused by default.
@@ -29,9 +31,13 @@ type listenerPaths struct {
 
 // listenerLimits are the server limits; absent keys are the defaults.
 type listenerLimits struct {
-	MaxHeaderBytes    *int           `yaml:"maxHeaderBytes"`
-	ReadHeaderTimeout *time.Duration `yaml:"readHeaderTimeout"`
-	IdleTimeout       *time.Duration `yaml:"idleTimeout"`
+	MaxHeaderBytes        *int           `yaml:"maxHeaderBytes"`
+	ReadHeaderTimeout     *time.Duration `yaml:"readHeaderTimeout"`
+	IdleTimeout           *time.Duration `yaml:"idleTimeout"`
+	BodyIdleTimeout       *time.Duration `yaml:"bodyIdleTimeout"`
+	MaxRequestDuration    *time.Duration `yaml:"maxRequestDuration"`
+	MaxConcurrentRequests *int           `yaml:"maxConcurrentRequests"`
+	MaxConnections        *int           `yaml:"maxConnections"`
 }
 
 type listenerTLS struct {
@@ -52,6 +58,14 @@ func (c *converter) listener(in listener, path string) model.Listener {
 		}
 		l.NumTrustedProxies = *n
 	}
+	if l.H2C = in.H2C; in.H2C {
+		switch {
+		case in.TLS != nil:
+			c.errorf(strictyaml.Field(path, "h2c"), "not with tls: a TLS listener serves HTTP/2 through ALPN already; h2c is cleartext HTTP/2 for plain listeners")
+		case in.Egress != nil:
+			c.errorf(strictyaml.Field(path, "h2c"), "not on an egress listener: it serves HTTP/1.1 only (CONNECT tunnels take over the connection)")
+		}
+	}
 	if t := in.TLS; t != nil {
 		l.TLS = &model.ListenerTLS{
 			CertFile:     c.filePath(t.CertFile),
@@ -68,16 +82,31 @@ func (c *converter) listener(in listener, path string) model.Listener {
 
 // listenerLimits converts the limits at path ("listeners[i].limits").
 // Absent keys stay zero in the model, meaning the defaults; an explicit
-// zero or a negative value is refused.
+// zero or a negative value is refused, except a zero maxRequestDuration,
+// which is its default (no bound) written out.
 func (c *converter) listenerLimits(in listenerLimits, path string) model.ListenerLimits {
 	positive(c, strictyaml.Field(path, "maxHeaderBytes"), in.MaxHeaderBytes)
 	positive(c, strictyaml.Field(path, "readHeaderTimeout"), in.ReadHeaderTimeout)
 	positive(c, strictyaml.Field(path, "idleTimeout"), in.IdleTimeout)
-	return model.ListenerLimits{
-		MaxHeaderBytes:    or(in.MaxHeaderBytes, 0),
-		ReadHeaderTimeout: or(in.ReadHeaderTimeout, 0),
-		IdleTimeout:       or(in.IdleTimeout, 0),
+	positive(c, strictyaml.Field(path, "bodyIdleTimeout"), in.BodyIdleTimeout)
+	positive(c, strictyaml.Field(path, "maxConcurrentRequests"), in.MaxConcurrentRequests)
+	positive(c, strictyaml.Field(path, "maxConnections"), in.MaxConnections)
+	if d := in.MaxRequestDuration; d != nil && *d < 0 {
+		c.errorf(strictyaml.Field(path, "maxRequestDuration"), "must not be negative (0 means no bound)")
 	}
+	l := model.ListenerLimits{
+		MaxHeaderBytes:        or(in.MaxHeaderBytes, 0),
+		ReadHeaderTimeout:     or(in.ReadHeaderTimeout, 0),
+		IdleTimeout:           or(in.IdleTimeout, 0),
+		BodyIdleTimeout:       or(in.BodyIdleTimeout, 0),
+		MaxRequestDuration:    max(or(in.MaxRequestDuration, 0), 0),
+		MaxConcurrentRequests: or(in.MaxConcurrentRequests, 0),
+		MaxConnections:        or(in.MaxConnections, 0),
+	}
+	if field, err := l.Check(); err != nil {
+		c.errorf(strictyaml.Field(path, field), "%v", err)
+	}
+	return l
 }
 
 // positive reports "must be positive" at path when the document sets it

@@ -100,14 +100,19 @@ func (t to) model() model.To {
 }
 
 // condition names what it looks at with exactly one of Claim, Header and
-// Key (an Istio condition key).
+// Key (an Istio condition key, or "cel": Values and NotValues are CEL
+// expressions, PayloadKey where they find the verified token's claims).
 type condition struct {
-	Claim     string   `yaml:"claim"`
-	Header    string   `yaml:"header"`
-	Key       string   `yaml:"key"`
-	Values    []string `yaml:"values"`
-	NotValues []string `yaml:"notValues"`
+	Claim      string   `yaml:"claim"`
+	Header     string   `yaml:"header"`
+	Key        string   `yaml:"key"`
+	PayloadKey string   `yaml:"payloadKey"`
+	Values     []string `yaml:"values"`
+	NotValues  []string `yaml:"notValues"`
 }
+
+// celKey is the native condition key of a CEL condition.
+const celKey = "cel"
 
 func (c *converter) jwtPolicy(in jwtPolicy, path string) model.JWTPolicy {
 	c.rename(strictyaml.Field(path, "requirement"), path)
@@ -179,12 +184,18 @@ func (c *converter) condition(in condition, path string) model.Condition {
 		return out
 	}
 	switch {
+	case in.Key == celKey:
+		out.Kind, out.Name = model.CondCEL, in.PayloadKey
+		return out
 	case in.Claim != "":
 		out.Kind, out.Name = model.CondClaim, in.Claim
 	case in.Header != "":
 		out.Kind, out.Name = model.CondHeader, in.Header
 	default:
 		out.Kind, out.Name = c.conditionKey(in.Key, strictyaml.Field(path, "key"))
+	}
+	if in.PayloadKey != "" {
+		c.errorf(strictyaml.Field(path, "payloadKey"), "payloadKey goes with key: cel only")
 	}
 	return out
 }

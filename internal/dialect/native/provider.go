@@ -32,6 +32,7 @@ type jwks struct {
 	CacheDuration   *time.Duration `yaml:"cacheDuration"`
 	Timeout         *time.Duration `yaml:"timeout"`
 	RefetchInterval *time.Duration `yaml:"refetchInterval"`
+	UnknownKidWait  *time.Duration `yaml:"unknownKidWait"`
 	CAFile          string         `yaml:"caFile"`
 }
 
@@ -65,7 +66,7 @@ func (c *converter) provider(in provider, path string) model.Provider {
 		for _, d := range []struct {
 			name string
 			val  *time.Duration
-		}{{"cacheDuration", k.CacheDuration}, {"timeout", k.Timeout}, {"refetchInterval", k.RefetchInterval}} {
+		}{{"cacheDuration", k.CacheDuration}, {"timeout", k.Timeout}, {"refetchInterval", k.RefetchInterval}, {"unknownKidWait", k.UnknownKidWait}} {
 			if zero(c, strictyaml.Field(path, "jwks."+d.name), d.val) {
 				c.errorf(strictyaml.Field(path, "jwks."+d.name), "must be positive")
 			}
@@ -83,8 +84,11 @@ func (c *converter) provider(in provider, path string) model.Provider {
 			p.JWKS.CacheDuration = or(k.CacheDuration, model.DefaultJWKSCacheDuration)
 			p.JWKS.Timeout = or(k.Timeout, model.DefaultJWKSTimeout)
 			p.JWKS.RefetchInterval = or(k.RefetchInterval, model.DefaultJWKSRefetchInterval)
+			// Zero (unset) is the default to the key set: left out of the
+			// model, as the vendor dialects leave it.
+			p.JWKS.UnknownKidWait = or(k.UnknownKidWait, 0)
 		} else {
-			for _, f := range []string{"cacheDuration", "timeout", "refetchInterval", "caFile"} {
+			for _, f := range []string{"cacheDuration", "timeout", "refetchInterval", "unknownKidWait", "caFile"} {
 				if c.has(strictyaml.Field(path, "jwks."+f)) {
 					c.warnf(strictyaml.Field(path, "jwks."+f), "ignored: only used with a remote key set (uri, or OIDC discovery)")
 				}

@@ -50,6 +50,9 @@ type backend struct {
 	IdleConnTimeout     *time.Duration `yaml:"idleConnTimeout"`
 	DialTimeout         *time.Duration `yaml:"dialTimeout"`
 	TLSHandshakeTimeout *time.Duration `yaml:"tlsHandshakeTimeout"`
+	BodyIdleTimeout     *time.Duration `yaml:"bodyIdleTimeout"`
+	// Protocol is model.Backend.Protocol: http1 or http2.
+	Protocol string `yaml:"protocol"`
 }
 
 // checkPool refuses an explicit zero or a negative value in the
@@ -60,6 +63,7 @@ func (c *converter) checkPool(in backend, path string) {
 	positive(c, strictyaml.Field(path, "idleConnTimeout"), in.IdleConnTimeout)
 	positive(c, strictyaml.Field(path, "dialTimeout"), in.DialTimeout)
 	positive(c, strictyaml.Field(path, "tlsHandshakeTimeout"), in.TLSHandshakeTimeout)
+	positive(c, strictyaml.Field(path, "bodyIdleTimeout"), in.BodyIdleTimeout)
 }
 
 // requirement is the JWT requirement shared by routes and jwtPolicies.
@@ -158,6 +162,8 @@ func (c *converter) backend(in backend, path string) model.Backend {
 		IdleConnTimeout:     or(in.IdleConnTimeout, 0),
 		DialTimeout:         or(in.DialTimeout, 0),
 		TLSHandshakeTimeout: or(in.TLSHandshakeTimeout, 0),
+		BodyIdleTimeout:     or(in.BodyIdleTimeout, 0),
+		Protocol:            model.BackendProtocol(in.Protocol),
 	}
 	if zero(c, strictyaml.Field(path, "timeout"), in.Timeout) {
 		c.errorf(strictyaml.Field(path, "timeout"), "must be positive")
