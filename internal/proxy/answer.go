@@ -201,6 +201,9 @@ type recorder struct {
 	status      int
 	wrote       bool
 	upstreamErr error
+	// grpc: the request is a gRPC request (isGRPC), so the gateway's own
+	// answers to it take gRPC's form (writeGRPC).
+	grpc bool
 }
 
 func (w *recorder) WriteHeader(code int) {

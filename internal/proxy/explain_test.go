@@ -338,3 +338,22 @@ func TestExplainPhases(t *testing.T) {
 		t.Errorf("preflight: %s", rep.Text())
 	}
 }
+
+// TestExplainGRPC: a gRPC request the gateway refuses is explained with
+// the answer a gRPC client gets (200, grpc-status 16), as serve sends it.
+func TestExplainGRPC(t *testing.T) {
+	rt := build(t, seed004Config(t, "http://127.0.0.1:1"), Options{})
+	h := http.Header{"Content-Type": {"application/grpc"}}
+	rep := explainOf(t, rt, ExplainRequest{Method: "POST", URL: "http://www.example.com/grpc.health.v1.Health/Check", Header: h})
+	a := rep.Answer
+	if a.Status != http.StatusOK || a.Header.Get("Grpc-Status") != "16" || a.Header.Get("Grpc-Message") != "Jwt is missing" {
+		t.Errorf("explained answer %d %v, want 200 with grpc-status 16:\n%s", a.Status, a.Header, rep.Text())
+	}
+	r := httptest.NewRequest("POST", "http://www.example.com/grpc.health.v1.Health/Check", nil)
+	r.Header = h.Clone()
+	w := httptest.NewRecorder()
+	rt.Handler("http").ServeHTTP(w, r)
+	if w.Code != a.Status || w.Header().Get("Grpc-Status") != a.Header.Get("Grpc-Status") {
+		t.Errorf("served %d grpc-status %q; explained %d %q", w.Code, w.Header().Get("Grpc-Status"), a.Status, a.Header.Get("Grpc-Status"))
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"jwtgate.dev/jwtgate/internal/authn"
 	"jwtgate.dev/jwtgate/internal/authz"
@@ -60,9 +59,8 @@ func (t *explainTrace) note(format string, args ...any) {
 // on an exchange of its own, ended by the trace rather than by finish
 // (no access log line, no metrics, no denied-request entry).
 func (l *listener) serveExplain(w http.ResponseWriter, r *http.Request, t *explainTrace) {
-	x := &exchange{start: time.Now(), upstreamDur: -1, trace: t}
-	x.rec.ResponseWriter = w
-	x.rec.x = x
+	x := &exchange{trace: t}
+	x.begin(w, r)
 	defer t.finish(x)
 	if o := l.pipeline(x, r); o.status != 0 {
 		answer(&x.rec, o)

@@ -19,14 +19,6 @@ import (
 // redirect's Location, a route's responseHeaders) are kept, as Envoy
 // keeps them.
 
-// grpcWriter marks the ResponseWriter of a gRPC request, so that the
-// gateway's answers to it take gRPC's form (writeGRPC). Server.handler
-// wraps the writer of every gRPC request in one.
-type grpcWriter struct{ http.ResponseWriter }
-
-// Unwrap lets http.ResponseController reach Flush and the rest.
-func (w *grpcWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // isGRPC reports whether r is a gRPC request, as Envoy decides it
 // (Grpc::Common::hasGrpcContentType): its Content-Type is exactly
 // "application/grpc" or starts with "application/grpc+"
@@ -41,14 +33,10 @@ func isGRPC(r *http.Request) bool {
 }
 
 // grpcAnswers reports whether the gateway's answers written to w take
-// gRPC's form: w is the recorder of a request whose writer was marked.
+// gRPC's form: w is the recorder of a gRPC request.
 func grpcAnswers(w http.ResponseWriter) bool {
 	rec, ok := w.(*recorder)
-	if !ok {
-		return false
-	}
-	_, ok = rec.ResponseWriter.(*grpcWriter)
-	return ok
+	return ok && rec.grpc
 }
 
 // gRPC status codes the gateway sends.

@@ -50,10 +50,7 @@ func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	x := exchanges.Get().(*exchange)
-	x.start = time.Now()
-	x.rec.ResponseWriter = w
-	x.rec.x = x
-	x.upstreamDur = -1
+	x.begin(w, r)
 	defer l.metrics.InFlight()()
 	defer l.finish(x, r)
 	if o := l.pipeline(x, r); o.status != 0 {
@@ -85,6 +82,15 @@ type exchange struct {
 }
 
 var exchanges = sync.Pool{New: func() any { return new(exchange) }}
+
+// begin readies x for request r answered on w.
+func (x *exchange) begin(w http.ResponseWriter, r *http.Request) {
+	x.start = time.Now()
+	x.rec.ResponseWriter = w
+	x.rec.x = x
+	x.rec.grpc = isGRPC(r)
+	x.upstreamDur = -1
+}
 
 // outcome is how a stage ends a request; the zero value (status 0) lets
 // the request go on.

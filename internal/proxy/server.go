@@ -158,9 +158,6 @@ func (s *Server) handler(address string, g *guard) http.Handler {
 			writeText(w, http.StatusNotFound, "")
 			return
 		}
-		if isGRPC(r) {
-			w = &grpcWriter{w} // the gateway's answers take gRPC's form (grpc.go)
-		}
 		g.serve(l, w, r)
 	})
 }
