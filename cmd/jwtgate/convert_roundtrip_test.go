@@ -131,19 +131,34 @@ func (r *converted) convert(t *testing.T) {
 
 // sanitize gives what was refused for want of a native form one the test
 // can make, so that the rest of the input is still checked: a listener's
-// inline certificate and key are written to files, an unavailable
+// inline certificates and keys (the default one and those chosen by SNI)
+// are written to files, an unavailable
 // backend becomes available, methods are upper-cased. It rebuilds r.in from the changed model and
 // converts again.
 func (r *converted) sanitize(t *testing.T) {
 	cfg := r.in.Config
+	// toFiles writes an inline certificate and key to files and names
+	// them in place of the PEM.
+	toFiles := func(certPEM, keyPEM *[]byte, certFile, keyFile, source *string) {
+		if *certPEM == nil {
+			return
+		}
+		dir := t.TempDir()
+		*certFile, *keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		if os.WriteFile(*certFile, *certPEM, 0o600) != nil || os.WriteFile(*keyFile, *keyPEM, 0o600) != nil {
+			t.Fatal("writing the certificate")
+		}
+		*certPEM, *keyPEM, *source = nil, nil, ""
+	}
 	for i := range cfg.Listeners {
-		if tls := cfg.Listeners[i].TLS; tls != nil && tls.CertPEM != nil {
-			dir := t.TempDir()
-			tls.CertFile, tls.KeyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-			if os.WriteFile(tls.CertFile, tls.CertPEM, 0o600) != nil || os.WriteFile(tls.KeyFile, tls.KeyPEM, 0o600) != nil {
-				t.Fatal("writing the certificate")
-			}
-			tls.CertPEM, tls.KeyPEM, tls.CertSource = nil, nil, ""
+		tls := cfg.Listeners[i].TLS
+		if tls == nil {
+			continue
+		}
+		toFiles(&tls.CertPEM, &tls.KeyPEM, &tls.CertFile, &tls.KeyFile, &tls.CertSource)
+		for j := range tls.Certificates {
+			c := &tls.Certificates[j]
+			toFiles(&c.CertPEM, &c.KeyPEM, &c.CertFile, &c.KeyFile, &c.CertSource)
 		}
 	}
 	upper := func(ms []string) {

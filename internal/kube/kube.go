@@ -159,8 +159,35 @@ type Target struct {
 	// the slices list them, for traffic to be spread across; empty for
 	// an ExternalName Service (dial Host:Port).
 	Endpoints []string
-	// AppProtocol is the port's appProtocol (for choosing HTTP/2), if any.
+	// AppProtocol is the port's appProtocol (for choosing HTTP/2), if any:
+	// the Service port's, else its EndpointSlice port's.
 	AppProtocol string
+	// PortName is the Service port's name, if any.
+	PortName string
+}
+
+// http2Protocols are the protocols, named by a port's appProtocol or by
+// its name's prefix, that a Service port is spoken to in cleartext HTTP/2
+// (h2c with prior knowledge) for: the Kubernetes-defined
+// kubernetes.io/h2c and kubernetes.io/grpc; Istio's http2, grpc and
+// grpc-web (Istio's proxies send grpc-web upstream as gRPC); and h2c.
+var http2Protocols = map[string]bool{
+	"http2": true, "grpc": true, "grpc-web": true, "h2c": true,
+	"kubernetes.io/h2c": true, "kubernetes.io/grpc": true,
+}
+
+// HTTP2 reports whether the port is spoken to in cleartext HTTP/2, by
+// Istio's explicit protocol selection, which Istio and Gloo's
+// destinations follow: its appProtocol names an HTTP/2 protocol or,
+// without an appProtocol, its name does, as "PROTOCOL" or
+// "PROTOCOL-SUFFIX" ("grpc", "grpc-api", "http2-web", "h2c-x"). Compared
+// without regard to case, as Istio does.
+func (t Target) HTTP2() bool {
+	if t.AppProtocol != "" {
+		return http2Protocols[strings.ToLower(t.AppProtocol)]
+	}
+	proto, _, _ := strings.Cut(strings.ToLower(t.PortName), "-") // "grpc-web-x": grpc, HTTP/2 too
+	return http2Protocols[proto]
 }
 
 // Resolve finds where port of the Service ns/name leads. port is a port
@@ -194,9 +221,9 @@ func (st *Store) Resolve(ns, name string, port int, portName string) (Target, er
 		if s.Spec.ExternalName == "" {
 			return Target{}, fmt.Errorf("ExternalName Service %s/%s has no externalName", ns, name)
 		}
-		return Target{Host: s.Spec.ExternalName, Port: sp.Port, AppProtocol: sp.AppProtocol}, nil
+		return Target{Host: s.Spec.ExternalName, Port: sp.Port, AppProtocol: sp.AppProtocol, PortName: sp.Name}, nil
 	}
-	t := Target{Host: name + "." + ns + ".svc." + ClusterDomain, Port: sp.Port, AppProtocol: sp.AppProtocol}
+	t := Target{Host: name + "." + ns + ".svc." + ClusterDomain, Port: sp.Port, AppProtocol: sp.AppProtocol, PortName: sp.Name}
 	for _, es := range st.slices[key{ns, name}] {
 		ep, ok := slicePort(es, sp)
 		if !ok {

@@ -140,3 +140,35 @@ func TestStoreDuplicates(t *testing.T) {
 		t.Error("a slice without its service label was accepted")
 	}
 }
+
+// TestTargetHTTP2: a Service port resolved is spoken to in HTTP/2 by its
+// appProtocol first (the Service port's, else its EndpointSlice port's),
+// else by its name's protocol prefix, compared without regard to case.
+func TestTargetHTTP2(t *testing.T) {
+	var st Store
+	svc := &Service{Metadata: Meta{Name: "s", Namespace: "ns"}}
+	svc.Spec.Ports = []ServicePort{
+		{Name: "grpc-api", Port: 1}, {Name: "http2", Port: 2}, {Name: "GRPC-Web-x", Port: 3},
+		{Name: "http", Port: 4}, {Name: "grpcx", Port: 5}, {Name: "tcp", Port: 6},
+		{Name: "http-a", Port: 7, AppProtocol: "grpc"}, {Name: "grpc-b", Port: 8, AppProtocol: "http"},
+		{Name: "web", Port: 9, AppProtocol: "kubernetes.io/h2c"}, {Name: "h2c-x", Port: 10},
+		{Name: "web-b", Port: 11, AppProtocol: "H2C"}, {Name: "web-c", Port: 12, AppProtocol: "kubernetes.io/grpc"},
+		{Name: "web-d", Port: 13}, {Port: 14},
+	}
+	st.AddService(svc)
+	slice := mustDecode[EndpointSlice](t, `
+metadata: {name: s-1, namespace: ns, labels: {kubernetes.io/service-name: s}}
+endpoints: [{addresses: [10.0.0.1]}]
+ports: [{name: web-d, port: 8013, appProtocol: http2}]
+`)
+	st.AddEndpointSlice(slice)
+	for port, want := range map[int]bool{
+		1: true, 2: true, 3: true, 4: false, 5: false, 6: false, 7: true, 8: false,
+		9: true, 10: true, 11: true, 12: true, 13: true, 14: false,
+	} {
+		target, _ := st.Resolve("ns", "s", port, "")
+		if got := target.HTTP2(); got != want {
+			t.Errorf("port %d (%+v): %v, want %v", port, target, got, want)
+		}
+	}
+}

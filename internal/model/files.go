@@ -17,6 +17,9 @@ func (c *Config) ReferencedFiles() []string {
 	for _, l := range c.Listeners {
 		if l.TLS != nil {
 			add(l.TLS.CertFile, l.TLS.KeyFile, l.TLS.ClientCAFile)
+			for _, c := range l.TLS.Certificates {
+				add(c.CertFile, c.KeyFile)
+			}
 		}
 	}
 	for _, p := range c.Providers {

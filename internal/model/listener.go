@@ -52,6 +52,14 @@ const (
 )
 
 // ListenerTLS is the server side of TLS on a listener.
+//
+// A listener serves one certificate, its default, or several chosen by the
+// server name the client sends in its ClientHello (SNI): the certificate
+// of Certificates that lists the name exactly, else the one with the
+// longest wildcard that matches it, else the default. The default is
+// CertFile/KeyFile (or CertPEM/KeyPEM) when set, else Certificates[0].
+// Client certificate settings are the listener's, whatever certificate
+// the server presents.
 type ListenerTLS struct {
 	CertFile string `yaml:"certFile"`
 	KeyFile  string `yaml:"keyFile"`
@@ -62,9 +70,41 @@ type ListenerTLS struct {
 	CertPEM    []byte `yaml:"-" json:"-"`
 	KeyPEM     []byte `yaml:"-" json:"-"`
 	CertSource string `yaml:"certSource,omitempty"`
+	// Certificates are served, in place of the default one, to clients
+	// that ask for one of their server names (see ListenerCertificate).
+	// No name may appear in two of them.
+	Certificates []ListenerCertificate `yaml:"certificates,omitempty"`
 	// ClientCAFile, when set, enables mutual TLS: client certificates are
 	// verified against these CAs and their SPIFFE URI SAN becomes the
 	// source principal.
 	ClientCAFile string         `yaml:"clientCAFile,omitempty"`
 	ClientCerts  ClientCertMode `yaml:"clientCerts,omitempty"`
 }
+
+// HasDefault reports whether the listener names its default certificate
+// itself (files or PEM), rather than taking Certificates[0].
+func (t *ListenerTLS) HasDefault() bool {
+	return t.CertFile != "" || t.KeyFile != "" || t.CertPEM != nil || t.KeyPEM != nil
+}
+
+// ListenerCertificate is a certificate a TLS listener serves to the
+// clients whose SNI is one of ServerNames. A server name is a DNS name
+// ("api.example.com"), matched exactly, or a wildcard "*.SUFFIX", which
+// matches every name that ends in ".SUFFIX" (one label or more before it:
+// "*.example.com" matches "a.example.com" and "a.b.example.com", not
+// "example.com"), the longest matching suffix winning, as Envoy's
+// filter chain server names do. Names compare without regard to case.
+type ListenerCertificate struct {
+	ServerNames []string `yaml:"serverNames"`
+	CertFile    string   `yaml:"certFile,omitempty"`
+	KeyFile     string   `yaml:"keyFile,omitempty"`
+	// CertPEM, KeyPEM and CertSource are as in ListenerTLS: the
+	// certificate held inline (from a Kubernetes Secret), never dumped.
+	CertPEM    []byte `yaml:"-" json:"-"`
+	KeyPEM     []byte `yaml:"-" json:"-"`
+	CertSource string `yaml:"certSource,omitempty"`
+}
+
+// Inline reports whether the certificate is held in CertPEM and KeyPEM
+// rather than read from files.
+func (c *ListenerCertificate) Inline() bool { return c.CertPEM != nil || c.KeyPEM != nil }

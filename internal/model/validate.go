@@ -144,21 +144,7 @@ func (v *validator) listeners() {
 			a.errorf("address", "invalid address %q: %v", l.Address, err)
 		}
 		if t := l.TLS; t != nil {
-			inline := t.CertPEM != nil || t.KeyPEM != nil
-			if t.CertFile == "" && !inline {
-				a.errorf("tls.certFile", "required")
-			}
-			if t.KeyFile == "" && !inline {
-				a.errorf("tls.keyFile", "required")
-			}
-			switch t.ClientCerts {
-			case "", ClientCertsRequire, ClientCertsRequest:
-				if t.ClientCerts != "" && t.ClientCAFile == "" {
-					a.errorf("tls.clientCerts", "needs clientCAFile")
-				}
-			default:
-				a.errorf("tls.clientCerts", "invalid value %q (want require or request)", t.ClientCerts)
-			}
+			v.listenerTLS(a, t) // listenercheck.go
 		}
 		if l.Egress != nil {
 			v.egressListener(a, l.Egress)

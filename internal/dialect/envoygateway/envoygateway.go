@@ -1,15 +1,15 @@
 // Package envoygateway reads Envoy Gateway's SecurityPolicy
 // (gateway.envoyproxy.io/v1alpha1) as it is: its JWT authentication and
 // its ordered authorization rules, attached to the Gateway API Gateways,
-// listeners, HTTPRoutes and route rules that the Gateway API dialect
-// (package gatewayapi) serves.
+// listeners, HTTPRoutes, GRPCRoutes and route rules that the Gateway API
+// dialect (package gatewayapi) serves.
 //
 // The dialect is a dialect.Session: Decode reads and checks each
 // document on its own. The Gateway API dialect is a family of its own;
 // the two meet through gatewayapi.Join, so that Finish, once every
-// document is read, sees the Gateways and HTTPRoutes read and the model
-// routes made from them (with the labels naming each route's HTTPRoute,
-// rule, Gateway and listener), whichever family finishes first. Finish
+// document is read, sees the Gateways, HTTPRoutes and GRPCRoutes read
+// and the model routes made from them (with the labels naming each
+// route's HTTPRoute or GRPCRoute, rule, Gateway and listener), whichever family finishes first. Finish
 // then resolves every policy's targets (target.go, selector.go), gives
 // each model route to the most specific policy that reaches it, as
 // Envoy Gateway applies one policy per route, and translates that

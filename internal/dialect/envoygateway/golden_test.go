@@ -17,6 +17,7 @@ var goldenCases = []dialecttest.Case{
 	{Name: "example", Path: examples},
 	{Name: "basic", Path: "testdata/basic.yaml"},
 	{Name: "attach", Path: "testdata/attach.yaml"},
+	{Name: "grpcroute", Path: "testdata/grpcroute.yaml"},
 	{Name: "select-a", Path: "testdata/select.yaml", Sel: dialect.Selection{Gateway: "team-a/gw"}},
 	{Name: "select-b", Path: "testdata/select.yaml", Sel: dialect.Selection{Gateway: "team-b/gw"}},
 	{Name: "select-other", Path: "testdata/select.yaml", Sel: dialect.Selection{Gateway: "istio-system/ingress"}},

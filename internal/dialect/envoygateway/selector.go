@@ -52,9 +52,10 @@ func (d *document) checkSelector(s targetSelector, path string) {
 }
 
 // selectTargets adds the targets d's selectors choose among the
-// Gateways and HTTPRoutes of the load: of the policy's namespace, or
-// (namespaces.from All) of any namespace whose ReferenceGrants let
-// SecurityPolicies of the policy's namespace target them.
+// Gateways, HTTPRoutes and GRPCRoutes of the load: of the policy's
+// namespace, or (namespaces.from All) of any namespace whose
+// ReferenceGrants let SecurityPolicies of the policy's namespace target
+// them.
 func (t *translator) selectTargets(d *document) {
 	for i, s := range d.obj.Spec.TargetSelectors {
 		path := strictyaml.Index("spec.targetSelectors", i)
@@ -65,10 +66,7 @@ func (t *translator) selectTargets(d *document) {
 		if t.view == nil {
 			continue
 		}
-		objs := t.view.HTTPRoutes
-		if s.Kind == "Gateway" {
-			objs = t.view.Gateways
-		}
+		objs := t.objects(s.Kind)
 		all := s.Namespaces != nil && s.Namespaces.From != nil && *s.Namespaces.From == "All"
 		for _, o := range objs {
 			if !s.matches(o.Labels) || (o.Ref.Namespace != d.Ref.Namespace && !all) {

@@ -15,21 +15,39 @@ import (
 type level int
 
 const (
-	levelRule     level = iota // an HTTPRoute rule (sectionName)
-	levelRoute                 // a whole HTTPRoute
+	levelRule     level = iota // a route's rule (sectionName)
+	levelRoute                 // a whole HTTPRoute or GRPCRoute
 	levelListener              // a Gateway listener (sectionName)
 	levelGateway               // a whole Gateway
 )
 
 // unservedKinds are the target kinds a SecurityPolicy may name whose
 // traffic jwtgate does not serve at all.
-var unservedKinds = []string{"GRPCRoute", "TCPRoute", "UDPRoute", "TLSRoute", "ListenerSet"}
+var unservedKinds = []string{"TCPRoute", "UDPRoute", "TLSRoute", "ListenerSet"}
+
+// routeLabels are the route kinds a SecurityPolicy attaches to in
+// jwtgate, each with the label that names, on a model route, the route
+// of that kind it was made from.
+var routeLabels = map[string]string{
+	gatewayapi.KindHTTPRoute: gatewayapi.LabelHTTPRoute,
+	gatewayapi.KindGRPCRoute: gatewayapi.LabelGRPCRoute,
+}
+
+// routeOf is the "namespace/name" of the HTTPRoute or GRPCRoute the model
+// route r was made from; empty for a listener's own 404 for its hostname
+// (listener isolation), made from no route.
+func routeOf(r model.Route) string {
+	if n := r.Labels[gatewayapi.LabelHTTPRoute]; n != "" {
+		return n
+	}
+	return r.Labels[gatewayapi.LabelGRPCRoute]
+}
 
 // target is one thing a policy is attached to.
 type target struct {
 	doc     *document
 	path    string // of the reference (or selector) in the document
-	kind    string // Gateway or HTTPRoute; or one of unservedKinds
+	kind    string // Gateway, HTTPRoute or GRPCRoute; or one of unservedKinds
 	ns      string
 	name    string
 	section string
@@ -46,7 +64,7 @@ type target struct {
 }
 
 // describe names the target: "HTTPRoute shop/web", "Gateway infra/gw
-// listener http", "HTTPRoute shop/web rule admin".
+// listener http", "HTTPRoute shop/web rule admin", "GRPCRoute shop/api".
 func (t *target) describe() string {
 	s := t.kind + " " + t.ns + "/" + t.name
 	switch {
@@ -63,16 +81,16 @@ func (t *target) describe() string {
 func (t *target) key() string { return t.kind + " " + t.ns + "/" + t.name + "/" + t.section }
 
 // reaches reports whether the model route r, labelled by the Gateway API
-// dialect with its HTTPRoute, rule, Gateway and listener, is one of the
-// target's.
+// dialect with its HTTPRoute (or GRPCRoute), rule, Gateway and listener,
+// is one of the target's.
 func (t *target) reaches(r model.Route) bool {
 	nn := t.ns + "/" + t.name
 	l := r.Labels
 	switch t.level {
 	case levelRule:
-		return l[gatewayapi.LabelHTTPRoute] == nn && l[gatewayapi.LabelRule] == t.section
+		return l[routeLabels[t.kind]] == nn && l[gatewayapi.LabelRule] == t.section
 	case levelRoute:
-		return l[gatewayapi.LabelHTTPRoute] == nn
+		return l[routeLabels[t.kind]] == nn
 	case levelListener:
 		return l[gatewayapi.LabelGateway] == nn && l[gatewayapi.LabelListener] == t.section
 	}
@@ -88,7 +106,7 @@ func (d *document) checkTargets() {
 		d.Errorf("spec.targetRef", "give targetRef or targetRefs, not both (targetRef is deprecated)")
 	case spec.TargetRef == nil && len(spec.TargetRefs) == 0 && len(spec.TargetSelectors) == 0:
 		if !d.Reported("spec.targetRefs") && !d.Reported("spec.targetRef") && !d.Reported("spec.targetSelectors") {
-			d.Errorf("spec", "give targetRefs (or targetSelectors): the Gateway, listener, HTTPRoute or route rule the policy applies to")
+			d.Errorf("spec", "give targetRefs (or targetSelectors): the Gateway, listener, HTTPRoute, GRPCRoute or route rule the policy applies to")
 		}
 	}
 	if spec.TargetRef != nil {
@@ -108,7 +126,7 @@ func (d *document) checkTargets() {
 
 // checkKind checks a target kind at path.
 func (d *document) checkKind(kind, path string) bool {
-	if kind == "Gateway" || kind == "HTTPRoute" || slices.Contains(unservedKinds, kind) {
+	if _, route := routeLabels[kind]; route || kind == "Gateway" || slices.Contains(unservedKinds, kind) {
 		return true
 	}
 	if !d.Reported(path) {
@@ -209,13 +227,7 @@ func (t *translator) find(tg *target) (reason, why string) {
 	if slices.Contains(unservedKinds, tg.kind) {
 		return model.ReasonUnsupported, fmt.Sprintf("jwtgate does not serve %ss", tg.kind)
 	}
-	var objs []gatewayapi.Object
-	if t.view != nil {
-		objs = t.view.HTTPRoutes
-		if tg.kind == "Gateway" {
-			objs = t.view.Gateways
-		}
-	}
+	objs := t.objects(tg.kind)
 	i := slices.IndexFunc(objs, func(o gatewayapi.Object) bool { return o.Ref.Namespace == tg.ns && o.Ref.Name == tg.name })
 	if i < 0 {
 		return model.ReasonTargetNotFound, fmt.Sprintf("%s %s/%s not found (TargetNotFound)", tg.kind, tg.ns, tg.name)
@@ -230,7 +242,7 @@ func (t *translator) find(tg *target) (reason, why string) {
 	}
 	switch {
 	case o.Served:
-	case tg.kind == "HTTPRoute":
+	case tg.kind != "Gateway":
 		return model.ReasonNotSelected, fmt.Sprintf("%s is not served: it attaches to no listener of the Gateway jwtgate serves", tg.describe())
 	case t.view.Gateway == "":
 		return model.ReasonNotSelected, "jwtgate serves no Gateway of the Gateway API"
@@ -238,6 +250,22 @@ func (t *translator) find(tg *target) (reason, why string) {
 		return model.ReasonNotSelected, "jwtgate serves Gateway " + t.view.Gateway
 	}
 	return "", ""
+}
+
+// objects are the Gateway API objects of a target kind: Gateways,
+// HTTPRoutes or GRPCRoutes; none for another kind or without a view.
+func (t *translator) objects(kind string) []gatewayapi.Object {
+	switch {
+	case t.view == nil:
+		return nil
+	case kind == "Gateway":
+		return t.view.Gateways
+	case kind == gatewayapi.KindHTTPRoute:
+		return t.view.HTTPRoutes
+	case kind == gatewayapi.KindGRPCRoute:
+		return t.view.GRPCRoutes
+	}
+	return nil
 }
 
 // assign gives every model route of the Gateway API dialect to the most
@@ -262,7 +290,7 @@ func (t *translator) assign(docs []*document) {
 		}
 	}
 	for _, r := range t.view.Routes {
-		if r.Labels[gatewayapi.LabelHTTPRoute] == "" {
+		if routeOf(r) == "" {
 			// A listener's own 404 for its hostname (listener
 			// isolation): no route is matched there, so Envoy
 			// Gateway applies no policy either.

@@ -33,6 +33,7 @@ var goldenCases = []goldenCase{
 	{name: "refs", file: "refs.yaml"},
 	{name: "filters", file: "filters.yaml"},
 	{name: "listeners", file: "listeners.yaml"},
+	{name: "sni", file: "sni.yaml"},
 	{name: "errors", file: "errors.yaml"},
 	{name: "locate", file: "locate.yaml"},
 	{name: "grpcroute", file: "grpcroute.yaml"},

@@ -334,7 +334,6 @@ func (t *translator) resolveKindConflicts() {
 		}
 		d.note(reason, "Accepted=False on one or more listeners: %s of older precedence serves hostnames in common there (see the warnings)", otherKind(d))
 	}
-	t.guardPeers()
 }
 
 // otherKind is the route kind d conflicts with, with its article.
@@ -385,36 +384,4 @@ func servesGRPC(g *portGroup) bool {
 		}
 	}
 	return false
-}
-
-// guardPeers keeps GRPCRoutes from being served, failing closed, when a
-// peer dialect (kgateway, Envoy Gateway) is part of the load: their
-// policies may target the Gateway or the GRPCRoute, and they apply
-// policies to HTTPRoutes' routes only, so a GRPCRoute served beside them
-// could go without the JWT requirement meant for it.
-func (t *translator) guardPeers() {
-	l := t.s.peers
-	if l == nil {
-		return
-	}
-	peers.Lock()
-	others := l.members > 1
-	peers.Unlock()
-	if !others {
-		return
-	}
-	dropped := map[*document]bool{}
-	for _, gl := range t.gwListeners {
-		gl.routes = slices.DeleteFunc(gl.routes, func(c *candidate) bool {
-			if c.doc.grpc != nil {
-				dropped[c.doc] = true
-				return true
-			}
-			return false
-		})
-	}
-	for d := range dropped {
-		d.note(model.ReasonUnsupported, "not served: the load holds kgateway or Envoy Gateway resources, whose policies jwtgate applies to HTTPRoutes only; serving this GRPCRoute could leave it without the JWT requirement or authorization meant for it")
-		d.warnf("spec", "not served: GRPCRoutes are not served beside kgateway or Envoy Gateway policies, which jwtgate applies to HTTPRoutes only")
-	}
 }

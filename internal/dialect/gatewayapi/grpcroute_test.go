@@ -36,26 +36,30 @@ ports: [{name: grpc, port: 50051}]
 endpoints: [{addresses: [10.0.0.1]}]
 `
 
-// kgatewayBackend is a document of a peer dialect, whose policies apply
-// to HTTPRoutes only.
+// kgatewayBackend is a document of a peer dialect, kgateway, whose
+// policies apply to GRPCRoutes as to HTTPRoutes.
 const kgatewayBackend = `---
 apiVersion: gateway.kgateway.dev/v1alpha1
 kind: Backend
 metadata: {name: b}
-spec: {static: {hosts: [{host: example.com, port: 80}]}}
+spec: {static: {hosts: [{host: 127.0.0.1, port: 50052}]}}
 `
 
-// TestGRPCRouteServed: a GRPCRoute alone is served, its listener with
-// h2c and its backend in HTTP/2; beside a peer dialect's resources it is
-// not served (failing closed), and its status says why.
+// TestGRPCRouteServed: a GRPCRoute is served, its listener with h2c and
+// its backend in HTTP/2, alone or beside a peer dialect's resources; a
+// kgateway Backend as its backendRef is spoken to in HTTP/2 too.
 func TestGRPCRouteServed(t *testing.T) {
+	toBackend := strings.Replace(grpcLoad, "backendRefs: [{name: s, port: 50051}]",
+		"backendRefs: [{group: gateway.kgateway.dev, kind: Backend, name: b}]", 1)
 	for _, tt := range []struct {
-		name   string
-		yaml   string
-		served bool
+		name      string
+		yaml      string
+		url       string
+		endpoints int
 	}{
-		{"alone", grpcLoad, true},
-		{"beside kgateway", grpcLoad + kgatewayBackend, false},
+		{"alone", grpcLoad, "http://s.default.svc.cluster.local:50051", 1},
+		{"beside kgateway", grpcLoad + kgatewayBackend, "http://s.default.svc.cluster.local:50051", 1},
+		{"to a kgateway Backend", toBackend + kgatewayBackend, "http://127.0.0.1:50052", 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ld := config.ReadBytesSelected(dialect.Selection{}, "in.yaml", []byte(tt.yaml))
@@ -69,27 +73,21 @@ func TestGRPCRouteServed(t *testing.T) {
 					grpc = append(grpc, r)
 				}
 			}
-			if got := len(grpc) > 0; got != tt.served {
-				t.Fatalf("served %v, want %v: %v", got, tt.served, cfg.Routes)
+			if len(grpc) == 0 {
+				t.Fatalf("not served: %v", cfg.Routes)
 			}
-			if len(cfg.Listeners) != 1 || cfg.Listeners[0].H2C != tt.served {
-				t.Errorf("listeners %+v: h2c want %v", cfg.Listeners, tt.served)
+			if len(cfg.Listeners) != 1 || !cfg.Listeners[0].H2C {
+				t.Errorf("listeners %+v: want h2c", cfg.Listeners)
 			}
-			if tt.served {
-				if b := grpc[0].Backend; b.Protocol != model.BackendHTTP2 || len(b.Endpoints) != 1 {
-					t.Errorf("backend %+v", b)
-				}
-				return
+			b := grpc[0].Backend
+			if b.URL != tt.url || b.Protocol != model.BackendHTTP2 || len(b.Endpoints) != tt.endpoints || b.Unavailable != "" {
+				t.Errorf("backend %+v, want %s in HTTP/2 with %d endpoints", b, tt.url, tt.endpoints)
 			}
 			notes := append(ld.Notes, ld.Config.Notes()...)
-			var status string
 			for _, st := range model.Statuses(ld.Resources, issues, notes, true) {
-				if st.Kind == "GRPCRoute" {
-					status = st.String()
+				if !st.Accepted() {
+					t.Errorf("%s", st)
 				}
-			}
-			if !strings.Contains(status, "Unsupported") || !strings.Contains(status, "kgateway or Envoy Gateway") {
-				t.Errorf("status %q", status)
 			}
 		})
 	}

@@ -334,9 +334,9 @@ func (t *translator) allowedRoutes(gl *gwListener) {
 
 // groupByPort gathers the served listeners by port, each port one model
 // listener. HTTP and HTTPS listeners on one port conflict, and none of
-// them is served; HTTPS listeners whose certificate differs from the
-// first one's on the port are not served either (jwtgate serves one
-// certificate per port).
+// them is served; of two listeners with the same hostname on a port, the
+// later is not served. HTTPS listeners of one port may have different
+// certificates: the model listener chooses by SNI (modelListener).
 func (t *translator) groupByPort() {
 	d := t.gw
 	byPort := map[int][]*gwListener{}
@@ -368,14 +368,18 @@ func (t *translator) groupByPort() {
 		}
 		g := &portGroup{port: p, https: ls[0].https, first: ls[0]}
 		g.name = nsName(d.ref) + "/" + ls[0].spec.Name
+		hosts := map[string]*gwListener{}
 		for _, l := range ls {
-			if g.https && !sameCert(l.cert, g.first.cert) {
+			// The API server refuses a repeated port, protocol and
+			// hostname; jwtgate reads "https" as HTTPS too, so two
+			// listeners may still take the same hostname here.
+			if o := hosts[l.hostname]; o != nil {
 				l.served = false
-				d.noted(model.ReasonConflicted, strictyaml.Field(l.path, "tls.certificateRefs"),
-					"listener %q is not served: Conflicted=True: its certificate (%s) differs from that of listener %q on port %d (%s), and jwtgate serves one certificate per port",
-					l.spec.Name, l.cert.source, g.first.spec.Name, p, g.first.cert.source)
+				d.noted(model.ReasonConflicted, l.path,
+					"listener %q is not served: Conflicted=True HostnameConflict: listener %q takes the same hostname on port %d", l.spec.Name, o.spec.Name, p)
 				continue
 			}
+			hosts[l.hostname] = l
 			l.group = g
 			g.listeners = append(g.listeners, l)
 		}
@@ -399,11 +403,49 @@ func (t *translator) modelListener(g *portGroup) model.Listener {
 	// HTTP/2 through ALPN anyway.
 	l.H2C = !g.https && servesGRPC(g)
 	if g.https {
-		c := g.first.cert
-		d.rename(base+".tls", strictyaml.Field(g.first.path, "tls.certificateRefs[0]"))
-		l.TLS = &model.ListenerTLS{CertPEM: c.certPEM, KeyPEM: c.keyPEM, CertSource: c.source}
+		l.TLS = t.portTLS(g, base)
 	}
 	return l
+}
+
+// portTLS is the TLS of an HTTPS port group. Its default certificate is
+// that of the listener without hostname, else of the first listener.
+// When the listeners' certificates differ, each is also served, by SNI,
+// for the hostnames of the listeners that name it: a client asking for a
+// listener's hostname gets that listener's certificate (an exact
+// hostname before a wildcard, the longest wildcard first, as listeners
+// take requests), and any other name the default.
+func (t *translator) portTLS(g *portGroup, base string) *model.ListenerTLS {
+	d := t.gw
+	def := g.first
+	for _, l := range g.listeners {
+		if l.hostname == "" {
+			def = l
+			break
+		}
+	}
+	c := def.cert
+	d.rename(base+".tls", strictyaml.Field(def.path, "tls.certificateRefs[0]"))
+	out := &model.ListenerTLS{CertPEM: c.certPEM, KeyPEM: c.keyPEM, CertSource: c.source}
+	if !slices.ContainsFunc(g.listeners, func(l *gwListener) bool { return !sameCert(l.cert, c) }) {
+		return out
+	}
+	var byCert []*gwListener // the first listener of each certificate
+	for _, l := range g.listeners {
+		if l.hostname == "" {
+			continue // the default: the listener checks allow one per port
+		}
+		i := slices.IndexFunc(byCert, func(o *gwListener) bool { return sameCert(o.cert, l.cert) })
+		if i < 0 {
+			i = len(byCert)
+			byCert = append(byCert, l)
+			d.rename(fmt.Sprintf("%s.tls.certificates[%d]", base, i), strictyaml.Field(l.path, "tls.certificateRefs[0]"))
+			out.Certificates = append(out.Certificates, model.ListenerCertificate{CertPEM: l.cert.certPEM, KeyPEM: l.cert.keyPEM, CertSource: l.cert.source})
+		}
+		e := &out.Certificates[i]
+		e.ServerNames = append(e.ServerNames, l.hostname)
+	}
+	return out
 }
 
 // listenAddress is where a listener of port binds: the one place that

@@ -9,8 +9,9 @@ import (
 )
 
 // Peers are the dialects whose resources attach to the Gateway API's
-// (kgateway's TrafficPolicy targets Gateways and HTTPRoutes) or that the
-// Gateway API's refer to (kgateway's Backend as an HTTPRoute backendRef).
+// (kgateway's TrafficPolicy and Envoy Gateway's SecurityPolicy target
+// Gateways, HTTPRoutes and GRPCRoutes) or that the Gateway API's refer
+// to (kgateway's Backend as a route's backendRef).
 // Each runs as a dialect family of its own, so a peer and this dialect
 // meet through the one thing every family of a load shares: the load's
 // kube.Store. A peer Joins in its dialect.Family constructor and Leaves
@@ -64,14 +65,14 @@ func leave(st *kube.Store) {
 	}
 }
 
-// BackendRef is a backendRef of an HTTPRoute to a kind other than a
+// BackendRef is a backendRef of a route to a kind other than a
 // Service, for a peer to resolve. Cross-namespace references have been
 // allowed by a ReferenceGrant already.
 type BackendRef struct {
 	Group, Kind, Namespace, Name string
 	// Port is the backendRef's port; 0 when it sets none.
 	Port int
-	// From is the HTTPRoute.
+	// From is the HTTPRoute or GRPCRoute.
 	From model.Ref
 }
 
@@ -126,13 +127,13 @@ func (p *Peer) View() *View {
 type Object struct {
 	Ref    model.Ref
 	Labels map[string]string
-	// Sections are a Gateway's listener names, or the names of an
-	// HTTPRoute's named rules (what a policy's sectionName names).
+	// Sections are a Gateway's listener names, or the names of a
+	// route's named rules (what a policy's sectionName names).
 	Sections []string
 	// Valid is false for a document with errors (it is not served).
 	Valid bool
-	// Served is true for the Gateway jwtgate serves, and for an
-	// HTTPRoute that has at least one model route.
+	// Served is true for the Gateway jwtgate serves, and for a route
+	// that has at least one model route.
 	Served bool
 }
 
@@ -147,13 +148,11 @@ type View struct {
 	// is served.
 	Gateway string
 	// Routes are the model routes made, in the order they are tried;
-	// each carries the labels LabelHTTPRoute, LabelRule (named rules),
-	// LabelGateway and LabelListener. The routes that end a listener
-	// with 404 for its hostname (listener isolation) carry no
-	// LabelHTTPRoute. A load with a peer holds no GRPCRoute's routes
-	// (they carry LabelGRPCRoute in place of LabelHTTPRoute): peers
-	// apply their policies to HTTPRoutes' routes only, so GRPCRoutes are
-	// not served beside them (guardPeers).
+	// each carries the labels LabelHTTPRoute (a GRPCRoute's,
+	// LabelGRPCRoute), LabelRule (named rules), LabelGateway and
+	// LabelListener. The routes that end a listener with 404 for its
+	// hostname (listener isolation) carry neither LabelHTTPRoute nor
+	// LabelGRPCRoute.
 	Routes []model.Route
 	grants *grantIndex
 }

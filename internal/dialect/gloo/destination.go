@@ -212,7 +212,8 @@ func (t *translator) weights(d *document, dests []destinationReference, p string
 }
 
 // backend resolves one destination at path p through the Services and
-// EndpointSlices of the load. A destination jwtgate cannot reach (a
+// EndpointSlices of the load, spoken to in HTTP/2 when the Service port
+// asks for it (kube.Target.HTTP2). A destination jwtgate cannot reach (a
 // missing Service or endpoint, a kind or subset it does not support)
 // is a backend answered 503 with the reason, and a status on the table;
 // ok is false for an error in the document.
@@ -271,9 +272,15 @@ func (t *translator) backend(d *document, dr destinationReference, p string) (mo
 		u = "http://" + net.JoinHostPort(host, strconv.Itoa(port))
 	}
 	b := model.Backend{URL: u, Endpoints: target.Endpoints}
-	if err != nil {
+	switch {
+	case err != nil:
 		b.Unavailable, b.Endpoints = err.Error(), nil
 		d.NotFound(p, "%s answers 503: %v", label, err)
+	case target.HTTP2():
+		// The port's appProtocol or name asks for HTTP/2, as Istio's
+		// protocol selection, which Gloo's destinations follow, reads
+		// them: h2c to the Service.
+		b.Protocol = model.BackendHTTP2
 	}
 	return b, ds, true
 }

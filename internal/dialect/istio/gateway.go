@@ -30,8 +30,13 @@ type port struct {
 	number  int
 	name    string // the model listener's
 	address string
-	tls     *model.ListenerTLS
-	tlsKey  string // tells TLS settings apart ("" for plain HTTP)
+	// tls is the listener's TLS: its first server's until listeners
+	// gathers the certificates of every server (portTLS).
+	tls    *model.ListenerTLS
+	tlsKey string // tells listener TLS settings apart ("" for plain HTTP)
+	// h2c is set when a server of the (plain) port is HTTP2, GRPC or
+	// GRPC-WEB: the port also serves cleartext HTTP/2.
+	h2c     bool
 	servers []portServer
 }
 
@@ -41,6 +46,11 @@ type portServer struct {
 	index int
 	path  string
 	srv   server
+	// For an HTTPS server: its TLS, what tells its certificate apart,
+	// and the server names (SNI) its hosts give, "*" standing for any.
+	tls     *model.ListenerTLS
+	certKey string
+	names   []string
 }
 
 // howToChoose is the advice given when the gateway to serve is unclear.
@@ -267,12 +277,10 @@ func (t *translator) listeners() {
 		origin, base := d.Piece("listeners", e.path)
 		d.Rename(base+".name", strictyaml.Field(e.path, "port"))
 		d.Rename(base+".address", strictyaml.Field(e.path, "port.number"))
-		d.Rename(base+".tls", strictyaml.Field(e.path, "tls"))
-		d.Rename(base+".tls.certFile", strictyaml.Field(e.path, "tls.serverCertificate"))
-		d.Rename(base+".tls.keyFile", strictyaml.Field(e.path, "tls.privateKey"))
-		d.Rename(base+".tls.clientCAFile", strictyaml.Field(e.path, "tls.caCertificates"))
-		d.Rename(base+".tls.certSource", strictyaml.Field(e.path, "tls.credentialName"))
-		t.out.Listeners = append(t.out.Listeners, model.Listener{Name: pt.name, Address: pt.address, TLS: pt.tls, Origin: origin})
+		if pt.tls != nil {
+			pt.tls = portTLS(pt, base)
+		}
+		t.out.Listeners = append(t.out.Listeners, model.Listener{Name: pt.name, Address: pt.address, TLS: pt.tls, H2C: pt.h2c, Origin: origin})
 	}
 }
 
@@ -300,9 +308,6 @@ func (t *translator) server(d *document, i int, srv server) {
 		if tlsOnly {
 			d.Errorf(f("tls"), "a plain-text %s server takes no TLS settings but httpsRedirect: use protocol HTTPS", proto)
 			return
-		}
-		if proto != "HTTP" {
-			d.NotServed(f("port.protocol"), "served as HTTP/1.1: jwtgate does not speak %s in clear text", proto)
 		}
 	case "HTTPS":
 		if srv.TLS == nil {
@@ -333,30 +338,42 @@ func (t *translator) server(d *document, i int, srv server) {
 		}
 		addr = net.JoinHostPort(ip.String(), strconv.Itoa(number))
 	}
-	var ltls *model.ListenerTLS
+	e := portServer{gw: d, index: i, path: p, srv: srv}
 	key := ""
 	if proto == "HTTPS" {
 		var ok bool
-		if ltls, key, ok = t.serverTLS(d, srv.TLS, f("tls"), label); !ok {
+		if e.tls, key, ok = t.serverTLS(d, srv.TLS, f("tls"), label); !ok {
 			return
 		}
+		e.certKey = "files " + e.tls.CertFile + "|" + e.tls.KeyFile
+		if e.tls.CertSource != "" {
+			e.certKey = e.tls.CertSource
+		}
+		e.names = serverNames(d, srv, p)
 	}
-	e := portServer{gw: d, index: i, path: p, srv: srv}
+	// HTTP/2 in clear text is served with prior knowledge (h2c), as
+	// gRPC clients in plaintext mode speak it; HTTP/1.1 too.
+	h2c := proto == "HTTP2" || proto == "GRPC" || proto == "GRPC-WEB"
 	for _, pt := range t.ports {
 		if pt.number != number {
 			continue
 		}
 		if pt.tlsKey != key || pt.address != addr {
 			o := pt.servers[0]
-			d.NotServed(p, "%s is not served: server %d of Gateway %s serves port %d with other TLS settings or another bind address, and jwtgate serves one per port", label, o.index, o.gw.Name(), number)
+			d.NotServed(p, "%s is not served: server %d of Gateway %s serves port %d with other TLS settings (protocol, mode or client CA) or another bind address, and jwtgate serves one per port", label, o.index, o.gw.Name(), number)
+			return
+		}
+		if o, host, clash := sameNameOtherCert(pt, e); clash {
+			d.NotServed(p, "%s is not served: server %d of Gateway %s serves host %q on port %d with another certificate, and a client's SNI chooses one", label, o.index, o.gw.Name(), host, number)
 			return
 		}
 		pt.servers = append(pt.servers, e)
+		pt.h2c = pt.h2c || h2c
 		return
 	}
 	t.ports = append(t.ports, &port{
 		number: number, name: fmt.Sprintf("%s/%d", d.Name(), number), address: addr,
-		tls: ltls, tlsKey: key, servers: []portServer{e},
+		tls: e.tls, tlsKey: key, h2c: h2c, servers: []portServer{e},
 	})
 }
 
@@ -402,7 +419,7 @@ func (t *translator) serverTLS(d *document, c *serverTLS, p, label string) (_ *m
 		}
 	}
 	if c.TLSCertificates.Kind != 0 && len(c.TLSCertificates.Content) > 0 {
-		d.NotServed(f("tlsCertificates"), "%s is not served: jwtgate serves one certificate per port", label)
+		d.NotServed(f("tlsCertificates"), "%s is not served: jwtgate serves one certificate per server (several for one host, by key type, are not supported)", label)
 		return nil, "", false
 	}
 	switch v := c.MinProtocolVersion; v {
@@ -425,7 +442,7 @@ func (t *translator) serverTLS(d *document, c *serverTLS, p, label string) (_ *m
 	cred := c.CredentialName
 	switch n := len(c.CredentialNames); {
 	case n > 1:
-		d.NotServed(f("credentialNames"), "%s is not served: jwtgate serves one certificate per port", label)
+		d.NotServed(f("credentialNames"), "%s is not served: jwtgate serves one certificate per server (several for one host, by key type, are not supported)", label)
 		return nil, "", false
 	case n == 1 && cred == "":
 		cred = c.CredentialNames[0]
@@ -468,7 +485,9 @@ func (t *translator) serverTLS(d *document, c *serverTLS, p, label string) (_ *m
 		d.Errorf(p, "mode %s needs credentialName, or serverCertificate and privateKey", mode)
 		return nil, "", false
 	}
-	key = mode + "|" + cred + "|" + out.CertFile + "|" + out.KeyFile + "|" + out.ClientCAFile
+	// The certificate may differ between the servers of a port (chosen by
+	// SNI); the client certificate settings may not.
+	key = mode + "|" + out.ClientCAFile
 	return out, key, true
 }
 

@@ -36,6 +36,7 @@ var goldenCases = []dialecttest.Case{
 		WorkloadNamespace: "istio-system", WorkloadLabels: map[string]string{"istio": "ingressgateway", "app": "istio-ingressgateway"}, BindAddress: bind}},
 	{Name: "routing-select-ghost", Path: "testdata/routing-select.yaml", Sel: dialect.Selection{Gateway: "ghost/gw"}},
 	{Name: "routing-model", Path: "testdata/routing-model.yaml", Sel: dialect.Selection{BindAddress: bind}},
+	{Name: "sni", Path: "testdata/sni.yaml", Sel: dialect.Selection{BindAddress: bind}},
 	{Name: "asm", Path: asmExamples, Sel: dialect.Selection{BindAddress: bind}},
 }
 

@@ -342,8 +342,8 @@ func (t *translator) backend(d *document, ds *destination, p string) (model.Back
 	if err != nil {
 		b.Unavailable, b.Endpoints = err.Error(), nil
 		d.NotFound(p, "%s answers 503: %v", label, err)
-	} else if speaksHTTP2(t.s.kube, ns, name, target) {
-		b.Protocol = model.BackendHTTP2 // protocol.go: h2c to the Service
+	} else if target.HTTP2() {
+		b.Protocol = model.BackendHTTP2 // the port's appProtocol or name says HTTP/2: h2c to the Service
 	}
 	return b, true
 }

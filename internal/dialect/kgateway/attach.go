@@ -60,7 +60,7 @@ type group struct {
 func (t *translator) attach() {
 	index := map[string][]attachment{}
 	for _, d := range t.s.docs {
-		if d.tp == nil || d.hasErrors {
+		if d.tp == nil || d.HasErrors {
 			continue
 		}
 		for _, tg := range t.targets(d) {
@@ -82,16 +82,16 @@ func (t *translator) attach() {
 		routes = t.view.Routes
 	}
 	for _, r := range routes {
-		hr := r.Labels[gatewayapi.LabelHTTPRoute]
+		kind, hr := routeOf(r)
 		if hr == "" {
 			continue // a listener's 404 for its hostname (isolation)
 		}
 		var keys []string
 		if rule := r.Labels[gatewayapi.LabelRule]; rule != "" {
-			keys = append(keys, targetKey(kindHTTPRoute, hr, rule))
+			keys = append(keys, targetKey(kind, hr, rule))
 		}
 		gw := r.Labels[gatewayapi.LabelGateway]
-		keys = append(keys, targetKey(kindHTTPRoute, hr, ""), targetKey(kindGateway, gw, r.Labels[gatewayapi.LabelListener]), targetKey(kindGateway, gw, ""))
+		keys = append(keys, targetKey(kind, hr, ""), targetKey(kindGateway, gw, r.Labels[gatewayapi.LabelListener]), targetKey(kindGateway, gw, ""))
 		for _, f := range features {
 			for _, k := range keys {
 				var cands []attachment
@@ -109,11 +109,11 @@ func (t *translator) attach() {
 					if losses[l.d] == nil {
 						losses[l.d] = map[string][]string{}
 					}
-					if !slices.Contains(losses[l.d][f.name], w.d.name()) {
-						losses[l.d][f.name] = append(losses[l.d][f.name], w.d.name())
+					if !slices.Contains(losses[l.d][f.name], w.d.Name()) {
+						losses[l.d][f.name] = append(losses[l.d][f.name], w.d.Name())
 					}
 				}
-				gk := f.name + " " + w.d.name() + " " + k
+				gk := f.name + " " + w.d.Name() + " " + k
 				g := byKey[gk]
 				if g == nil {
 					g = &group{feature: f.name, a: w}
@@ -137,7 +137,7 @@ func (t *translator) attach() {
 		t.emit(g)
 	}
 	for _, d := range t.s.docs {
-		if d.ext != nil && d.ext.Spec.JWT != nil && !d.hasErrors {
+		if d.ext != nil && d.ext.Spec.JWT != nil && !d.HasErrors {
 			t.extension(d) // its problems are reported even when unused
 		}
 		for _, f := range features {
@@ -147,9 +147,9 @@ func (t *translator) attach() {
 			}
 			p := "spec." + f.name
 			if wins[d][f.name] {
-				d.noted(model.ReasonPartiallyAccepted, p, "overridden on some routes by the older TrafficPolicy %s, attached to the same resource (at one level the oldest policy wins)", strings.Join(winners, ", "))
+				d.Noted(model.ReasonPartiallyAccepted, p, "overridden on some routes by the older TrafficPolicy %s, attached to the same resource (at one level the oldest policy wins)", strings.Join(winners, ", "))
 			} else {
-				d.noted(model.ReasonConflicted, p, "not applied: the older TrafficPolicy %s sets %s on the same resources (at one level the oldest policy wins)", strings.Join(winners, ", "), f.name)
+				d.Noted(model.ReasonConflicted, p, "not applied: the older TrafficPolicy %s sets %s on the same resources (at one level the oldest policy wins)", strings.Join(winners, ", "), f.name)
 			}
 		}
 	}
@@ -181,12 +181,12 @@ func (t *translator) scope(g *group) (map[string]string, []string) {
 // emit makes the model pieces of one group.
 func (t *translator) emit(g *group) {
 	d, tg := g.a.d, g.a.tg
-	base := d.name() + "/" + tg.desc()
+	base := d.Name() + "/" + tg.desc()
 	sel, routes := t.scope(g)
 	named := func(b string) {
-		d.rename(b+".name", "metadata.name")
-		d.rename(b+".selector", tg.path)
-		d.rename(b+".routes", tg.path)
+		d.Rename(b+".name", "metadata.name")
+		d.Rename(b+".selector", tg.path)
+		d.Rename(b+".routes", tg.path)
 	}
 	sp := &d.tp.Spec
 	switch g.feature {
@@ -199,9 +199,9 @@ func (t *translator) emit(g *group) {
 			t.denyAll(d, base+"#jwtAuth", "spec.jwtAuth", sel, routes, named)
 			return
 		}
-		origin, b := d.piece("jwtPolicies", "spec.jwtAuth")
+		origin, b := d.Piece("jwtPolicies", "spec.jwtAuth")
 		named(b)
-		d.rename(b+".requirement.providers", "spec.jwtAuth.extensionRef")
+		d.Rename(b+".requirement.providers", "spec.jwtAuth.extensionRef")
 		t.out.JWTPolicies = append(t.out.JWTPolicies, model.JWTPolicy{
 			Name: base, Selector: sel, Routes: routes, Origin: origin,
 			Requirement: model.JWTRequirement{Providers: t.useProviders(ext, o), Mode: o.mode},
@@ -211,12 +211,12 @@ func (t *translator) emit(g *group) {
 			t.denyAll(d, base+"#rbac", "spec.rbac", sel, routes, named)
 			return
 		}
-		origin, b := d.piece("policies", "spec.rbac")
+		origin, b := d.Piece("policies", "spec.rbac")
 		named(b)
-		d.rename(b+".action", "spec.rbac.action")
+		d.Rename(b+".action", "spec.rbac.action")
 		for k, path := range d.rbac.paths {
-			d.rename(strictyaml.Index(b+".rules", k), path)
-			d.rename(strictyaml.Index(b+".rules", k)+".when[0].values[0]", path)
+			d.Rename(strictyaml.Index(b+".rules", k), path)
+			d.Rename(strictyaml.Index(b+".rules", k)+".when[0].values[0]", path)
 		}
 		t.out.Policies = append(t.out.Policies, model.Policy{
 			Name: base, Action: d.rbac.action, Selector: sel, Routes: routes,
@@ -234,7 +234,7 @@ func (t *translator) emit(g *group) {
 // denyAll makes the DENY policy that answers every request of the routes
 // 403: how a part of a policy that jwtgate cannot enforce fails closed.
 func (t *translator) denyAll(d *document, name, path string, sel map[string]string, routes []string, named func(string)) {
-	origin, b := d.piece("policies", path)
+	origin, b := d.Piece("policies", path)
 	named(b)
 	t.out.Policies = append(t.out.Policies, model.Policy{
 		Name: name, Action: model.ActionDeny, Selector: sel, Routes: routes,
@@ -246,14 +246,14 @@ func (t *translator) denyAll(d *document, name, path string, sel map[string]stri
 // GatewayExtension that can be enforced; nil (noted) when it cannot.
 func (t *translator) extensionRef(d *document) (*document, *extOut) {
 	r := d.tp.Spec.JWTAuth.ExtensionRef
-	ns := deref(r.Namespace, d.ref.Namespace)
+	ns := deref(r.Namespace, d.Ref.Namespace)
 	p := "spec.jwtAuth.extensionRef"
 	fail := func(reason, format string, args ...any) (*document, *extOut) {
-		d.noted(reason, p, format+"; failing closed, the routes it governs answer 403", args...)
+		d.Noted(reason, p, format+"; failing closed, the routes it governs answer 403", args...)
 		return nil, nil
 	}
-	if ns != d.ref.Namespace && (t.view == nil || !t.view.Permits(Group, KindTrafficPolicy, d.ref.Namespace, Group, KindGatewayExtension, ns, r.Name)) {
-		return fail(model.ReasonTargetNotFound, "RefNotPermitted: no ReferenceGrant in namespace %s lets TrafficPolicies of namespace %s refer to GatewayExtension %s", ns, d.ref.Namespace, r.Name)
+	if ns != d.Ref.Namespace && (t.view == nil || !t.view.Permits(Group, KindTrafficPolicy, d.Ref.Namespace, Group, KindGatewayExtension, ns, r.Name)) {
+		return fail(model.ReasonTargetNotFound, "RefNotPermitted: no ReferenceGrant in namespace %s lets TrafficPolicies of namespace %s refer to GatewayExtension %s", ns, d.Ref.Namespace, r.Name)
 	}
 	ext := t.s.find(KindGatewayExtension, ns, r.Name)
 	if ext == nil {

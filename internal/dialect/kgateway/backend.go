@@ -19,7 +19,7 @@ var appProtocols = []string{"http2", "grpc", "grpc-web", "kubernetes.io/h2c", "k
 func (d *document) checkBackend() {
 	sp := d.be.Spec
 	if sp.Type != nil {
-		d.warnf("spec.type", "deprecated field, no effect: the Backend's kind is the field set beside it")
+		d.Warnf("spec.type", "deprecated field, no effect: the Backend's kind is the field set beside it")
 	}
 	var kinds []string
 	for _, k := range []struct {
@@ -32,29 +32,29 @@ func (d *document) checkBackend() {
 	}
 	switch {
 	case len(kinds) == 0:
-		if !d.reported("spec") {
-			d.errorf("spec", "exactly one of static, aws, gcp or dynamicForwardProxy is required")
+		if !d.Reported("spec") {
+			d.Errorf("spec", "exactly one of static, aws, gcp or dynamicForwardProxy is required")
 		}
 		return
 	case len(kinds) > 1:
-		d.errorf("spec", "exactly one of static, aws, gcp or dynamicForwardProxy is allowed, got %s", strings.Join(kinds, " and "))
+		d.Errorf("spec", "exactly one of static, aws, gcp or dynamicForwardProxy is allowed, got %s", strings.Join(kinds, " and "))
 		return
 	case kinds[0] != "static":
-		d.noted(model.ReasonUnsupported, "spec."+kinds[0], "jwtgate forwards to static Backends only: requests sent to this one are answered 503")
+		d.Noted(model.ReasonUnsupported, "spec."+kinds[0], "jwtgate forwards to static Backends only: requests sent to this one are answered 503")
 		return
 	}
 	st := sp.Static
-	if len(st.Hosts) == 0 && !d.reported("spec.static.hosts") {
-		d.errorf("spec.static", "missing required field %q: at least one host", "hosts")
+	if len(st.Hosts) == 0 && !d.Reported("spec.static.hosts") {
+		d.Errorf("spec.static", "missing required field %q: at least one host", "hosts")
 	}
 	for i, h := range st.Hosts {
 		hp := strictyaml.Index("spec.static.hosts", i)
 		d.required(hp, "host", h.Host != "")
 		if h.Port < 1 || h.Port > 65535 {
-			if h.Port == 0 && !d.has(strictyaml.Field(hp, "port")) {
+			if h.Port == 0 && !d.Has(strictyaml.Field(hp, "port")) {
 				d.required(hp, "port", false)
 			} else {
-				d.errorf(strictyaml.Field(hp, "port"), "invalid port %d: want 1 to 65535", h.Port)
+				d.Errorf(strictyaml.Field(hp, "port"), "invalid port %d: want 1 to 65535", h.Port)
 			}
 		}
 	}
@@ -63,7 +63,7 @@ func (d *document) checkBackend() {
 		case "http2", "grpc", "kubernetes.io/h2c": // spoken to in HTTP/2: staticBackend
 		case "grpc-web", "kubernetes.io/ws":
 		default:
-			d.errorf("spec.static.appProtocol", "invalid value %q (want one of %s)", *ap, strings.Join(appProtocols, ", "))
+			d.Errorf("spec.static.appProtocol", "invalid value %q (want one of %s)", *ap, strings.Join(appProtocols, ", "))
 		}
 	}
 }
@@ -76,7 +76,7 @@ func (s *session) staticBackend(be *document, ns, name string) model.Backend {
 	switch {
 	case be == nil:
 		b.Unavailable = fmt.Sprintf("Backend %s/%s not found", ns, name)
-	case be.hasErrors:
+	case be.HasErrors:
 		b.Unavailable = fmt.Sprintf("Backend %s/%s has errors (see its status)", ns, name)
 	case be.be.Spec.Static == nil:
 		b.Unavailable = fmt.Sprintf("Backend %s/%s is not a static Backend, which is all jwtgate forwards to", ns, name)
@@ -99,10 +99,11 @@ func (s *session) staticBackend(be *document, ns, name string) model.Backend {
 	return b
 }
 
-// ResolveBackend resolves an HTTPRoute backendRef to a kgateway Backend
-// (group gateway.kgateway.dev, kind Backend) for the Gateway API
-// dialect. The backendRef's port is not used: a static Backend's hosts
-// carry theirs.
+// ResolveBackend resolves an HTTPRoute or GRPCRoute backendRef to a
+// kgateway Backend (group gateway.kgateway.dev, kind Backend) for the
+// Gateway API dialect. The backendRef's port is not used: a static
+// Backend's hosts carry theirs. The Gateway API dialect speaks HTTP/2
+// to a GRPCRoute's backends, whatever the Backend's appProtocol.
 func (s *session) ResolveBackend(ref gatewayapi.BackendRef) (model.Backend, bool) {
 	if ref.Group != Group || ref.Kind != KindBackend {
 		return model.Backend{}, false

@@ -33,7 +33,7 @@ var validationModes = map[string]model.AuthMode{
 func (d *document) checkExtension() {
 	sp := d.ext.Spec
 	if sp.Type != nil {
-		d.warnf("spec.type", "deprecated field, no effect: the extension's kind is the field set beside it")
+		d.Warnf("spec.type", "deprecated field, no effect: the extension's kind is the field set beside it")
 	}
 	var kinds []string
 	for _, k := range []struct {
@@ -46,28 +46,28 @@ func (d *document) checkExtension() {
 	}
 	switch {
 	case len(kinds) == 0:
-		if !d.reported("spec") {
-			d.errorf("spec", "exactly one of jwt, extAuth, extProc, rateLimit or oauth2 is required")
+		if !d.Reported("spec") {
+			d.Errorf("spec", "exactly one of jwt, extAuth, extProc, rateLimit or oauth2 is required")
 		}
 		return
 	case len(kinds) > 1:
-		d.errorf("spec", "exactly one of jwt, extAuth, extProc, rateLimit or oauth2 is allowed, got %s", strings.Join(kinds, " and "))
+		d.Errorf("spec", "exactly one of jwt, extAuth, extProc, rateLimit or oauth2 is allowed, got %s", strings.Join(kinds, " and "))
 		return
 	case kinds[0] != "jwt":
-		d.noted(model.ReasonUnsupported, "spec."+kinds[0], "jwtgate reads jwt GatewayExtensions only: a TrafficPolicy that uses this one fails closed")
+		d.Noted(model.ReasonUnsupported, "spec."+kinds[0], "jwtgate reads jwt GatewayExtensions only: a TrafficPolicy that uses this one fails closed")
 		return
 	}
 	j := sp.JWT
 	if m := j.ValidationMode; m != nil {
 		if _, ok := validationModes[*m]; !ok {
-			d.errorf("spec.jwt.validationMode", "invalid value %q (want Strict, AllowMissing or AllowMissingOrFailed)", *m)
+			d.Errorf("spec.jwt.validationMode", "invalid value %q (want Strict, AllowMissing or AllowMissingOrFailed)", *m)
 		}
 	}
 	switch n := len(j.Providers); {
-	case n == 0 && !d.reported("spec.jwt.providers"):
-		d.errorf("spec.jwt", "missing required field %q: at least one provider", "providers")
+	case n == 0 && !d.Reported("spec.jwt.providers"):
+		d.Errorf("spec.jwt", "missing required field %q: at least one provider", "providers")
 	case n > maxProviders:
-		d.errorf("spec.jwt.providers", "at most %d providers, got %d", maxProviders, n)
+		d.Errorf("spec.jwt.providers", "at most %d providers, got %d", maxProviders, n)
 	}
 	names := map[string]int{}
 	for i, p := range j.Providers {
@@ -76,10 +76,10 @@ func (d *document) checkExtension() {
 		case p.Name == "":
 			d.required(pp, "name", false)
 		case len(p.Name) > 253:
-			d.errorf(strictyaml.Field(pp, "name"), "name longer than 253 characters")
+			d.Errorf(strictyaml.Field(pp, "name"), "name longer than 253 characters")
 		default:
 			if k, dup := names[p.Name]; dup {
-				d.errorf(strictyaml.Field(pp, "name"), "provider name %q is used by providers[%d] already: names must be unique", p.Name, k)
+				d.Errorf(strictyaml.Field(pp, "name"), "provider name %q is used by providers[%d] already: names must be unique", p.Name, k)
 			}
 			names[p.Name] = i
 		}
@@ -91,28 +91,28 @@ func (d *document) checkExtension() {
 func (d *document) checkProvider(p jwtProvider, pp string) {
 	f := func(k string) string { return strictyaml.Field(pp, k) }
 	if p.Issuer != nil && len(*p.Issuer) > 2048 {
-		d.errorf(f("issuer"), "issuer longer than 2048 characters")
+		d.Errorf(f("issuer"), "issuer longer than 2048 characters")
 	}
-	if n := len(p.Audiences); d.has(f("audiences")) && (n == 0 || n > 32) {
-		d.errorf(f("audiences"), "want 1 to 32 audiences, got %d", n)
+	if n := len(p.Audiences); d.Has(f("audiences")) && (n == 0 || n > 32) {
+		d.Errorf(f("audiences"), "want 1 to 32 audiences, got %d", n)
 	}
 	for i, a := range p.Audiences {
 		if a == "" {
-			d.errorf(strictyaml.Index(f("audiences"), i), "empty audience")
+			d.Errorf(strictyaml.Index(f("audiences"), i), "empty audience")
 		}
 	}
 	if ts := p.TokenSource; ts != nil {
 		switch {
 		case (ts.Header != nil) == (ts.QueryParameter != nil):
-			d.errorf(f("tokenSource"), "exactly one of header and queryParameter is required")
+			d.Errorf(f("tokenSource"), "exactly one of header and queryParameter is required")
 		case ts.Header != nil && ts.Header.Header == "":
 			d.required(f("tokenSource.header"), "header", false)
 		case ts.QueryParameter != nil && *ts.QueryParameter == "":
-			d.errorf(f("tokenSource.queryParameter"), "empty query parameter name")
+			d.Errorf(f("tokenSource.queryParameter"), "empty query parameter name")
 		}
 	}
-	if n := len(p.ClaimsToHeaders); d.has(f("claimsToHeaders")) && (n == 0 || n > 32) {
-		d.errorf(f("claimsToHeaders"), "want 1 to 32 entries, got %d", n)
+	if n := len(p.ClaimsToHeaders); d.Has(f("claimsToHeaders")) && (n == 0 || n > 32) {
+		d.Errorf(f("claimsToHeaders"), "want 1 to 32 entries, got %d", n)
 	}
 	for i, c := range p.ClaimsToHeaders {
 		cp := strictyaml.Index(f("claimsToHeaders"), i)
@@ -120,10 +120,10 @@ func (d *document) checkProvider(p jwtProvider, pp string) {
 		d.required(cp, "header", c.Header != "")
 	}
 	if set(p.KeepToken) {
-		d.warnf(f("keepToken"), "not in the API (an earlier revision's field): ignored; forwardToken keeps the token")
+		d.Warnf(f("keepToken"), "not in the API (an earlier revision's field): ignored; forwardToken keeps the token")
 	}
 	if set(p.RemoteJWKS) {
-		d.errorf(f("remoteJwks"), "not in the API: a remote key set is jwks.remote {url, backendRef} (kgateway's claim extraction page writes remoteJwks)")
+		d.Errorf(f("remoteJwks"), "not in the API: a remote key set is jwks.remote {url, backendRef} (kgateway's claim extraction page writes remoteJwks)")
 	}
 	switch {
 	case p.JWKS == nil:
@@ -131,14 +131,14 @@ func (d *document) checkProvider(p jwtProvider, pp string) {
 			d.required(pp, "jwks", false)
 		}
 	case (p.JWKS.Local != nil) == (p.JWKS.Remote != nil):
-		d.errorf(f("jwks"), "exactly one of local and remote is required")
+		d.Errorf(f("jwks"), "exactly one of local and remote is required")
 	case p.JWKS.Local != nil:
 		l := p.JWKS.Local
 		switch {
 		case (l.Inline != nil) == (l.ConfigMapRef != nil):
-			d.errorf(f("jwks.local"), "exactly one of inline and configMapRef is required")
+			d.Errorf(f("jwks.local"), "exactly one of inline and configMapRef is required")
 		case l.Inline != nil && (*l.Inline == "" || len(*l.Inline) > maxInline):
-			d.errorf(f("jwks.local.inline"), "want 1 to %d characters, got %d", maxInline, len(*l.Inline))
+			d.Errorf(f("jwks.local.inline"), "want 1 to %d characters, got %d", maxInline, len(*l.Inline))
 		case l.ConfigMapRef != nil:
 			d.required(f("jwks.local.configMapRef"), "name", l.ConfigMapRef.Name != "")
 		}
@@ -148,7 +148,7 @@ func (d *document) checkProvider(p jwtProvider, pp string) {
 		if r.URL == "" {
 			d.required(rp, "url", false)
 		} else if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(r.URL) > 2048 {
-			d.errorf(strictyaml.Field(rp, "url"), "invalid URL %q: want http:// or https:// with a host", r.URL)
+			d.Errorf(strictyaml.Field(rp, "url"), "invalid URL %q: want http:// or https:// with a host", r.URL)
 		}
 		if r.BackendRef == nil {
 			d.required(rp, "backendRef", false)
@@ -156,7 +156,7 @@ func (d *document) checkProvider(p jwtProvider, pp string) {
 			d.required(strictyaml.Field(rp, "backendRef"), "name", r.BackendRef.Name != "")
 		}
 		if c := r.CacheDuration; c != nil && *c < time.Millisecond {
-			d.errorf(strictyaml.Field(rp, "cacheDuration"), "must be at least 1ms, got %s", *c)
+			d.Errorf(strictyaml.Field(rp, "cacheDuration"), "must be at least 1ms, got %s", *c)
 		}
 	}
 }
@@ -164,8 +164,8 @@ func (d *document) checkProvider(p jwtProvider, pp string) {
 // required reports the field key of the mapping at p as missing unless
 // present.
 func (d *document) required(p, key string, present bool) {
-	if !present && !d.reported(strictyaml.Field(p, key)) {
-		d.errorf(p, "missing required field %q", key)
+	if !present && !d.Reported(strictyaml.Field(p, key)) {
+		d.Errorf(p, "missing required field %q", key)
 	}
 }
 
@@ -192,11 +192,11 @@ func (t *translator) extension(d *document) *extOut {
 	}
 	t.exts[d] = o
 	switch {
-	case d.hasErrors:
-		o.why = fmt.Sprintf("GatewayExtension %s has errors (see its status)", d.name())
+	case d.HasErrors:
+		o.why = fmt.Sprintf("GatewayExtension %s has errors (see its status)", d.Name())
 		return o
 	case d.ext.Spec.JWT == nil:
-		o.why = fmt.Sprintf("GatewayExtension %s is not a jwt extension", d.name())
+		o.why = fmt.Sprintf("GatewayExtension %s is not a jwt extension", d.Name())
 		return o
 	}
 	if m := d.ext.Spec.JWT.ValidationMode; m != nil {
@@ -208,7 +208,7 @@ func (t *translator) extension(d *document) *extOut {
 		}
 	}
 	if len(o.providers) == 0 {
-		o.why = fmt.Sprintf("no provider of GatewayExtension %s has keys (see its status)", d.name())
+		o.why = fmt.Sprintf("no provider of GatewayExtension %s has keys (see its status)", d.Name())
 	}
 	return o
 }
@@ -217,9 +217,9 @@ func (t *translator) extension(d *document) *extOut {
 // "NS/EXT/NAME".
 func (t *translator) provider(d *document, p jwtProvider, pp string) (model.Provider, bool) {
 	f := func(k string) string { return strictyaml.Field(pp, k) }
-	origin, base := d.piece("providers", pp)
+	origin, base := d.Piece("providers", pp)
 	out := model.Provider{
-		Name:          d.name() + "/" + p.Name,
+		Name:          d.Name() + "/" + p.Name,
 		Audiences:     p.Audiences,
 		ClockSkew:     model.DefaultClockSkew,
 		MaxTokenBytes: model.DefaultMaxTokenBytes,
@@ -231,9 +231,9 @@ func (t *translator) provider(d *document, p jwtProvider, pp string) (model.Prov
 	if p.ForwardToken != nil {
 		out.ForwardToken = *p.ForwardToken
 	}
-	d.rename(base+".name", f("name"))
-	d.rename(base+".from", f("tokenSource"))
-	d.rename(base+".clockSkew", pp)
+	d.Rename(base+".name", f("name"))
+	d.Rename(base+".from", f("tokenSource"))
+	d.Rename(base+".clockSkew", pp)
 	if ts := p.TokenSource; ts != nil {
 		switch {
 		case ts.Header != nil:
@@ -242,18 +242,18 @@ func (t *translator) provider(d *document, p jwtProvider, pp string) (model.Prov
 				ms.Prefix = *ts.Header.Prefix
 			}
 			out.From = []model.TokenSource{ms}
-			d.rename(base+".from[0].header", f("tokenSource.header.header"))
-			d.rename(base+".from[0].prefix", f("tokenSource.header.prefix"))
+			d.Rename(base+".from[0].header", f("tokenSource.header.header"))
+			d.Rename(base+".from[0].prefix", f("tokenSource.header.prefix"))
 		case ts.QueryParameter != nil:
 			out.From = []model.TokenSource{{Query: *ts.QueryParameter}}
-			d.rename(base+".from[0].query", f("tokenSource.queryParameter"))
+			d.Rename(base+".from[0].query", f("tokenSource.queryParameter"))
 		}
 	}
 	for i, c := range p.ClaimsToHeaders {
 		out.ClaimsToHeaders = append(out.ClaimsToHeaders, model.ClaimToHeader{Claim: c.Name, Header: c.Header})
-		d.rename(strictyaml.Index(base+".claimsToHeaders", i)+".claim", strictyaml.Index(f("claimsToHeaders"), i)+".name")
+		d.Rename(strictyaml.Index(base+".claimsToHeaders", i)+".claim", strictyaml.Index(f("claimsToHeaders"), i)+".name")
 	}
-	d.rename(base+".jwks", f("jwks"))
+	d.Rename(base+".jwks", f("jwks"))
 	if p.JWKS.Local != nil {
 		return out, t.localKeys(d, p.JWKS.Local, f("jwks.local"), base, &out)
 	}
@@ -269,14 +269,14 @@ func (t *translator) localKeys(d *document, l *localJWKS, p, base string, out *m
 		text = *l.Inline
 	} else {
 		at = strictyaml.Field(p, "configMapRef")
-		cm := t.s.kube.ConfigMap(d.ref.Namespace, l.ConfigMapRef.Name)
+		cm := t.s.kube.ConfigMap(d.Ref.Namespace, l.ConfigMapRef.Name)
 		if cm == nil {
-			d.noted(model.ReasonTargetNotFound, at, "ConfigMap %s/%s not found: the provider has no keys and is left out (add the ConfigMap to the files)", d.ref.Namespace, l.ConfigMapRef.Name)
+			d.Noted(model.ReasonTargetNotFound, at, "ConfigMap %s/%s not found: the provider has no keys and is left out (add the ConfigMap to the files)", d.Ref.Namespace, l.ConfigMapRef.Name)
 			return false
 		}
 		v, ok := cm.Data[jwksConfigMapKey]
 		if !ok || strings.TrimSpace(v) == "" {
-			d.noted(model.ReasonTargetNotFound, at, "ConfigMap %s/%s has no %q key: the provider has no keys and is left out", d.ref.Namespace, l.ConfigMapRef.Name, jwksConfigMapKey)
+			d.Noted(model.ReasonTargetNotFound, at, "ConfigMap %s/%s has no %q key: the provider has no keys and is left out", d.Ref.Namespace, l.ConfigMapRef.Name, jwksConfigMapKey)
 			return false
 		}
 		text = v
@@ -285,23 +285,23 @@ func (t *translator) localKeys(d *document, l *localJWKS, p, base string, out *m
 	switch {
 	case strings.HasPrefix(s, "-----BEGIN"):
 		out.JWKS.PEM = s
-		d.rename(base+".jwks.pem", at)
+		d.Rename(base+".jwks.pem", at)
 	case strings.HasPrefix(s, "{"):
 		var probe struct {
 			Keys json.RawMessage `json:"keys"`
 			Kty  string          `json:"kty"`
 		}
 		if err := json.Unmarshal([]byte(s), &probe); err != nil {
-			d.noted(model.ReasonPartiallyAccepted, at, "invalid JSON: %v; the provider is left out", err)
+			d.Noted(model.ReasonPartiallyAccepted, at, "invalid JSON: %v; the provider is left out", err)
 			return false
 		}
 		if probe.Keys == nil && probe.Kty != "" {
 			s = `{"keys":[` + s + `]}` // one JWK
 		}
 		out.JWKS.Inline = s
-		d.rename(base+".jwks.inline", at)
+		d.Rename(base+".jwks.inline", at)
 	default:
-		d.noted(model.ReasonPartiallyAccepted, at, "want a JWKS, a JWK or a PEM public key; the provider is left out")
+		d.Noted(model.ReasonPartiallyAccepted, at, "want a JWKS, a JWK or a PEM public key; the provider is left out")
 		return false
 	}
 	return true
@@ -324,13 +324,13 @@ func (t *translator) remoteKeys(d *document, r *remoteJWKS, p, base string, out 
 	}
 	out.JWKS.Timeout = model.DefaultJWKSTimeout
 	out.JWKS.RefetchInterval = model.DefaultJWKSRefetchInterval
-	d.rename(base+".jwks.uri", f("url"))
-	d.rename(base+".jwks.cacheDuration", f("cacheDuration"))
+	d.Rename(base+".jwks.uri", f("url"))
+	d.Rename(base+".jwks.cacheDuration", f("cacheDuration"))
 	if a := r.AsyncFetch; a != nil && a.FastListener != nil && *a.FastListener {
-		d.notServed(f("asyncFetch.fastListener"), "not applied: jwtgate fetches every remote key set when it starts, and readiness waits for the first fetch")
+		d.NotServed(f("asyncFetch.fastListener"), "not applied: jwtgate fetches every remote key set when it starts, and readiness waits for the first fetch")
 	}
 	if set(r.RetryPolicy) {
-		d.notServed(f("retryPolicy"), "not applied: a failed fetch is retried when a token needs the keys, at most every %s", model.DefaultJWKSRefetchInterval)
+		d.NotServed(f("retryPolicy"), "not applied: a failed fetch is retried when a token needs the keys, at most every %s", model.DefaultJWKSRefetchInterval)
 	}
 	addr, hosts, ok := t.jwksBackend(d, r.BackendRef, f("backendRef"))
 	if !ok {
@@ -343,9 +343,9 @@ func (t *translator) remoteKeys(d *document, r *remoteJWKS, p, base string, out 
 		v.Host = addr
 		out.JWKS.URI = v.String()
 	case u.Scheme == "http":
-		d.warnf(f("backendRef"), "no ready endpoint: fetches of %s fail, and tokens of this provider are rejected until one is ready", r.URL)
+		d.Warnf(f("backendRef"), "no ready endpoint: fetches of %s fail, and tokens of this provider are rejected until one is ready", r.URL)
 	case !containsFold(hosts, host):
-		d.notServed(f("url"), "fetched from the url's own host %s (over https the host is also the certificate's name), not through backendRef %s", u.Host, strings.Join(hosts, ", "))
+		d.NotServed(f("url"), "fetched from the url's own host %s (over https the host is also the certificate's name), not through backendRef %s", u.Host, strings.Join(hosts, ", "))
 	}
 	return true
 }
@@ -356,13 +356,13 @@ func (t *translator) remoteKeys(d *document, r *remoteJWKS, p, base string, out 
 // the provider out.
 func (t *translator) jwksBackend(d *document, br *backendObjRef, p string) (addr string, hosts []string, ok bool) {
 	group, kind := deref(br.Group, ""), deref(br.Kind, "Service")
-	ns := deref(br.Namespace, d.ref.Namespace)
+	ns := deref(br.Namespace, d.Ref.Namespace)
 	missing := func(format string, args ...any) (string, []string, bool) {
-		d.noted(model.ReasonTargetNotFound, p, format+"; the provider is left out", args...)
+		d.Noted(model.ReasonTargetNotFound, p, format+"; the provider is left out", args...)
 		return "", nil, false
 	}
-	if ns != d.ref.Namespace && (t.view == nil || !t.view.Permits(Group, KindGatewayExtension, d.ref.Namespace, group, kind, ns, br.Name)) {
-		return missing("RefNotPermitted: no ReferenceGrant in namespace %s lets GatewayExtensions of namespace %s refer to %s %s/%s", ns, d.ref.Namespace, kind, ns, br.Name)
+	if ns != d.Ref.Namespace && (t.view == nil || !t.view.Permits(Group, KindGatewayExtension, d.Ref.Namespace, group, kind, ns, br.Name)) {
+		return missing("RefNotPermitted: no ReferenceGrant in namespace %s lets GatewayExtensions of namespace %s refer to %s %s/%s", ns, d.Ref.Namespace, kind, ns, br.Name)
 	}
 	switch {
 	case group == "" && kind == "Service":

@@ -1,47 +1,43 @@
 package kgateway_test
 
 import (
-	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"jwtgate.dev/jwtgate/internal/config"
 	"jwtgate.dev/jwtgate/internal/dialect"
+	"jwtgate.dev/jwtgate/internal/dialect/dialecttest"
 	"jwtgate.dev/jwtgate/internal/model"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // examples is the folder of the runnable example: the resources of
 // kgateway's Basic JWT policy guide, with a Gateway, an HTTPRoute and a
 // Service.
 const examples = "../../../examples/kgateway"
 
-// goldenCase is one input (a file or a folder) read with one selection.
+// goldenCase is an input read with one selection; more are inputs read
+// after its Path, in order (files of the example beside a testdata file).
 type goldenCase struct {
-	name  string
-	paths []string
-	sel   dialect.Selection
+	dialecttest.Case
+	more []string
 }
 
 // goldenCases are every input under testdata.
 var goldenCases = []goldenCase{
-	{name: "basic-jwt", paths: []string{examples}},
-	{name: "crossns", paths: []string{examples + "/gateway.yaml", examples + "/httpbin.yaml", examples + "/gatewayextension.yaml", "testdata/crossns.yaml"}},
-	{name: "precedence", paths: []string{"testdata/precedence.yaml"}},
-	{name: "extensions", paths: []string{"testdata/extensions.yaml"}},
-	{name: "rbac", paths: []string{"testdata/rbac.yaml"}},
-	{name: "backends", paths: []string{"testdata/backends.yaml"}},
-	{name: "unsupported", paths: []string{"testdata/unsupported.yaml"}},
-	{name: "errors", paths: []string{"testdata/errors.yaml"}},
-	{name: "select-other", paths: []string{"testdata/precedence.yaml", "testdata/select.yaml"}, sel: dialect.Selection{Gateway: "infra/other"}},
+	{Case: dialecttest.Case{Name: "basic-jwt", Path: examples}},
+	{Case: dialecttest.Case{Name: "crossns", Path: examples + "/gateway.yaml"},
+		more: []string{examples + "/httpbin.yaml", examples + "/gatewayextension.yaml", "testdata/crossns.yaml"}},
+	{Case: dialecttest.Case{Name: "precedence", Path: "testdata/precedence.yaml"}},
+	{Case: dialecttest.Case{Name: "extensions", Path: "testdata/extensions.yaml"}},
+	{Case: dialecttest.Case{Name: "rbac", Path: "testdata/rbac.yaml"}},
+	{Case: dialecttest.Case{Name: "backends", Path: "testdata/backends.yaml"}},
+	{Case: dialecttest.Case{Name: "grpcroute", Path: "testdata/grpcroute.yaml"}},
+	{Case: dialecttest.Case{Name: "unsupported", Path: "testdata/unsupported.yaml"}},
+	{Case: dialecttest.Case{Name: "errors", Path: "testdata/errors.yaml"}},
+	{Case: dialecttest.Case{Name: "select-other", Path: "testdata/precedence.yaml", Sel: dialect.Selection{Gateway: "infra/other"}},
+		more: []string{"testdata/select.yaml"}},
 }
 
 // golden is what a golden file holds: every diagnostic (file:line: field:
@@ -49,18 +45,21 @@ var goldenCases = []goldenCase{
 // makes, and, for each route, where its JWT requirement comes from and
 // which policies reach it.
 type golden struct {
-	Diagnostics []string            `yaml:"diagnostics,omitempty"`
-	Resources   []string            `yaml:"resources"`
-	Providers   []model.Provider    `yaml:"providers,omitempty"`
-	JWTPolicies []model.JWTPolicy   `yaml:"jwtPolicies,omitempty"`
-	Policies    []model.Policy      `yaml:"policies,omitempty"`
-	Routes      map[string][]string `yaml:"routes,omitempty"`
+	dialecttest.Head `yaml:",inline"`
+	Providers        []model.Provider    `yaml:"providers,omitempty"`
+	JWTPolicies      []model.JWTPolicy   `yaml:"jwtPolicies,omitempty"`
+	Policies         []model.Policy      `yaml:"policies,omitempty"`
+	Routes           map[string][]string `yaml:"routes,omitempty"`
 }
 
-// read loads a case the way serve and validate do.
+// read loads a case the way serve and validate do (dialecttest.Read,
+// with the case's further inputs).
 func read(t testing.TB, c goldenCase) (*config.Loaded, model.Issues, []model.Status) {
 	t.Helper()
-	ld := config.ReadSelected(c.sel, c.paths...)
+	if len(c.more) == 0 {
+		return dialecttest.Read(t, c.Case)
+	}
+	ld := config.ReadSelected(c.Sel, append([]string{c.Path}, c.more...)...)
 	cfg, issues := ld.Validated()
 	notes := append(slices.Clone(ld.Notes), ld.Config.Notes()...)
 	return ld, issues, model.Statuses(ld.Resources, issues, notes, cfg != nil)
@@ -70,15 +69,9 @@ func read(t testing.TB, c goldenCase) (*config.Loaded, model.Issues, []model.Sta
 // testdata/golden/NAME.golden. Regenerate with -update.
 func TestGolden(t *testing.T) {
 	for _, c := range goldenCases {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.Name, func(t *testing.T) {
 			ld, issues, statuses := read(t, c)
-			var g golden
-			for _, is := range issues {
-				g.Diagnostics = append(g.Diagnostics, is.Error())
-			}
-			for _, st := range statuses {
-				g.Resources = append(g.Resources, st.String())
-			}
+			g := golden{Head: dialecttest.NewHead(issues, statuses)}
 			cfg := ld.Config
 			g.Providers, g.JWTPolicies, g.Policies = cfg.Providers, cfg.JWTPolicies, cfg.Policies
 			for _, r := range cfg.Routes {
@@ -103,32 +96,16 @@ func TestGolden(t *testing.T) {
 					line = append(line, "backend unavailable: "+r.Backend.Unavailable)
 				default:
 					line = append(line, strings.TrimSpace("backend: "+r.Backend.URL+" "+strings.Join(r.Backend.Endpoints, ",")))
+					if r.Backend.Protocol != "" {
+						line = append(line, "protocol: "+string(r.Backend.Protocol))
+					}
 				}
 				for _, p := range cfg.PoliciesFor(r) {
 					line = append(line, string(p.Action)+" "+p.Name)
 				}
 				g.Routes[r.Name] = line
 			}
-			var b bytes.Buffer
-			enc := yaml.NewEncoder(&b)
-			enc.SetIndent(2)
-			if err := enc.Encode(g); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join("testdata", "golden", c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/dialect/kgateway -update)", err)
-			}
-			if !bytes.Equal(b.Bytes(), want) {
-				t.Errorf("%v differs from %s (run go test ./internal/dialect/kgateway -update and review the diff):\n%s", c.paths, path, b.Bytes())
-			}
+			dialecttest.Golden(t, c.Name, g)
 		})
 	}
 }
@@ -136,21 +113,34 @@ func TestGolden(t *testing.T) {
 // TestEveryResourceHasAStatus checks that every document of every input
 // gets exactly one status.
 func TestEveryResourceHasAStatus(t *testing.T) {
+	var single []dialecttest.Case
 	for _, c := range goldenCases {
-		t.Run(c.name, func(t *testing.T) {
-			ld, _, statuses := read(t, c)
-			refs := map[model.Ref]bool{}
-			for _, o := range ld.Resources {
-				refs[o.Ref] = true
+		if len(c.more) == 0 {
+			single = append(single, c.Case)
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			_, _, statuses := read(t, c)
+			var want []model.Ref
+			for _, p := range append([]string{c.Path}, c.more...) {
+				want = append(want, dialecttest.Documents(t, p)...)
 			}
-			if len(statuses) != len(refs) {
-				t.Errorf("%d statuses for %d resources", len(statuses), len(refs))
-			}
+			var got []model.Ref
 			for _, st := range statuses {
+				got = append(got, st.Ref)
 				if len(st.Conditions) != 1 || st.Conditions[0].Reason == "" {
 					t.Errorf("%s: conditions %+v", st.Ref, st.Conditions)
 				}
 			}
+			for _, ref := range want {
+				if !slices.Contains(got, ref) {
+					t.Errorf("%s has no status (statuses: %v)", ref, got)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%d statuses for %d resources: %v", len(got), len(want), got)
+			}
 		})
 	}
+	dialecttest.EveryResourceHasAStatus(t, single)
 }

@@ -50,24 +50,24 @@ func (d *document) checkRBAC() {
 	case "Deny":
 		out.action = model.ActionDeny
 	default:
-		d.errorf("spec.rbac.action", "invalid value %q (want Allow or Deny)", a)
+		d.Errorf("spec.rbac.action", "invalid value %q (want Allow or Deny)", a)
 	}
 	if r.Policy == nil {
-		d.required("spec.rbac", "policy", d.reported("spec.rbac.policy"))
+		d.required("spec.rbac", "policy", d.Reported("spec.rbac.policy"))
 		return
 	}
 	pol := r.Policy
 	pp := "spec.rbac.policy"
-	if len(pol.MatchExpressions) == 0 && len(pol.AllowedCIDRs) == 0 && len(pol.BlockedCIDRs) == 0 && !d.reported(pp) {
-		d.errorf(pp, "at least one of matchExpressions, allowedCIDRs, or blockedCIDRs must be specified")
+	if len(pol.MatchExpressions) == 0 && len(pol.AllowedCIDRs) == 0 && len(pol.BlockedCIDRs) == 0 && !d.Reported(pp) {
+		d.Errorf(pp, "at least one of matchExpressions, allowedCIDRs, or blockedCIDRs must be specified")
 		return
 	}
 	for _, l := range []struct {
 		field  string
 		n, max int
 	}{{"matchExpressions", len(pol.MatchExpressions), maxExpressions}, {"allowedCIDRs", len(pol.AllowedCIDRs), maxCIDRs}, {"blockedCIDRs", len(pol.BlockedCIDRs), maxCIDRs}} {
-		if f := strictyaml.Field(pp, l.field); d.has(f) && (l.n == 0 || l.n > l.max) {
-			d.errorf(f, "want 1 to %d entries, got %d", l.max, l.n)
+		if f := strictyaml.Field(pp, l.field); d.Has(f) && (l.n == 0 || l.n > l.max) {
+			d.Errorf(f, "want 1 to %d entries, got %d", l.max, l.n)
 		}
 	}
 	for _, f := range []string{"allowedCIDRs", "blockedCIDRs"} {
@@ -77,7 +77,7 @@ func (d *document) checkRBAC() {
 		}
 		for i, c := range list {
 			if _, err := netip.ParsePrefix(c); err != nil {
-				d.errorf(strictyaml.Index(strictyaml.Field(pp, f), i), "invalid CIDR %q (want an address range such as 10.0.0.0/8)", c)
+				d.Errorf(strictyaml.Index(strictyaml.Field(pp, f), i), "invalid CIDR %q (want an address range such as 10.0.0.0/8)", c)
 			}
 		}
 	}
@@ -92,7 +92,7 @@ func (d *document) checkRBAC() {
 	for i, src := range pol.MatchExpressions {
 		p := strictyaml.Index(strictyaml.Field(pp, "matchExpressions"), i)
 		if src == "" || len(src) > maxExpression {
-			d.errorf(p, "want 1 to %d characters, got %d", maxExpression, len(src))
+			d.Errorf(p, "want 1 to %d characters, got %d", maxExpression, len(src))
 			continue
 		}
 		_, err := model.CompileCEL(src)
@@ -102,14 +102,14 @@ func (d *document) checkRBAC() {
 			// missing, which is no match: in a Deny policy that lets
 			// through what kgateway denies. Fail closed instead.
 			if deny {
-				d.notServed(p, "%v; failing closed, this expression denies every request", err)
+				d.NotServed(p, "%v; failing closed, this expression denies every request", err)
 				add(exprRule(nil, allow, pol.BlockedCIDRs, deny), p)
 			} else {
-				d.notServed(p, "%v; failing closed, this expression never allows a request", err)
+				d.NotServed(p, "%v; failing closed, this expression never allows a request", err)
 			}
 			continue
 		case err != nil:
-			d.errorf(p, "invalid CEL expression: %v", err)
+			d.Errorf(p, "invalid CEL expression: %v", err)
 			continue
 		}
 		add(exprRule([]model.Condition{{Kind: model.CondCEL, Values: []string{src}}}, allow, pol.BlockedCIDRs, deny), p)
@@ -120,7 +120,7 @@ func (d *document) checkRBAC() {
 	if deny && len(pol.BlockedCIDRs) > 0 {
 		add(model.Rule{From: []model.From{{IPBlocks: pol.BlockedCIDRs}}}, strictyaml.Field(pp, "blockedCIDRs"))
 	}
-	if d.hasErrors {
+	if d.HasErrors {
 		return
 	}
 	// An Allow policy whose expressions all failed closed has no rule:

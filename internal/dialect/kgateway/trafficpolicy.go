@@ -17,12 +17,40 @@ import (
 const (
 	kindGateway   = gatewayapi.KindGateway
 	kindHTTPRoute = gatewayapi.KindHTTPRoute
+	kindGRPCRoute = gatewayapi.KindGRPCRoute
 )
 
+// routeLabels are the route kinds a TrafficPolicy attaches to, each with
+// the label that names, on a model route, the route of that kind it was
+// made from.
+var routeLabels = map[string]string{
+	kindHTTPRoute: gatewayapi.LabelHTTPRoute,
+	kindGRPCRoute: gatewayapi.LabelGRPCRoute,
+}
+
+// servedKind reports whether jwtgate attaches policies to targets of a
+// kind: Gateways, HTTPRoutes and GRPCRoutes.
+func servedKind(kind string) bool {
+	_, route := routeLabels[kind]
+	return kind == kindGateway || route
+}
+
+// routeOf is the kind and "namespace/name" of the route (HTTPRoute or
+// GRPCRoute) the model route r was made from; empty for a listener's own
+// 404 for its hostname (listener isolation), made from no route.
+func routeOf(r model.Route) (kind, name string) {
+	for _, k := range []string{kindHTTPRoute, kindGRPCRoute} {
+		if n := r.Labels[routeLabels[k]]; n != "" {
+			return k, n
+		}
+	}
+	return "", ""
+}
+
 // targetKinds are the kinds the API lets a TrafficPolicy target, by
-// group; jwtgate serves Gateways and HTTPRoutes.
+// group; jwtgate serves Gateways, HTTPRoutes and GRPCRoutes.
 var targetKinds = map[string][]string{
-	gatewayapi.Group:              {kindGateway, kindHTTPRoute, "GRPCRoute", "ListenerSet"},
+	gatewayapi.Group:              {kindGateway, kindHTTPRoute, kindGRPCRoute, "ListenerSet"},
 	"gateway.networking.x-k8s.io": {"XListenerSet"},
 }
 
@@ -77,14 +105,14 @@ func disables(n yaml.Node) bool {
 func (d *document) checkPolicy() {
 	sp := &d.tp.Spec
 	if n := len(sp.TargetRefs); n > 16 {
-		d.errorf("spec.targetRefs", "at most 16 entries, got %d", n)
+		d.Errorf("spec.targetRefs", "at most 16 entries, got %d", n)
 	}
 	for i, r := range sp.TargetRefs {
 		p := strictyaml.Index("spec.targetRefs", i)
 		d.required(p, "name", r.Name != "")
 		d.checkTargetKind(p, r.Group, r.Kind)
 		if set(r.Namespace) {
-			d.warnf(strictyaml.Field(p, "namespace"), "not in the API (kgateway drops it): a TrafficPolicy targets resources of its own namespace, %s", d.ref.Namespace)
+			d.Warnf(strictyaml.Field(p, "namespace"), "not in the API (kgateway drops it): a TrafficPolicy targets resources of its own namespace, %s", d.Ref.Namespace)
 		}
 	}
 	for i, s := range sp.TargetSelectors {
@@ -92,11 +120,11 @@ func (d *document) checkPolicy() {
 		d.checkTargetKind(p, s.Group, s.Kind)
 		d.required(p, "matchLabels", len(s.MatchLabels) > 0)
 	}
-	if len(sp.TargetRefs) == 0 && len(sp.TargetSelectors) == 0 && !d.reported("spec.targetRefs") {
-		d.noted(model.ReasonTargetNotFound, "spec", "no targetRefs or targetSelectors: the policy attaches to nothing")
+	if len(sp.TargetRefs) == 0 && len(sp.TargetSelectors) == 0 && !d.Reported("spec.targetRefs") {
+		d.Noted(model.ReasonTargetNotFound, "spec", "no targetRefs or targetSelectors: the policy attaches to nothing")
 	}
 	if j := sp.JWTAuth; j != nil && (j.ExtensionRef != nil) == set(j.Disable) {
-		d.errorf("spec.jwtAuth", "exactly one of extensionRef and disable is required")
+		d.Errorf("spec.jwtAuth", "exactly one of extensionRef and disable is required")
 	} else if j != nil && j.ExtensionRef != nil {
 		d.required("spec.jwtAuth.extensionRef", "name", j.ExtensionRef.Name != "")
 	}
@@ -108,14 +136,14 @@ func (d *document) checkPolicy() {
 		switch {
 		case !set(n) || disables(n):
 		case f.name == "jwt":
-			d.notServed("spec.jwt", "not in the API (kgateway drops it, and the routes stay open): JWT authentication is spec.jwtAuth {extensionRef}; failing closed, the routes this policy governs answer 403")
+			d.NotServed("spec.jwt", "not in the API (kgateway drops it, and the routes stay open): JWT authentication is spec.jwtAuth {extensionRef}; failing closed, the routes this policy governs answer 403")
 		default:
-			d.notServed("spec."+f.name, "jwtgate does not enforce %s: failing closed, the routes this policy governs answer 403", f.name)
+			d.NotServed("spec."+f.name, "jwtgate does not enforce %s: failing closed, the routes this policy governs answer 403", f.name)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(trafficFields)) {
 		if n := trafficFields[name](sp); set(n) {
-			d.notServed("spec."+name, "not applied by jwtgate")
+			d.NotServed("spec."+name, "not applied by jwtgate")
 		}
 	}
 }
@@ -126,7 +154,7 @@ func (d *document) checkTargetKind(p, group, kind string) {
 	case kind == "":
 		d.required(p, "kind", false)
 	case !slices.Contains(targetKinds[group], kind):
-		d.errorf(p, "invalid target %s (want a Gateway, HTTPRoute, GRPCRoute or ListenerSet of %s)", strings.TrimPrefix(kind+"."+group, "."), gatewayapi.Group)
+		d.Errorf(p, "invalid target %s (want a Gateway, HTTPRoute, GRPCRoute or ListenerSet of %s)", strings.TrimPrefix(kind+"."+group, "."), gatewayapi.Group)
 	}
 }
 
@@ -137,8 +165,8 @@ type level int
 const (
 	levelGateway  level = iota // a Gateway
 	levelListener              // a Gateway listener (sectionName)
-	levelRoute                 // an HTTPRoute
-	levelRule                  // an HTTPRoute rule (sectionName)
+	levelRoute                 // an HTTPRoute or a GRPCRoute
+	levelRule                  // a route's rule (sectionName)
 )
 
 // target is a resource a TrafficPolicy attaches to, in its namespace.
@@ -154,8 +182,8 @@ func (t target) key() string { return targetKey(t.kind, t.ns+"/"+t.name, t.secti
 
 func targetKey(kind, nsName, section string) string { return kind + " " + nsName + " " + section }
 
-// desc is the target in model names: gateway/NAME[/SECTION] or
-// httproute/NAME[/SECTION].
+// desc is the target in model names: gateway/NAME[/SECTION],
+// httproute/NAME[/SECTION] or grpcroute/NAME[/SECTION].
 func (t target) desc() string {
 	s := strings.ToLower(t.kind) + "/" + t.name
 	if t.section != "" {
@@ -173,9 +201,9 @@ func (t target) selector() map[string]string {
 	case levelListener:
 		return map[string]string{gatewayapi.LabelGateway: nsn, gatewayapi.LabelListener: t.section}
 	case levelRoute:
-		return map[string]string{gatewayapi.LabelHTTPRoute: nsn}
+		return map[string]string{routeLabels[t.kind]: nsn}
 	}
-	return map[string]string{gatewayapi.LabelHTTPRoute: nsn, gatewayapi.LabelRule: t.section}
+	return map[string]string{routeLabels[t.kind]: nsn, gatewayapi.LabelRule: t.section}
 }
 
 // problem is why a target does not take a policy.
@@ -186,7 +214,7 @@ type problem struct{ reason, path, msg string }
 func (t *translator) targets(d *document) []target {
 	var out []target
 	var probs []problem
-	ns := d.ref.Namespace
+	ns := d.Ref.Namespace
 	for i, r := range d.tp.Spec.TargetRefs {
 		p := strictyaml.Index("spec.targetRefs", i)
 		o, pr := t.lookup(r.Kind, ns, r.Name, p)
@@ -220,7 +248,7 @@ func (t *translator) targets(d *document) []target {
 			}
 			probs = append(probs, *pr)
 		}
-		if n == 0 && (s.Kind == kindGateway || s.Kind == kindHTTPRoute) {
+		if n == 0 && servedKind(s.Kind) {
 			probs = append(probs, problem{model.ReasonTargetNotFound, p, fmt.Sprintf("no %s of namespace %s has the labels %s", s.Kind, ns, labelList(s.MatchLabels))})
 		}
 	}
@@ -229,11 +257,11 @@ func (t *translator) targets(d *document) []target {
 		case len(out) > 0 && pr.reason == model.ReasonNotSelected:
 			// Aimed at another Gateway as well as at this one.
 		case len(out) > 0:
-			d.noted(model.ReasonPartiallyAccepted, pr.path, "%s", pr.msg)
+			d.Noted(model.ReasonPartiallyAccepted, pr.path, "%s", pr.msg)
 		case pr.reason == model.ReasonNotSelected:
-			d.note(pr.reason, "%s: %s", pr.path, pr.msg) // another Gateway's: no warning
+			d.Note(pr.reason, "%s: %s", pr.path, pr.msg) // another Gateway's: no warning
 		default:
-			d.noted(pr.reason, pr.path, "%s", pr.msg)
+			d.Noted(pr.reason, pr.path, "%s", pr.msg)
 		}
 	}
 	return out
@@ -248,6 +276,8 @@ func (t *translator) objects(kind string) []gatewayapi.Object {
 		return t.view.Gateways
 	case kind == kindHTTPRoute:
 		return t.view.HTTPRoutes
+	case kind == kindGRPCRoute:
+		return t.view.GRPCRoutes
 	}
 	return nil
 }
@@ -257,8 +287,8 @@ func (t *translator) objects(kind string) []gatewayapi.Object {
 // does not exist (in the policy's namespace: one of another namespace is
 // named, as kgateway ignores it silently), has errors, or is not served.
 func (t *translator) lookup(kind, ns, name, p string) (gatewayapi.Object, *problem) {
-	if kind != kindGateway && kind != kindHTTPRoute {
-		return gatewayapi.Object{}, &problem{model.ReasonUnsupported, p, fmt.Sprintf("jwtgate serves Gateways and HTTPRoutes only: nothing of kind %s takes this policy", kind)}
+	if !servedKind(kind) {
+		return gatewayapi.Object{}, &problem{model.ReasonUnsupported, p, fmt.Sprintf("jwtgate serves Gateways, HTTPRoutes and GRPCRoutes only: nothing of kind %s takes this policy", kind)}
 	}
 	var elsewhere []string
 	for _, o := range t.objects(kind) {
@@ -289,14 +319,14 @@ func (t *translator) usable(o gatewayapi.Object, kind, p string) *problem {
 	case kind == kindGateway:
 		return &problem{model.ReasonNotSelected, p, fmt.Sprintf("not applied: Gateway %s is not served (see its status)", nsName(o.Ref))}
 	}
-	return &problem{model.ReasonNotSelected, p, fmt.Sprintf("not applied: HTTPRoute %s is not served (see its status)", nsName(o.Ref))}
+	return &problem{model.ReasonNotSelected, p, fmt.Sprintf("not applied: %s %s is not served (see its status)", kind, nsName(o.Ref))}
 }
 
 // resolve makes the target of the object o and a sectionName (a
-// Gateway's listener, an HTTPRoute's rule).
+// Gateway's listener, a route's rule).
 func resolve(o gatewayapi.Object, kind string, section *string, p string) (target, *problem) {
 	tg := target{kind: kind, ns: o.Ref.Namespace, name: o.Ref.Name, path: p, level: levelGateway}
-	if kind == kindHTTPRoute {
+	if kind != kindGateway {
 		tg.level = levelRoute
 	}
 	if section == nil {
@@ -304,7 +334,7 @@ func resolve(o gatewayapi.Object, kind string, section *string, p string) (targe
 	}
 	if !slices.Contains(o.Sections, *section) {
 		what := "listener"
-		if kind == kindHTTPRoute {
+		if kind != kindGateway {
 			what = "rule"
 		}
 		return tg, &problem{model.ReasonTargetNotFound, strictyaml.Field(p, "sectionName"), fmt.Sprintf("%s %s has no %s named %q", kind, nsName(o.Ref), what, *section)}

@@ -259,6 +259,14 @@ func (e *encoder) listener(l model.Listener) listener {
 		if t.ClientCAFile != "" && t.ClientCerts == model.ClientCertsRequire {
 			out.TLS.ClientCerts = "" // the default with a client CA
 		}
+		for i, c := range t.Certificates {
+			if c.Inline() {
+				e.refuse(l.Origin, fmt.Sprintf("tls.certificates[%d]", i), "the listener's certificate and key are held inline (from %s, for %s): the native format reads them from files only; "+
+					"save the Secret's tls.crt and tls.key as files and list them under tls.certificates with certFile and keyFile instead",
+					orUnknown(c.CertSource), strings.Join(c.ServerNames, ", "))
+			}
+			out.TLS.Certificates = append(out.TLS.Certificates, listenerCertificate{ServerNames: c.ServerNames, CertFile: e.file(c.CertFile), KeyFile: e.file(c.KeyFile)})
+		}
 	}
 	if g := l.Egress; g != nil {
 		out.Egress = &listenerEgress{ConnectPorts: g.ConnectPorts, Resolve: g.Resolve, AllowCIDRs: g.AllowCIDRs, CAFile: e.file(g.CAFile)}

@@ -41,10 +41,20 @@ type listenerLimits struct {
 }
 
 type listenerTLS struct {
-	CertFile     string `yaml:"certFile"`
-	KeyFile      string `yaml:"keyFile"`
-	ClientCAFile string `yaml:"clientCAFile"`
-	ClientCerts  string `yaml:"clientCerts"`
+	CertFile string `yaml:"certFile"`
+	KeyFile  string `yaml:"keyFile"`
+	// Certificates are model.ListenerTLS.Certificates: chosen by SNI.
+	Certificates []listenerCertificate `yaml:"certificates"`
+	ClientCAFile string                `yaml:"clientCAFile"`
+	ClientCerts  string                `yaml:"clientCerts"`
+}
+
+// listenerCertificate is a certificate served to the clients that ask
+// for one of its server names.
+type listenerCertificate struct {
+	ServerNames []string `yaml:"serverNames"`
+	CertFile    string   `yaml:"certFile"`
+	KeyFile     string   `yaml:"keyFile"`
 }
 
 func (c *converter) listener(in listener, path string) model.Listener {
@@ -75,6 +85,11 @@ func (c *converter) listener(in listener, path string) model.Listener {
 		}
 		if t.ClientCAFile != "" && t.ClientCerts == "" {
 			l.TLS.ClientCerts = model.ClientCertsRequire // the documented default
+		}
+		for _, lc := range t.Certificates {
+			l.TLS.Certificates = append(l.TLS.Certificates, model.ListenerCertificate{
+				ServerNames: lc.ServerNames, CertFile: c.filePath(lc.CertFile), KeyFile: c.filePath(lc.KeyFile),
+			})
 		}
 	}
 	return l
