@@ -125,7 +125,8 @@ var clusterScoped = map[string]bool{"GatewayClass": true, "Namespace": true}
 
 // Documents lists the resources of a file or a folder's YAML files as
 // their documents name them: a vendor document by its apiVersion, kind,
-// namespace and name; a native document by its listeners and routes.
+// namespace and name; a native document by its listeners, providers,
+// routes, JWT policies and policies.
 // Kubernetes Lists are not unpacked: inputs that use them are checked
 // by the loader's own tests.
 func Documents(t testing.TB, path string) []model.Ref {
@@ -159,8 +160,11 @@ func Documents(t testing.TB, path string) []model.Ref {
 			Spec struct {
 				WorkloadSelector struct{ Namespace string } `yaml:"workloadSelector"`
 			}
-			Listeners []struct{ Name string }
-			Routes    []struct{ Name string }
+			Listeners   []struct{ Name string }
+			Providers   []struct{ Name string }
+			Routes      []struct{ Name string }
+			JWTPolicies []struct{ Name string } `yaml:"jwtPolicies"`
+			Policies    []struct{ Name string }
 		}
 		if err := dec.Decode(&doc); err != nil {
 			break
@@ -169,11 +173,13 @@ func Documents(t testing.TB, path string) []model.Ref {
 		case "":
 			// A document of comments only.
 		case "Config":
-			for _, l := range doc.Listeners {
-				add(model.Ref{APIVersion: doc.APIVersion, Kind: "Listener", Namespace: model.DefaultNamespace, Name: l.Name})
-			}
-			for _, r := range doc.Routes {
-				add(model.Ref{APIVersion: doc.APIVersion, Kind: "Route", Namespace: model.DefaultNamespace, Name: r.Name})
+			for _, k := range []struct {
+				kind  string
+				names []struct{ Name string }
+			}{{"Listener", doc.Listeners}, {"Provider", doc.Providers}, {"Route", doc.Routes}, {"JWTPolicy", doc.JWTPolicies}, {"Policy", doc.Policies}} {
+				for _, n := range k.names {
+					add(model.Ref{APIVersion: doc.APIVersion, Kind: k.kind, Namespace: model.DefaultNamespace, Name: n.Name})
+				}
 			}
 		default:
 			ns := doc.Metadata.Namespace

@@ -49,12 +49,12 @@ const (
 // served Gateway its parentRefs name, translates its rules into route
 // candidates on each listener, and records its status.
 func (t *translator) attach(d *document) {
-	if d.hasErrors {
+	if d.HasErrors {
 		return // refused: its status is its errors
 	}
 	sp := d.common()
 	if v := sp.UseDefaultGateways; v != nil && *v != "None" && *v != "" {
-		d.notServed("spec.useDefaultGateways", "default Gateways are not supported: the route attaches through its parentRefs only")
+		d.NotServed("spec.useDefaultGateways", "default Gateways are not supported: the route attaches through its parentRefs only")
 	}
 	var atts []attachment
 	var outcomes []parentOutcome
@@ -69,7 +69,7 @@ func (t *translator) attach(d *document) {
 		case parentElsewhere:
 			elsewhere = append(elsewhere, msg)
 		case parentUnsupported:
-			d.noted(model.ReasonPartiallyAccepted, p, "%s", msg)
+			d.Noted(model.ReasonPartiallyAccepted, p, "%s", msg)
 		case parentRefused:
 			refused = append(refused, refusal{p, msg})
 		case parentAttached:
@@ -86,7 +86,7 @@ func (t *translator) attach(d *document) {
 		reason = model.ReasonTargetNotFound
 	}
 	for _, r := range refused {
-		d.noted(reason, r.path, "%s", r.msg)
+		d.Noted(reason, r.path, "%s", r.msg)
 	}
 	if len(atts) == 0 {
 		t.notAttached(d, outcomes, elsewhere)
@@ -98,7 +98,7 @@ func (t *translator) attach(d *document) {
 	} else {
 		rules = t.rules(d)
 	}
-	if d.hasErrors {
+	if d.HasErrors {
 		return
 	}
 	for _, a := range atts {
@@ -122,11 +122,11 @@ func (t *translator) notAttached(d *document, outcomes []parentOutcome, elsewher
 	case refused:
 		// TargetNotFound notes say why.
 	case unsupported:
-		d.note(model.ReasonUnsupported, "not served: none of its parentRefs is a Gateway listener jwtgate serves")
+		d.Note(model.ReasonUnsupported, "not served: none of its parentRefs is a Gateway listener jwtgate serves")
 	case len(outcomes) == 0:
-		d.note(model.ReasonNotSelected, "not served: it has no parentRefs")
+		d.Note(model.ReasonNotSelected, "not served: it has no parentRefs")
 	default:
-		d.note(model.ReasonNotSelected, "not served: %s", strings.Join(elsewhere, "; "))
+		d.Note(model.ReasonNotSelected, "not served: %s", strings.Join(elsewhere, "; "))
 	}
 }
 
@@ -161,7 +161,7 @@ func addHost(hs []hostPair, h hostPair) []hostPair {
 // parent resolves one parentRef at path p: where it attaches, or why not.
 func (t *translator) parent(d *document, pr parentRef, p string) (parentOutcome, []attachment, string) {
 	group, kind := deref(pr.Group, Group), deref(pr.Kind, KindGateway)
-	ns := deref(pr.Namespace, d.ref.Namespace)
+	ns := deref(pr.Namespace, d.Ref.Namespace)
 	if group != Group || kind != KindGateway {
 		what := kind
 		if kind == "Service" && group == "" {
@@ -175,9 +175,9 @@ func (t *translator) parent(d *document, pr parentRef, p string) (parentOutcome,
 		return parentElsewhere, nil, fmt.Sprintf("it names Gateway %s, and the files hold no Gateway", name)
 	case t.gw == nil:
 		return parentElsewhere, nil, fmt.Sprintf("it names Gateway %s, and no Gateway is served (see the Gateways' status)", name)
-	case name != nsName(t.gw.ref):
-		return parentElsewhere, nil, fmt.Sprintf("it names Gateway %s, and jwtgate serves Gateway %s", name, nsName(t.gw.ref))
-	case t.gw.hasErrors:
+	case name != nsName(t.gw.Ref):
+		return parentElsewhere, nil, fmt.Sprintf("it names Gateway %s, and jwtgate serves Gateway %s", name, nsName(t.gw.Ref))
+	case t.gw.HasErrors:
 		return parentRefused, nil, fmt.Sprintf("Accepted=False: Gateway %s has errors (see its status)", name)
 	}
 	var reach []*gwListener
@@ -237,7 +237,7 @@ func (t *translator) listenerTakes(d *document, gl *gwListener) (attachment, str
 	if !gl.allows(d.kind) {
 		return attachment{}, "NotAllowedByListeners", fmt.Sprintf("listener %q does not allow %ss (allowedRoutes)", name, d.kind)
 	}
-	if ok, why := t.namespaceAllowed(gl, d.ref.Namespace); !ok {
+	if ok, why := t.namespaceAllowed(gl, d.Ref.Namespace); !ok {
 		return attachment{}, "NotAllowedByListeners", fmt.Sprintf("listener %q %s", name, why)
 	}
 	a := attachment{gl: gl}
@@ -281,7 +281,7 @@ const metadataName = "kubernetes.io/metadata.name"
 // namespace has; a selector on any other label admits nothing (failing
 // closed), and the reason says so.
 func (t *translator) namespaceAllowed(gl *gwListener, ns string) (bool, string) {
-	gwNS := t.gw.ref.Namespace
+	gwNS := t.gw.Ref.Namespace
 	switch gl.from {
 	case "All":
 		return true, ""

@@ -44,7 +44,7 @@ func (t *translator) backends(d *document, refs []backendRef, p string, ro *rule
 		if len(refs) > 0 {
 			why = "every backendRef has weight 0"
 		}
-		d.warnf(p, "%s: the rule answers 500, as the API says", why)
+		d.Warnf(p, "%s: the rule answers 500, as the API says", why)
 		ro.route.DirectResponse = &model.DirectResponse{Status: 500}
 		ro.renames["directResponse"] = p
 	case len(live) == 1:
@@ -86,22 +86,22 @@ var h2cAppProtocols = []string{"kubernetes.io/h2c", "kubernetes.io/grpc", "h2c",
 // as kube-proxy would, to the ready endpoints of its EndpointSlices; what
 // cannot be resolved becomes an unavailable backend with the reason.
 func (t *translator) resolve(d *document, br backendRef, p string) model.Backend {
-	to := kindRef{group: deref(br.Group, ""), kind: deref(br.Kind, "Service"), namespace: deref(br.Namespace, d.ref.Namespace), name: br.Name}
+	to := kindRef{group: deref(br.Group, ""), kind: deref(br.Kind, "Service"), namespace: deref(br.Namespace, d.Ref.Namespace), name: br.Name}
 	port := deref(br.Port, 0)
 	host := br.Name + "." + to.namespace + ".svc.cluster.local"
 	b := model.Backend{URL: "http://" + net.JoinHostPort(host, strconv.Itoa(port))}
 	unavailable := func(reason, format string, args ...any) model.Backend {
 		msg := fmt.Sprintf(format, args...)
-		d.noted(model.ReasonTargetNotFound, p, "%s: %s; its share of the requests is answered 503", reason, msg)
+		d.Noted(model.ReasonTargetNotFound, p, "%s: %s; its share of the requests is answered 503", reason, msg)
 		b.Unavailable = msg
 		return b
 	}
 	if to.group != "" || to.kind != "Service" {
 		return t.peerBackend(d, to, port, unavailable)
 	}
-	if !t.grants.permits(Group, d.kind, d.ref.Namespace, to) {
+	if !t.grants.permits(Group, d.kind, d.Ref.Namespace, to) {
 		return unavailable("ResolvedRefs=False RefNotPermitted",
-			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to Service %s", to.namespace, d.kind, d.ref.Namespace, to.name)
+			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to Service %s", to.namespace, d.kind, d.Ref.Namespace, to.name)
 	}
 	if port == 0 {
 		return unavailable("ResolvedRefs=False UnsupportedValue", "a Service backend needs a port")
@@ -133,11 +133,11 @@ func (t *translator) resolve(d *document, br backendRef, p string) model.Backend
 // the load's peer dialects (kgateway's Backend, see peer.go): a kind no
 // peer reads is not forwarded to.
 func (t *translator) peerBackend(d *document, to kindRef, port int, unavailable func(reason, format string, args ...any) model.Backend) model.Backend {
-	if !t.grants.permits(Group, d.kind, d.ref.Namespace, to) {
+	if !t.grants.permits(Group, d.kind, d.Ref.Namespace, to) {
 		return unavailable("ResolvedRefs=False RefNotPermitted",
-			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to %s", to.namespace, d.kind, d.ref.Namespace, to)
+			"no ReferenceGrant in namespace %s lets %ss of namespace %s refer to %s", to.namespace, d.kind, d.Ref.Namespace, to)
 	}
-	b, ok := t.s.peerBackend(BackendRef{Group: to.group, Kind: to.kind, Namespace: to.namespace, Name: to.name, Port: port, From: d.ref})
+	b, ok := t.s.peerBackend(BackendRef{Group: to.group, Kind: to.kind, Namespace: to.namespace, Name: to.name, Port: port, From: d.Ref})
 	switch {
 	case !ok:
 		return unavailable("ResolvedRefs=False InvalidKind", "%s is not a Service: jwtgate forwards to Services only", to)

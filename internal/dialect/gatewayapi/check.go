@@ -25,7 +25,7 @@ func (d *document) checkRoute() {
 	sp := d.route.Spec
 	d.checkCommon(&sp.routeCommon)
 	if len(sp.Rules) > 16 {
-		d.errorf("spec.rules", "at most 16 rules, got %d", len(sp.Rules))
+		d.Errorf("spec.rules", "at most 16 rules, got %d", len(sp.Rules))
 	}
 	names := map[string]bool{}
 	total := 0
@@ -34,7 +34,7 @@ func (d *document) checkRoute() {
 		d.checkRuleName(r.Name, p, names)
 		total += len(r.Matches)
 		if len(r.Matches) > 64 {
-			d.errorf(strictyaml.Field(p, "matches"), "at most 64 matches, got %d", len(r.Matches))
+			d.Errorf(strictyaml.Field(p, "matches"), "at most 64 matches, got %d", len(r.Matches))
 		}
 		for j, m := range r.Matches {
 			d.checkMatch(m, strictyaml.Index(strictyaml.Field(p, "matches"), j))
@@ -44,13 +44,13 @@ func (d *document) checkRoute() {
 		d.checkBackendRefs(r, p)
 		for _, f := range r.Filters {
 			if f.Type == filterRedirect && len(r.BackendRefs) > 0 {
-				d.errorf(strictyaml.Field(p, "filters"), "RequestRedirect filter must not be used together with backendRefs")
+				d.Errorf(strictyaml.Field(p, "filters"), "RequestRedirect filter must not be used together with backendRefs")
 				break
 			}
 		}
 	}
 	if total > 128 {
-		d.errorf("spec.rules", "at most 128 matches across all rules, got %d", total)
+		d.Errorf("spec.rules", "at most 128 matches across all rules, got %d", total)
 	}
 }
 
@@ -58,24 +58,24 @@ func (d *document) checkRoute() {
 // GRPCRoute.
 func (d *document) checkCommon(sp *routeCommon) {
 	if len(sp.ParentRefs) > 32 {
-		d.errorf("spec.parentRefs", "at most 32 entries, got %d", len(sp.ParentRefs))
+		d.Errorf("spec.parentRefs", "at most 32 entries, got %d", len(sp.ParentRefs))
 	}
 	for i, pr := range sp.ParentRefs {
 		p := strictyaml.Index("spec.parentRefs", i)
 		d.required(p, "name", pr.Name != "")
 		if s := pr.SectionName; s != nil && !sectionNameRE.MatchString(*s) {
-			d.errorf(strictyaml.Field(p, "sectionName"), "invalid sectionName %q: want a lower-case DNS subdomain (RFC 1123)", *s)
+			d.Errorf(strictyaml.Field(p, "sectionName"), "invalid sectionName %q: want a lower-case DNS subdomain (RFC 1123)", *s)
 		}
 		if pt := pr.Port; pt != nil && (*pt < 1 || *pt > 65535) {
-			d.errorf(strictyaml.Field(p, "port"), "invalid port %d: want 1 to 65535", *pt)
+			d.Errorf(strictyaml.Field(p, "port"), "invalid port %d: want 1 to 65535", *pt)
 		}
 	}
 	if len(sp.Hostnames) > 16 {
-		d.errorf("spec.hostnames", "at most 16 entries, got %d", len(sp.Hostnames))
+		d.Errorf("spec.hostnames", "at most 16 entries, got %d", len(sp.Hostnames))
 	}
 	for i, h := range sp.Hostnames {
 		if msg := checkHostname(h); msg != "" {
-			d.errorf(strictyaml.Index("spec.hostnames", i), "invalid hostname %q: %s", h, msg)
+			d.Errorf(strictyaml.Index("spec.hostnames", i), "invalid hostname %q: %s", h, msg)
 		}
 	}
 }
@@ -88,9 +88,9 @@ func (d *document) checkRuleName(n *string, p string, names map[string]bool) {
 	}
 	switch {
 	case !sectionNameRE.MatchString(*n):
-		d.errorf(strictyaml.Field(p, "name"), "invalid rule name %q: want a lower-case DNS subdomain (RFC 1123)", *n)
+		d.Errorf(strictyaml.Field(p, "name"), "invalid rule name %q: want a lower-case DNS subdomain (RFC 1123)", *n)
 	case names[*n]:
-		d.errorf(strictyaml.Field(p, "name"), "rule name %q is used already: names must be unique within the route", *n)
+		d.Errorf(strictyaml.Field(p, "name"), "rule name %q is used already: names must be unique within the route", *n)
 	}
 	names[*n] = true
 }
@@ -99,19 +99,19 @@ func (d *document) checkRuleName(n *string, p string, names map[string]bool) {
 // GRPCRoute's rule, converted, too).
 func (d *document) checkBackendRefs(r rule, p string) {
 	if len(r.BackendRefs) > 16 {
-		d.errorf(strictyaml.Field(p, "backendRefs"), "at most 16 entries, got %d", len(r.BackendRefs))
+		d.Errorf(strictyaml.Field(p, "backendRefs"), "at most 16 entries, got %d", len(r.BackendRefs))
 	}
 	for j, b := range r.BackendRefs {
 		bp := strictyaml.Index(strictyaml.Field(p, "backendRefs"), j)
 		d.required(bp, "name", b.Name != "")
-		if deref(b.Group, "") == "" && deref(b.Kind, "Service") == "Service" && b.Port == nil && !d.reported(strictyaml.Field(bp, "port")) {
-			d.errorf(bp, "missing required field %q: a Service reference must have a port", "port")
+		if deref(b.Group, "") == "" && deref(b.Kind, "Service") == "Service" && b.Port == nil && !d.Reported(strictyaml.Field(bp, "port")) {
+			d.Errorf(bp, "missing required field %q: a Service reference must have a port", "port")
 		}
 		if pt := b.Port; pt != nil && (*pt < 1 || *pt > 65535) {
-			d.errorf(strictyaml.Field(bp, "port"), "invalid port %d: want 1 to 65535", *pt)
+			d.Errorf(strictyaml.Field(bp, "port"), "invalid port %d: want 1 to 65535", *pt)
 		}
 		if w := b.Weight; w != nil && (*w < 0 || *w > 1000000) {
-			d.errorf(strictyaml.Field(bp, "weight"), "invalid weight %d: want 0 to 1000000", *w)
+			d.Errorf(strictyaml.Field(bp, "weight"), "invalid weight %d: want 0 to 1000000", *w)
 		}
 		d.checkFilters(b.Filters, r, strictyaml.Field(bp, "filters"))
 	}
@@ -125,14 +125,14 @@ func (d *document) checkMatch(m match, p string) {
 		switch kind {
 		case "Exact", "PathPrefix":
 			if msg := checkPathValue(value); msg != "" {
-				d.errorf(strictyaml.Field(pp, "value"), "invalid path %q: %s", value, msg)
+				d.Errorf(strictyaml.Field(pp, "value"), "invalid path %q: %s", value, msg)
 			}
 		case "RegularExpression":
 		default:
-			d.errorf(strictyaml.Field(pp, "type"), "invalid type %q (want Exact, PathPrefix or RegularExpression)", kind)
+			d.Errorf(strictyaml.Field(pp, "type"), "invalid type %q (want Exact, PathPrefix or RegularExpression)", kind)
 		}
 		if len(value) > 1024 {
-			d.errorf(strictyaml.Field(pp, "value"), "longer than 1024 characters")
+			d.Errorf(strictyaml.Field(pp, "value"), "longer than 1024 characters")
 		}
 	}
 	for _, part := range []struct {
@@ -141,7 +141,7 @@ func (d *document) checkMatch(m match, p string) {
 	}{{"headers", m.Headers}, {"queryParams", m.QueryParams}} {
 		lp := strictyaml.Field(p, part.key)
 		if len(part.list) > 16 {
-			d.errorf(lp, "at most 16 entries, got %d", len(part.list))
+			d.Errorf(lp, "at most 16 entries, got %d", len(part.list))
 		}
 		for i, v := range part.list {
 			vp := strictyaml.Index(lp, i)
@@ -149,15 +149,15 @@ func (d *document) checkMatch(m match, p string) {
 			case v.Name == "":
 				d.required(vp, "name", false)
 			case !headerNameRE.MatchString(v.Name) || len(v.Name) > 256:
-				d.errorf(strictyaml.Field(vp, "name"), "invalid name %q: want an HTTP token (RFC 7230)", v.Name)
+				d.Errorf(strictyaml.Field(vp, "name"), "invalid name %q: want an HTTP token (RFC 7230)", v.Name)
 			}
 			if t := deref(v.Type, "Exact"); t != "Exact" && t != "RegularExpression" {
-				d.errorf(strictyaml.Field(vp, "type"), "invalid type %q (want Exact or RegularExpression)", t)
+				d.Errorf(strictyaml.Field(vp, "type"), "invalid type %q (want Exact or RegularExpression)", t)
 			}
 		}
 	}
 	if m.Method != nil && !slices.Contains(methods, *m.Method) {
-		d.errorf(strictyaml.Field(p, "method"), "invalid method %q (want one of %s)", *m.Method, strings.Join(methods, ", "))
+		d.Errorf(strictyaml.Field(p, "method"), "invalid method %q (want one of %s)", *m.Method, strings.Join(methods, ", "))
 	}
 }
 
@@ -187,26 +187,26 @@ func checkPathValue(v string) string {
 // backendRefs).
 func (d *document) checkFilters(fs []filter, r rule, p string) {
 	if len(fs) > 16 {
-		d.errorf(p, "at most 16 filters, got %d", len(fs))
+		d.Errorf(p, "at most 16 filters, got %d", len(fs))
 	}
 	count := map[string]int{}
 	for i, f := range fs {
 		fp := strictyaml.Index(p, i)
 		count[f.Type]++
 		if count[f.Type] == 2 && f.Type != filterMirror {
-			d.errorf(strictyaml.Field(fp, "type"), "%s filter cannot be repeated", f.Type)
+			d.Errorf(strictyaml.Field(fp, "type"), "%s filter cannot be repeated", f.Type)
 		}
 		if f.Type == "" {
 			d.required(fp, "type", false)
 		}
 		for _, typ := range slices.Sorted(maps.Keys(filterFields)) {
 			key := filterFields[typ]
-			set := d.has(strictyaml.Field(fp, key))
+			set := d.Has(strictyaml.Field(fp, key))
 			switch {
-			case typ == f.Type && !set && !d.reported(strictyaml.Field(fp, key)):
-				d.errorf(fp, "filter.%s must be specified for %s filter.type", key, typ)
+			case typ == f.Type && !set && !d.Reported(strictyaml.Field(fp, key)):
+				d.Errorf(fp, "filter.%s must be specified for %s filter.type", key, typ)
 			case typ != f.Type && set:
-				d.errorf(strictyaml.Field(fp, key), "filter.%s must be nil if the filter.type is not %s", key, typ)
+				d.Errorf(strictyaml.Field(fp, key), "filter.%s must be nil if the filter.type is not %s", key, typ)
 			}
 		}
 		switch {
@@ -218,13 +218,13 @@ func (d *document) checkFilters(fs []filter, r rule, p string) {
 			rp := strictyaml.Field(fp, "requestRedirect")
 			rd := f.RequestRedirect
 			if s := rd.Scheme; s != nil && *s != "http" && *s != "https" {
-				d.errorf(strictyaml.Field(rp, "scheme"), "invalid scheme %q (want http or https)", *s)
+				d.Errorf(strictyaml.Field(rp, "scheme"), "invalid scheme %q (want http or https)", *s)
 			}
 			if c := rd.StatusCode; c != nil && !slices.Contains([]int{301, 302, 303, 307, 308}, *c) {
-				d.errorf(strictyaml.Field(rp, "statusCode"), "invalid statusCode %d (want 301, 302, 303, 307 or 308)", *c)
+				d.Errorf(strictyaml.Field(rp, "statusCode"), "invalid statusCode %d (want 301, 302, 303, 307 or 308)", *c)
 			}
 			if pt := rd.Port; pt != nil && (*pt < 1 || *pt > 65535) {
-				d.errorf(strictyaml.Field(rp, "port"), "invalid port %d: want 1 to 65535", *pt)
+				d.Errorf(strictyaml.Field(rp, "port"), "invalid port %d: want 1 to 65535", *pt)
 			}
 			d.checkPreciseHost(rd.Hostname, strictyaml.Field(rp, "hostname"))
 			d.checkPathModifier(rd.Path, r, strictyaml.Field(rp, "path"), "RequestRedirect")
@@ -235,7 +235,7 @@ func (d *document) checkFilters(fs []filter, r rule, p string) {
 		}
 	}
 	if count[filterRedirect] > 0 && count[filterRewrite] > 0 {
-		d.errorf(p, "may specify either RequestRedirect or URLRewrite, but not both")
+		d.Errorf(p, "may specify either RequestRedirect or URLRewrite, but not both")
 	}
 }
 
@@ -247,20 +247,20 @@ func (d *document) checkHeaderModifier(m *headerModifier, p string) {
 	}{{"set", m.Set}, {"add", m.Add}} {
 		lp := strictyaml.Field(p, part.key)
 		if len(part.list) > 16 {
-			d.errorf(lp, "at most 16 entries, got %d", len(part.list))
+			d.Errorf(lp, "at most 16 entries, got %d", len(part.list))
 		}
 		for i, h := range part.list {
 			if !headerNameRE.MatchString(h.Name) {
-				d.errorf(strictyaml.Field(strictyaml.Index(lp, i), "name"), "invalid header name %q: want an HTTP token (RFC 7230)", h.Name)
+				d.Errorf(strictyaml.Field(strictyaml.Index(lp, i), "name"), "invalid header name %q: want an HTTP token (RFC 7230)", h.Name)
 			}
 		}
 	}
 	if len(m.Remove) > 16 {
-		d.errorf(strictyaml.Field(p, "remove"), "at most 16 entries, got %d", len(m.Remove))
+		d.Errorf(strictyaml.Field(p, "remove"), "at most 16 entries, got %d", len(m.Remove))
 	}
 	for i, h := range m.Remove {
 		if !headerNameRE.MatchString(h) {
-			d.errorf(strictyaml.Index(strictyaml.Field(p, "remove"), i), "invalid header name %q: want an HTTP token (RFC 7230)", h)
+			d.Errorf(strictyaml.Index(strictyaml.Field(p, "remove"), i), "invalid header name %q: want an HTTP token (RFC 7230)", h)
 		}
 	}
 }
@@ -274,7 +274,7 @@ func (d *document) checkPreciseHost(h *string, p string) {
 		if msg == "" {
 			msg = "a wildcard is not allowed here"
 		}
-		d.errorf(p, "invalid hostname %q: %s", *h, msg)
+		d.Errorf(p, "invalid hostname %q: %s", *h, msg)
 	}
 }
 
@@ -286,22 +286,22 @@ func (d *document) checkPathModifier(m *pathModifier, r rule, p, filter string) 
 	switch m.Type {
 	case "ReplaceFullPath":
 		if m.ReplaceFullPath == nil {
-			d.errorf(p, "replaceFullPath must be specified when type is set to 'ReplaceFullPath'")
+			d.Errorf(p, "replaceFullPath must be specified when type is set to 'ReplaceFullPath'")
 		}
 		if m.ReplacePrefixMatch != nil {
-			d.errorf(strictyaml.Field(p, "replacePrefixMatch"), "replacePrefixMatch must be nil when type is set to 'ReplaceFullPath'")
+			d.Errorf(strictyaml.Field(p, "replacePrefixMatch"), "replacePrefixMatch must be nil when type is set to 'ReplaceFullPath'")
 		}
 	case "ReplacePrefixMatch":
 		if m.ReplacePrefixMatch == nil {
-			d.errorf(p, "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'")
+			d.Errorf(p, "replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'")
 		}
 		if m.ReplaceFullPath != nil {
-			d.errorf(strictyaml.Field(p, "replaceFullPath"), "replaceFullPath must be nil when type is set to 'ReplacePrefixMatch'")
+			d.Errorf(strictyaml.Field(p, "replaceFullPath"), "replaceFullPath must be nil when type is set to 'ReplacePrefixMatch'")
 		}
 		if len(r.Matches) != 1 || r.Matches[0].Path == nil || deref(r.Matches[0].Path.Type, "PathPrefix") != "PathPrefix" {
-			d.errorf(p, "when using %s filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified", filter)
+			d.Errorf(p, "when using %s filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified", filter)
 		}
 	default:
-		d.errorf(strictyaml.Field(p, "type"), "invalid type %q (want ReplaceFullPath or ReplacePrefixMatch)", m.Type)
+		d.Errorf(strictyaml.Field(p, "type"), "invalid type %q (want ReplaceFullPath or ReplacePrefixMatch)", m.Type)
 	}
 }

@@ -34,7 +34,7 @@ func (s *session) choose() (*document, model.Issues) {
 	}
 	var chosen *document
 	var issues model.Issues
-	first := model.Origin{File: gws[0].file, Line: gws[0].line}
+	first := model.Origin{File: gws[0].File, Line: gws[0].Line}
 	why := ""
 	switch g := s.sel.Gateway; {
 	case g != "":
@@ -44,7 +44,7 @@ func (s *session) choose() (*document, model.Issues) {
 		}
 		var match []*document
 		for _, d := range gws {
-			if d.ref.Name == name && (ns == "" || d.ref.Namespace == ns) {
+			if d.Ref.Name == name && (ns == "" || d.Ref.Namespace == ns) {
 				match = append(match, d)
 			}
 		}
@@ -71,9 +71,9 @@ func (s *session) choose() (*document, model.Issues) {
 		switch {
 		case d == chosen:
 		case chosen != nil:
-			d.note(model.ReasonNotSelected, "not served: jwtgate serves Gateway %s, chosen by %s", nsName(chosen.ref), s.chosenBy())
+			d.Note(model.ReasonNotSelected, "not served: jwtgate serves Gateway %s, chosen by %s", nsName(chosen.Ref), s.chosenBy())
 		default:
-			d.note(model.ReasonNotSelected, "not served: %s", why)
+			d.Note(model.ReasonNotSelected, "not served: %s", why)
 		}
 	}
 	return chosen, issues
@@ -91,7 +91,7 @@ func (s *session) chosenBy() string {
 func list(gws []*document) string {
 	out := make([]string, len(gws))
 	for i, d := range gws {
-		out[i] = "Gateway " + nsName(d.ref)
+		out[i] = "Gateway " + nsName(d.Ref)
 	}
 	return strings.Join(out, ", ")
 }

@@ -51,7 +51,7 @@ func (t *translator) filters(d *document, fs []filter, p string, acts *model.Rou
 		case acts.Rewrite.Host == "":
 			acts.Rewrite.Host = hostSet
 		default:
-			d.notServed(hostAt, "setting the Host header is not applied: the rule's URLRewrite hostname sets it")
+			d.NotServed(hostAt, "setting the Host header is not applied: the rule's URLRewrite hostname sets it")
 		}
 	}()
 	for i, f := range fs {
@@ -97,14 +97,14 @@ func (t *translator) filters(d *document, fs []filter, p string, acts *model.Rou
 				renames["redirect.path.prefix"] = strictyaml.Field(cp, "path.replacePrefixMatch")
 			}
 		case filterMirror:
-			d.notServed(fp, "requests are not mirrored by jwtgate: the rule is served without its mirror")
+			d.NotServed(fp, "requests are not mirrored by jwtgate: the rule is served without its mirror")
 		case filterCORS:
-			d.notServed(fp, "CORS is not applied by jwtgate: no Access-Control-Allow-* headers are added, and preflight requests reach the backend")
+			d.NotServed(fp, "CORS is not applied by jwtgate: no Access-Control-Allow-* headers are added, and preflight requests reach the backend")
 		case filterExtension, filterExternalAuth:
-			d.notServed(fp, "Accepted=False UnsupportedValue: filter type %s is not supported by jwtgate; the rule answers 500, as the API requires for a filter that cannot be applied", f.Type)
+			d.NotServed(fp, "Accepted=False UnsupportedValue: filter type %s is not supported by jwtgate; the rule answers 500, as the API requires for a filter that cannot be applied", f.Type)
 			ok = false
 		default:
-			d.notServed(strictyaml.Field(fp, "type"), "Accepted=False UnsupportedValue: unknown filter type %q; the rule answers 500, as the API requires for a filter that cannot be applied", f.Type)
+			d.NotServed(strictyaml.Field(fp, "type"), "Accepted=False UnsupportedValue: unknown filter type %q; the rule answers 500, as the API requires for a filter that cannot be applied", f.Type)
 			ok = false
 		}
 	}
@@ -133,9 +133,9 @@ func headerOps(d *document, m *headerModifier, p string, request bool) (ops mode
 		h := textproto.CanonicalMIMEHeaderKey(name)
 		switch {
 		case slices.Contains(fixedHeaders, h):
-			d.notServed(at, "header %s belongs to the connection or the message framing: jwtgate does not change it", h)
+			d.NotServed(at, "header %s belongs to the connection or the message framing: jwtgate does not change it", h)
 		case request && slices.Contains(forwardingHeaders, h):
-			d.notServed(at, "header %s is set by jwtgate on every forwarded request: this entry is not applied", h)
+			d.NotServed(at, "header %s is set by jwtgate on every forwarded request: this entry is not applied", h)
 		default:
 			return true
 		}
@@ -149,7 +149,7 @@ func headerOps(d *document, m *headerModifier, p string, request bool) (ops mode
 			k := strings.ToLower(h.Name)
 			switch {
 			case seen[k]:
-				d.warnf(strictyaml.Field(at, "name"), "ignored: an earlier entry names header %q already", h.Name)
+				d.Warnf(strictyaml.Field(at, "name"), "ignored: an earlier entry names header %q already", h.Name)
 				continue
 			case request && k == "host":
 				host = h.Value
@@ -171,7 +171,7 @@ func headerOps(d *document, m *headerModifier, p string, request bool) (ops mode
 		at := strictyaml.Index(strictyaml.Field(p, "remove"), i)
 		switch {
 		case request && strings.EqualFold(h, "host"):
-			d.notServed(at, "the Host header cannot be removed: requests keep it")
+			d.NotServed(at, "the Host header cannot be removed: requests keep it")
 		case usable(h, at):
 			paths[strictyaml.Index("remove", len(ops.Remove))] = at
 			ops.Remove = append(ops.Remove, h)

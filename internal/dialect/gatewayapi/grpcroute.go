@@ -97,7 +97,7 @@ func (d *document) checkGRPCRoute() {
 	sp := d.grpc.Spec
 	d.checkCommon(&sp.routeCommon)
 	if len(sp.Rules) > 16 {
-		d.errorf("spec.rules", "at most 16 rules, got %d", len(sp.Rules))
+		d.Errorf("spec.rules", "at most 16 rules, got %d", len(sp.Rules))
 	}
 	names := map[string]bool{}
 	total := 0
@@ -106,7 +106,7 @@ func (d *document) checkGRPCRoute() {
 		d.checkRuleName(r.Name, p, names)
 		total += len(r.Matches)
 		if len(r.Matches) > 8 {
-			d.errorf(strictyaml.Field(p, "matches"), "at most 8 matches, got %d", len(r.Matches))
+			d.Errorf(strictyaml.Field(p, "matches"), "at most 8 matches, got %d", len(r.Matches))
 		}
 		for j, m := range r.Matches {
 			d.checkGRPCMatch(m, strictyaml.Index(strictyaml.Field(p, "matches"), j))
@@ -121,7 +121,7 @@ func (d *document) checkGRPCRoute() {
 		d.checkBackendRefs(hr, p)
 	}
 	if total > 128 {
-		d.errorf("spec.rules", "at most 128 matches across all rules, got %d", total)
+		d.Errorf("spec.rules", "at most 128 matches across all rules, got %d", total)
 	}
 }
 
@@ -131,7 +131,7 @@ func (d *document) checkGRPCFilterTypes(fs []grpcFilter, p string) bool {
 	ok := true
 	for i, f := range fs {
 		if f.Type != "" && !slices.Contains(grpcFilterTypes, f.Type) {
-			d.errorf(strictyaml.Field(strictyaml.Index(p, i), "type"), "invalid type %q (want %s)", f.Type, strings.Join(grpcFilterTypes, ", "))
+			d.Errorf(strictyaml.Field(strictyaml.Index(p, i), "type"), "invalid type %q (want %s)", f.Type, strings.Join(grpcFilterTypes, ", "))
 			ok = false
 		}
 	}
@@ -146,10 +146,10 @@ func (d *document) checkGRPCMatch(m grpcMatch, p string) {
 		switch typ {
 		case "Exact", "RegularExpression":
 		default:
-			d.errorf(strictyaml.Field(mp, "type"), "invalid type %q (want Exact or RegularExpression)", typ)
+			d.Errorf(strictyaml.Field(mp, "type"), "invalid type %q (want Exact or RegularExpression)", typ)
 		}
 		if mm.Service == nil && mm.Method == nil {
-			d.errorf(mp, "One or both of 'service' or 'method' must be specified")
+			d.Errorf(mp, "One or both of 'service' or 'method' must be specified")
 		}
 		for _, part := range []struct {
 			key string
@@ -159,15 +159,15 @@ func (d *document) checkGRPCMatch(m grpcMatch, p string) {
 			switch {
 			case part.v == nil:
 			case len(*part.v) > 1024:
-				d.errorf(strictyaml.Field(mp, part.key), "longer than 1024 characters")
+				d.Errorf(strictyaml.Field(mp, part.key), "longer than 1024 characters")
 			case typ == "Exact" && !part.re.MatchString(*part.v):
-				d.errorf(strictyaml.Field(mp, part.key), "%s must only contain valid characters (matching %s)", part.key, part.re)
+				d.Errorf(strictyaml.Field(mp, part.key), "%s must only contain valid characters (matching %s)", part.key, part.re)
 			}
 		}
 	}
 	hp := strictyaml.Field(p, "headers")
 	if len(m.Headers) > 16 {
-		d.errorf(hp, "at most 16 entries, got %d", len(m.Headers))
+		d.Errorf(hp, "at most 16 entries, got %d", len(m.Headers))
 	}
 	for i, v := range m.Headers {
 		vp := strictyaml.Index(hp, i)
@@ -175,16 +175,16 @@ func (d *document) checkGRPCMatch(m grpcMatch, p string) {
 		case v.Name == "":
 			d.required(vp, "name", false)
 		case !headerNameRE.MatchString(v.Name) || len(v.Name) > 256:
-			d.errorf(strictyaml.Field(vp, "name"), "invalid name %q: want an HTTP token (RFC 7230)", v.Name)
+			d.Errorf(strictyaml.Field(vp, "name"), "invalid name %q: want an HTTP token (RFC 7230)", v.Name)
 		}
 		switch {
 		case v.Value == "":
 			d.required(vp, "value", false)
 		case len(v.Value) > 4096:
-			d.errorf(strictyaml.Field(vp, "value"), "longer than 4096 characters")
+			d.Errorf(strictyaml.Field(vp, "value"), "longer than 4096 characters")
 		}
 		if t := deref(v.Type, "Exact"); t != "Exact" && t != "RegularExpression" {
-			d.errorf(strictyaml.Field(vp, "type"), "invalid type %q (want Exact or RegularExpression)", t)
+			d.Errorf(strictyaml.Field(vp, "type"), "invalid type %q (want Exact or RegularExpression)", t)
 		}
 	}
 }
@@ -204,7 +204,7 @@ func (t *translator) grpcRules(d *document) []*ruleOut {
 		}
 		ro := &ruleOut{index: i, path: p, name: deref(r.Name, ""), renames: map[string]string{}}
 		if n := r.SessionPersistence; n.Kind != 0 && !isNullNode(&n) {
-			d.notServed(strictyaml.Field(p, "sessionPersistence"), "session persistence is not supported: requests are spread across backends and endpoints regardless")
+			d.NotServed(strictyaml.Field(p, "sessionPersistence"), "session persistence is not supported: requests are spread across backends and endpoints regardless")
 		}
 		ms := r.Matches
 		if len(ms) == 0 {
@@ -258,7 +258,7 @@ func (t *translator) grpcMatch(d *document, m grpcMatch, p string) (matchOut, bo
 			expr := "/" + grpcPart(service) + "/" + grpcPart(method)
 			for _, part := range []struct{ key, v string }{{"service", service}, {"method", method}} {
 				if _, err := regexp.Compile(part.v); err != nil {
-					d.noted(model.ReasonPartiallyAccepted, strictyaml.Field(mp, part.key),
+					d.Noted(model.ReasonPartiallyAccepted, strictyaml.Field(mp, part.key),
 						"Accepted=False UnsupportedValue: invalid regular expression (jwtgate reads RE2 syntax, matching the whole %s): %v; this match is not served", part.key, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 					return mo, false
 				}
@@ -321,7 +321,7 @@ func (t *translator) resolveKindConflicts() {
 			w := kept[i].doc
 			gl.routes = slices.DeleteFunc(gl.routes, func(c *candidate) bool { return c.doc == on.doc })
 			lost[on.doc] = true
-			on.doc.warnf("spec.hostnames", "not served on listener %q: %s %s attaches to it with hostnames in common, and is older (or first by namespace/name); the API lets one of the two serve them", gl.spec.Name, w.kind, nsName(w.ref))
+			on.doc.Warnf("spec.hostnames", "not served on listener %q: %s %s attaches to it with hostnames in common, and is older (or first by namespace/name); the API lets one of the two serve them", gl.spec.Name, w.kind, nsName(w.Ref))
 		}
 	}
 	for d := range lost {
@@ -332,7 +332,7 @@ func (t *translator) resolveKindConflicts() {
 				break
 			}
 		}
-		d.note(reason, "Accepted=False on one or more listeners: %s of older precedence serves hostnames in common there (see the warnings)", otherKind(d))
+		d.Note(reason, "Accepted=False on one or more listeners: %s of older precedence serves hostnames in common there (see the warnings)", otherKind(d))
 	}
 }
 
@@ -357,7 +357,7 @@ func compareRouteAge(a, b *document) int {
 	case !ta.Equal(tb):
 		return ta.Compare(tb)
 	}
-	if c := strings.Compare(nsName(a.ref), nsName(b.ref)); c != 0 {
+	if c := strings.Compare(nsName(a.Ref), nsName(b.Ref)); c != 0 {
 		return c
 	}
 	return strings.Compare(b.kind, a.kind) // "HTTPRoute" before "GRPCRoute"

@@ -30,14 +30,14 @@ var (
 // checkGateway checks a Gateway on its own, as the API server does.
 func (d *document) checkGateway() {
 	sp := d.gateway.Spec
-	if sp.GatewayClassName == "" && !d.reported("spec.gatewayClassName") {
-		d.errorf("spec", "missing required field %q", "gatewayClassName")
+	if sp.GatewayClassName == "" && !d.Reported("spec.gatewayClassName") {
+		d.Errorf("spec", "missing required field %q", "gatewayClassName")
 	}
 	switch n := len(sp.Listeners); {
-	case n == 0 && !d.reported("spec.listeners"):
-		d.errorf("spec", "missing required field %q: a Gateway needs at least one listener", "listeners")
+	case n == 0 && !d.Reported("spec.listeners"):
+		d.Errorf("spec", "missing required field %q: a Gateway needs at least one listener", "listeners")
 	case n > 64:
-		d.errorf("spec.listeners", "at most 64 listeners, got %d", n)
+		d.Errorf("spec.listeners", "at most 64 listeners, got %d", n)
 	}
 	names := map[string]int{}
 	type distinct struct {
@@ -52,48 +52,48 @@ func (d *document) checkGateway() {
 		case l.Name == "":
 			d.required(p, "name", false)
 		case !sectionNameRE.MatchString(l.Name) || len(l.Name) > 253:
-			d.errorf(strictyaml.Field(p, "name"), "invalid name %q: want a lower-case DNS subdomain (RFC 1123)", l.Name)
+			d.Errorf(strictyaml.Field(p, "name"), "invalid name %q: want a lower-case DNS subdomain (RFC 1123)", l.Name)
 		default:
 			if j, dup := names[l.Name]; dup {
-				d.errorf(strictyaml.Field(p, "name"), "listener name %q is used by listeners[%d] already: names must be unique within the Gateway", l.Name, j)
+				d.Errorf(strictyaml.Field(p, "name"), "listener name %q is used by listeners[%d] already: names must be unique within the Gateway", l.Name, j)
 			}
 			names[l.Name] = i
 		}
 		if l.Port < 1 || l.Port > 65535 {
-			if l.Port == 0 && !d.has(strictyaml.Field(p, "port")) {
+			if l.Port == 0 && !d.Has(strictyaml.Field(p, "port")) {
 				d.required(p, "port", false)
 			} else {
-				d.errorf(strictyaml.Field(p, "port"), "invalid port %d: want 1 to 65535", l.Port)
+				d.Errorf(strictyaml.Field(p, "port"), "invalid port %d: want 1 to 65535", l.Port)
 			}
 		}
 		switch {
 		case l.Protocol == "":
 			d.required(p, "protocol", false)
 		case !protocolRE.MatchString(l.Protocol):
-			d.errorf(strictyaml.Field(p, "protocol"), "invalid protocol %q", l.Protocol)
+			d.Errorf(strictyaml.Field(p, "protocol"), "invalid protocol %q", l.Protocol)
 		}
 		host := ""
 		if l.Hostname != nil {
 			host = *l.Hostname
 			if msg := checkHostname(host); msg != "" {
-				d.errorf(strictyaml.Field(p, "hostname"), "invalid hostname %q: %s", host, msg)
+				d.Errorf(strictyaml.Field(p, "hostname"), "invalid hostname %q: %s", host, msg)
 			}
 			if proto == "TCP" || proto == "UDP" {
-				d.errorf(strictyaml.Field(p, "hostname"), "hostname must not be specified for protocol %s", l.Protocol)
+				d.Errorf(strictyaml.Field(p, "hostname"), "hostname must not be specified for protocol %s", l.Protocol)
 			}
 		}
 		if t := l.TLS; t != nil {
 			switch {
 			case proto == protoHTTP || proto == "TCP" || proto == "UDP":
-				d.errorf(strictyaml.Field(p, "tls"), "tls must not be specified for protocol %s", l.Protocol)
+				d.Errorf(strictyaml.Field(p, "tls"), "tls must not be specified for protocol %s", l.Protocol)
 			case proto == protoHTTPS && t.Mode != "" && t.Mode != "Terminate":
-				d.errorf(strictyaml.Field(p, "tls.mode"), "tls mode must be Terminate for protocol HTTPS, got %q", t.Mode)
+				d.Errorf(strictyaml.Field(p, "tls.mode"), "tls mode must be Terminate for protocol HTTPS, got %q", t.Mode)
 			}
 			if t.Mode != "" && t.Mode != "Terminate" && t.Mode != "Passthrough" {
-				d.errorf(strictyaml.Field(p, "tls.mode"), "invalid mode %q (want Terminate or Passthrough)", t.Mode)
+				d.Errorf(strictyaml.Field(p, "tls.mode"), "invalid mode %q (want Terminate or Passthrough)", t.Mode)
 			}
 			if len(t.CertificateRefs) > 64 {
-				d.errorf(strictyaml.Field(p, "tls.certificateRefs"), "at most 64 entries, got %d", len(t.CertificateRefs))
+				d.Errorf(strictyaml.Field(p, "tls.certificateRefs"), "at most 64 entries, got %d", len(t.CertificateRefs))
 			}
 			for j, r := range t.CertificateRefs {
 				if r.Name == "" {
@@ -101,7 +101,7 @@ func (d *document) checkGateway() {
 				}
 			}
 		} else if proto == "TLS" {
-			d.errorf(p, "tls mode must be set for protocol TLS")
+			d.Errorf(p, "tls mode must be set for protocol TLS")
 		}
 		if ar := l.AllowedRoutes; ar != nil && ar.Namespaces != nil {
 			np := strictyaml.Field(p, "allowedRoutes.namespaces")
@@ -109,15 +109,15 @@ func (d *document) checkGateway() {
 			case "Same", "All", "None":
 			case "Selector":
 				if ar.Namespaces.Selector == nil {
-					d.errorf(np, "from Selector needs a selector")
+					d.Errorf(np, "from Selector needs a selector")
 				}
 			default:
-				d.errorf(strictyaml.Field(np, "from"), "invalid value %q (want Same, All or Selector)", from)
+				d.Errorf(strictyaml.Field(np, "from"), "invalid value %q (want Same, All or Selector)", from)
 			}
 		}
 		k := distinct{l.Port, l.Protocol, host}
 		if j, dup := seen[k]; dup && l.Port != 0 && l.Protocol != "" {
-			d.errorf(p, "listeners[%d] has the same port, protocol and hostname already: the combination must be unique for each listener", j)
+			d.Errorf(p, "listeners[%d] has the same port, protocol and hostname already: the combination must be unique for each listener", j)
 		}
 		seen[k] = i
 	}
@@ -189,16 +189,16 @@ func (t *translator) listeners() {
 		{"spec.tls.backend", "client certificates towards backends are not presented by jwtgate (it does not originate TLS to Services)"},
 		{"spec.defaultScope", "default Gateways are not supported: routes attach through their parentRefs only"},
 	} {
-		if d.has(f.key) {
-			d.notServed(f.key, "%s", f.what)
+		if d.Has(f.key) {
+			d.NotServed(f.key, "%s", f.what)
 		}
 	}
 	if n := sp.AllowedListeners; n.Kind != 0 && !isNullNode(&n) && !allowsNoListenerSets(d) {
-		d.notServed("spec.allowedListeners", "ListenerSets are not read by jwtgate: only the Gateway's own listeners are served")
+		d.NotServed("spec.allowedListeners", "ListenerSets are not read by jwtgate: only the Gateway's own listeners are served")
 	}
 	// Client certificate validation cannot be honoured: the HTTPS
 	// listeners it covers are not served, failing closed.
-	frontend := d.has("spec.tls.frontend")
+	frontend := d.Has("spec.tls.frontend")
 	for i := range sp.Listeners {
 		l := &sp.Listeners[i]
 		gl := &gwListener{spec: l, index: i, path: strictyaml.Index("spec.listeners", i)}
@@ -211,7 +211,7 @@ func (t *translator) listeners() {
 		case protoHTTPS:
 			gl.https = true
 		default:
-			d.noted(model.ReasonPartiallyAccepted, strictyaml.Field(gl.path, "protocol"),
+			d.Noted(model.ReasonPartiallyAccepted, strictyaml.Field(gl.path, "protocol"),
 				"listener %q is not served: Accepted=False UnsupportedProtocol: jwtgate serves HTTP and HTTPS listeners only, not %s", l.Name, l.Protocol)
 			continue
 		}
@@ -220,12 +220,12 @@ func (t *translator) listeners() {
 		}
 		if gl.https {
 			if frontend {
-				d.noted(model.ReasonPartiallyAccepted, "spec.tls.frontend",
+				d.Noted(model.ReasonPartiallyAccepted, "spec.tls.frontend",
 					"listener %q is not served: client certificate validation is not supported by jwtgate for Gateway API listeners", l.Name)
 				continue
 			}
-			if l.TLS != nil && d.has(strictyaml.Field(gl.path, "tls.frontendValidation")) {
-				d.noted(model.ReasonPartiallyAccepted, strictyaml.Field(gl.path, "tls.frontendValidation"),
+			if l.TLS != nil && d.Has(strictyaml.Field(gl.path, "tls.frontendValidation")) {
+				d.Noted(model.ReasonPartiallyAccepted, strictyaml.Field(gl.path, "tls.frontendValidation"),
 					"listener %q is not served: client certificate validation is not supported by jwtgate for Gateway API listeners", l.Name)
 				continue
 			}
@@ -238,7 +238,7 @@ func (t *translator) listeners() {
 	}
 	t.groupByPort()
 	if len(t.ports) == 0 {
-		d.note(model.ReasonUnsupported, "nothing of this Gateway is served: none of its listeners can be")
+		d.Note(model.ReasonUnsupported, "nothing of this Gateway is served: none of its listeners can be")
 	}
 }
 
@@ -266,27 +266,27 @@ func (t *translator) certificate(gl *gwListener) *certificate {
 		if l.TLS == nil {
 			at = gl.path
 		}
-		d.noted(model.ReasonTargetNotFound, at, "listener %q is not served: ResolvedRefs=False InvalidCertificateRef: an HTTPS listener needs tls.certificateRefs", l.Name)
+		d.Noted(model.ReasonTargetNotFound, at, "listener %q is not served: ResolvedRefs=False InvalidCertificateRef: an HTTPS listener needs tls.certificateRefs", l.Name)
 		return nil
 	}
 	if len(l.TLS.Options) > 0 {
-		d.notServed(strictyaml.Field(tp, "options"), "implementation-specific TLS options are not read by jwtgate")
+		d.NotServed(strictyaml.Field(tp, "options"), "implementation-specific TLS options are not read by jwtgate")
 	}
 	if len(l.TLS.CertificateRefs) > 1 {
-		d.notServed(strictyaml.Field(tp, "certificateRefs"), "only the first certificate is served: jwtgate serves one certificate per listener")
+		d.NotServed(strictyaml.Field(tp, "certificateRefs"), "only the first certificate is served: jwtgate serves one certificate per listener")
 	}
 	r := l.TLS.CertificateRefs[0]
 	rp := strictyaml.Index(strictyaml.Field(tp, "certificateRefs"), 0)
-	to := kindRef{group: deref(r.Group, ""), kind: deref(r.Kind, "Secret"), namespace: deref(r.Namespace, d.ref.Namespace), name: r.Name}
+	to := kindRef{group: deref(r.Group, ""), kind: deref(r.Kind, "Secret"), namespace: deref(r.Namespace, d.Ref.Namespace), name: r.Name}
 	fail := func(reason, format string, args ...any) *certificate {
-		d.noted(model.ReasonTargetNotFound, rp, "listener %q is not served: ResolvedRefs=False %s: %s", l.Name, reason, fmt.Sprintf(format, args...))
+		d.Noted(model.ReasonTargetNotFound, rp, "listener %q is not served: ResolvedRefs=False %s: %s", l.Name, reason, fmt.Sprintf(format, args...))
 		return nil
 	}
 	if to.group != "" || to.kind != "Secret" {
 		return fail("InvalidCertificateRef", "%s is not a Secret (group \"\", kind Secret)", to)
 	}
-	if !t.grants.permits(Group, KindGateway, d.ref.Namespace, to) {
-		return fail("RefNotPermitted", "no ReferenceGrant in namespace %s lets Gateways of namespace %s refer to Secret %s", to.namespace, d.ref.Namespace, to.name)
+	if !t.grants.permits(Group, KindGateway, d.Ref.Namespace, to) {
+		return fail("RefNotPermitted", "no ReferenceGrant in namespace %s lets Gateways of namespace %s refer to Secret %s", to.namespace, d.Ref.Namespace, to.name)
 	}
 	sec := t.s.kube.Secret(to.namespace, to.name)
 	switch {
@@ -326,7 +326,7 @@ func (t *translator) allowedRoutes(gl *gwListener) {
 			case g == Group && k.Kind == KindGRPCRoute:
 				gl.grpcRoutes = true
 			default:
-				d.notServed(kp, "listener %q: ResolvedRefs=False InvalidRouteKinds: %s routes are not supported on HTTP and HTTPS listeners", gl.spec.Name, k.Kind)
+				d.NotServed(kp, "listener %q: ResolvedRefs=False InvalidRouteKinds: %s routes are not supported on HTTP and HTTPS listeners", gl.spec.Name, k.Kind)
 			}
 		}
 	}
@@ -361,13 +361,13 @@ func (t *translator) groupByPort() {
 			}
 			for _, l := range ls {
 				l.served = false
-				d.noted(model.ReasonConflicted, strictyaml.Field(l.path, "protocol"),
+				d.Noted(model.ReasonConflicted, strictyaml.Field(l.path, "protocol"),
 					"listener %q is not served: Conflicted=True ProtocolConflict: listeners %s share port %d with different protocols", l.spec.Name, strings.Join(names, ", "), p)
 			}
 			continue
 		}
 		g := &portGroup{port: p, https: ls[0].https, first: ls[0]}
-		g.name = nsName(d.ref) + "/" + ls[0].spec.Name
+		g.name = nsName(d.Ref) + "/" + ls[0].spec.Name
 		hosts := map[string]*gwListener{}
 		for _, l := range ls {
 			// The API server refuses a repeated port, protocol and
@@ -375,7 +375,7 @@ func (t *translator) groupByPort() {
 			// listeners may still take the same hostname here.
 			if o := hosts[l.hostname]; o != nil {
 				l.served = false
-				d.noted(model.ReasonConflicted, l.path,
+				d.Noted(model.ReasonConflicted, l.path,
 					"listener %q is not served: Conflicted=True HostnameConflict: listener %q takes the same hostname on port %d", l.spec.Name, o.spec.Name, p)
 				continue
 			}
@@ -394,9 +394,9 @@ func sameCert(a, b *certificate) bool {
 // modelListener is the model listener of a port group.
 func (t *translator) modelListener(g *portGroup) model.Listener {
 	d := t.gw
-	origin, base := d.piece("listeners", g.first.path)
-	d.rename(base+".name", strictyaml.Field(g.first.path, "name"))
-	d.rename(base+".address", strictyaml.Field(g.first.path, "port"))
+	origin, base := d.Piece("listeners", g.first.path)
+	d.Rename(base+".name", strictyaml.Field(g.first.path, "name"))
+	d.Rename(base+".address", strictyaml.Field(g.first.path, "port"))
 	l := model.Listener{Name: g.name, Address: t.listenAddress(g.port), Origin: origin}
 	// An HTTP listener that serves a GRPCRoute serves cleartext HTTP/2
 	// with prior knowledge, as the API requires; HTTPS listeners serve
@@ -425,7 +425,7 @@ func (t *translator) portTLS(g *portGroup, base string) *model.ListenerTLS {
 		}
 	}
 	c := def.cert
-	d.rename(base+".tls", strictyaml.Field(def.path, "tls.certificateRefs[0]"))
+	d.Rename(base+".tls", strictyaml.Field(def.path, "tls.certificateRefs[0]"))
 	out := &model.ListenerTLS{CertPEM: c.certPEM, KeyPEM: c.keyPEM, CertSource: c.source}
 	if !slices.ContainsFunc(g.listeners, func(l *gwListener) bool { return !sameCert(l.cert, c) }) {
 		return out
@@ -439,7 +439,7 @@ func (t *translator) portTLS(g *portGroup, base string) *model.ListenerTLS {
 		if i < 0 {
 			i = len(byCert)
 			byCert = append(byCert, l)
-			d.rename(fmt.Sprintf("%s.tls.certificates[%d]", base, i), strictyaml.Field(l.path, "tls.certificateRefs[0]"))
+			d.Rename(fmt.Sprintf("%s.tls.certificates[%d]", base, i), strictyaml.Field(l.path, "tls.certificateRefs[0]"))
 			out.Certificates = append(out.Certificates, model.ListenerCertificate{CertPEM: l.cert.certPEM, KeyPEM: l.cert.keyPEM, CertSource: l.cert.source})
 		}
 		e := &out.Certificates[i]

@@ -169,8 +169,8 @@ func (v *View) Permits(fromGroup, fromKind, fromNS, toGroup, toKind, toNS, toNam
 func (s *session) view() *View {
 	res := s.result()
 	v := &View{Routes: slices.Clone(res.Config.Routes), grants: s.grants()}
-	if s.chosen != nil && !s.chosen.hasErrors {
-		v.Gateway = nsName(s.chosen.ref)
+	if s.chosen != nil && !s.chosen.HasErrors {
+		v.Gateway = nsName(s.chosen.Ref)
 	}
 	served := map[string]bool{}
 	servedGRPC := map[string]bool{}
@@ -183,7 +183,7 @@ func (s *session) view() *View {
 		}
 	}
 	for _, d := range s.docs {
-		o := Object{Ref: d.ref, Valid: !d.hasErrors}
+		o := Object{Ref: d.Ref, Valid: !d.HasErrors}
 		switch {
 		case d.gateway != nil:
 			o.Labels = d.gateway.Metadata.Labels
@@ -199,7 +199,7 @@ func (s *session) view() *View {
 					o.Sections = append(o.Sections, *r.Name)
 				}
 			}
-			o.Served = served[nsName(d.ref)]
+			o.Served = served[nsName(d.Ref)]
 			v.HTTPRoutes = append(v.HTTPRoutes, o)
 		case d.grpc != nil:
 			o.Labels = d.grpc.Metadata.Labels
@@ -208,7 +208,7 @@ func (s *session) view() *View {
 					o.Sections = append(o.Sections, *r.Name)
 				}
 			}
-			o.Served = servedGRPC[nsName(d.ref)]
+			o.Served = servedGRPC[nsName(d.Ref)]
 			v.GRPCRoutes = append(v.GRPCRoutes, o)
 		}
 	}

@@ -77,7 +77,7 @@ func (t *translator) candidates(d *document, a attachment, r *ruleOut) {
 	ts := tiers(a.hosts)
 	for _, m := range r.matches {
 		for k, tr := range ts {
-			name := nsName(d.ref) + kindSegment(d) + "/r" + strconv.Itoa(r.index) + "/m" + strconv.Itoa(m.index) + "/" + gl.spec.Name
+			name := nsName(d.Ref) + kindSegment(d) + "/r" + strconv.Itoa(r.index) + "/m" + strconv.Itoa(m.index) + "/" + gl.spec.Name
 			if len(ts) > 1 && k > 0 {
 				name += "/h" + strconv.Itoa(k)
 			}
@@ -86,13 +86,13 @@ func (t *translator) candidates(d *document, a attachment, r *ruleOut) {
 			rt.Match = m.match
 			rt.Match.Hosts = tr.hosts
 			rt.Labels = t.routeLabels(d, r, gl)
-			origin, base := d.piece("routes", m.path)
-			d.rename(base+".name", "metadata.name")
+			origin, base := d.Piece("routes", m.path)
+			d.Rename(base+".name", "metadata.name")
 			for from, to := range r.renames {
-				d.rename(base+"."+from, to)
+				d.Rename(base+"."+from, to)
 			}
 			for from, to := range m.renames {
-				d.rename(base+"."+from, to)
+				d.Rename(base+"."+from, to)
 			}
 			rt.Origin = origin
 			gl.routes = append(gl.routes, &candidate{
@@ -120,8 +120,8 @@ func (t *translator) routeLabels(d *document, r *ruleOut, gl *gwListener) model.
 		kindLabel = LabelGRPCRoute
 	}
 	l := model.Labels{
-		kindLabel:     nsName(d.ref),
-		LabelGateway:  nsName(t.gw.ref),
+		kindLabel:     nsName(d.Ref),
+		LabelGateway:  nsName(t.gw.Ref),
 		LabelListener: gl.spec.Name,
 	}
 	if r.name != "" {
@@ -156,7 +156,7 @@ func compareCandidates(a, b *candidate) int {
 		case !ta.Equal(tb):
 			return ta.Compare(tb)
 		}
-		if c := cmp.Compare(nsName(a.doc.ref), nsName(b.doc.ref)); c != 0 {
+		if c := cmp.Compare(nsName(a.doc.Ref), nsName(b.doc.Ref)); c != 0 {
 			return c
 		}
 	}
@@ -245,12 +245,12 @@ func covers(l, h string) bool {
 // of its hostname's requests.
 func (t *translator) isolation(g *portGroup, gl *gwListener) model.Route {
 	d := t.gw
-	origin, base := d.piece("routes", gl.path)
-	d.rename(base+".match.hosts[0]", strictyaml.Field(gl.path, "hostname"))
+	origin, base := d.Piece("routes", gl.path)
+	d.Rename(base+".match.hosts[0]", strictyaml.Field(gl.path, "hostname"))
 	return model.Route{
-		Name:         nsName(d.ref) + "/" + gl.spec.Name + "/isolation",
+		Name:         nsName(d.Ref) + "/" + gl.spec.Name + "/isolation",
 		Listener:     g.name,
-		Labels:       model.Labels{LabelGateway: nsName(d.ref), LabelListener: gl.spec.Name},
+		Labels:       model.Labels{LabelGateway: nsName(d.Ref), LabelListener: gl.spec.Name},
 		Match:        model.RouteMatch{Hosts: []string{gl.hostname}},
 		RouteActions: model.RouteActions{DirectResponse: &model.DirectResponse{Status: 404}},
 		Origin:       origin,

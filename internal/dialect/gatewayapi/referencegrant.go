@@ -10,26 +10,26 @@ import (
 func (d *document) checkGrant() {
 	sp := d.grant.Spec
 	switch {
-	case len(sp.From) == 0 && !d.reported("spec.from"):
-		d.errorf("spec", "missing required field %q: a ReferenceGrant needs at least one entry in from", "from")
+	case len(sp.From) == 0 && !d.Reported("spec.from"):
+		d.Errorf("spec", "missing required field %q: a ReferenceGrant needs at least one entry in from", "from")
 	case len(sp.From) > 16:
-		d.errorf("spec.from", "at most 16 entries, got %d", len(sp.From))
+		d.Errorf("spec.from", "at most 16 entries, got %d", len(sp.From))
 	}
 	switch {
-	case len(sp.To) == 0 && !d.reported("spec.to"):
-		d.errorf("spec", "missing required field %q: a ReferenceGrant needs at least one entry in to", "to")
+	case len(sp.To) == 0 && !d.Reported("spec.to"):
+		d.Errorf("spec", "missing required field %q: a ReferenceGrant needs at least one entry in to", "to")
 	case len(sp.To) > 16:
-		d.errorf("spec.to", "at most 16 entries, got %d", len(sp.To))
+		d.Errorf("spec.to", "at most 16 entries, got %d", len(sp.To))
 	}
 	for i, f := range sp.From {
 		p := strictyaml.Index("spec.from", i)
-		d.required(p, "group", d.has(strictyaml.Field(p, "group")))
+		d.required(p, "group", d.Has(strictyaml.Field(p, "group")))
 		d.required(p, "kind", f.Kind != "")
 		d.required(p, "namespace", f.Namespace != "")
 	}
 	for i, t := range sp.To {
 		p := strictyaml.Index("spec.to", i)
-		d.required(p, "group", d.has(strictyaml.Field(p, "group")))
+		d.required(p, "group", d.Has(strictyaml.Field(p, "group")))
 		d.required(p, "kind", t.Kind != "")
 	}
 }
@@ -37,8 +37,8 @@ func (d *document) checkGrant() {
 // required reports the field key of the mapping at p as missing unless
 // present (the field has a usable value).
 func (d *document) required(p, key string, present bool) {
-	if !present && !d.reported(strictyaml.Field(p, key)) {
-		d.errorf(p, "missing required field %q", key)
+	if !present && !d.Reported(strictyaml.Field(p, key)) {
+		d.Errorf(p, "missing required field %q", key)
 	}
 }
 
@@ -78,7 +78,7 @@ func (g *grantIndex) permits(fromGroup, fromKind, fromNS string, to kindRef) boo
 		return true
 	}
 	for _, d := range g.docs {
-		if d.ref.Namespace != to.namespace {
+		if d.Ref.Namespace != to.namespace {
 			continue
 		}
 		from := false

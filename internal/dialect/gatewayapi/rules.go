@@ -73,10 +73,10 @@ func (t *translator) rules(d *document) []*ruleOut {
 		}
 		ro := &ruleOut{index: i, path: p, name: deref(r.Name, ""), renames: map[string]string{}}
 		if n := r.Retry; n.Kind != 0 && !isNullNode(&n) {
-			d.notServed(strictyaml.Field(p, "retry"), "requests are not retried by jwtgate")
+			d.NotServed(strictyaml.Field(p, "retry"), "requests are not retried by jwtgate")
 		}
 		if n := r.SessionPersistence; n.Kind != 0 && !isNullNode(&n) {
-			d.notServed(strictyaml.Field(p, "sessionPersistence"), "session persistence is not supported: requests are spread across backends and endpoints regardless")
+			d.NotServed(strictyaml.Field(p, "sessionPersistence"), "session persistence is not supported: requests are spread across backends and endpoints regardless")
 		}
 		ms := r.Matches
 		if len(ms) == 0 {
@@ -127,7 +127,7 @@ func (t *translator) match(d *document, m match, p string) (matchOut, bool) {
 		mo.prec.pathClass, mo.prec.pathLen = classPrefix, len(v)
 	case "RegularExpression":
 		if _, err := regexp.Compile(value); err != nil {
-			d.noted(model.ReasonPartiallyAccepted, strictyaml.Field(pp, "value"),
+			d.Noted(model.ReasonPartiallyAccepted, strictyaml.Field(pp, "value"),
 				"Accepted=False UnsupportedValue: invalid regular expression (jwtgate reads RE2 syntax, matching the whole path): %v; this match is not served", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 			return mo, false
 		}
@@ -167,12 +167,12 @@ func (t *translator) valueMatches(d *document, in []valueMatch, p, field string,
 			key = strings.ToLower(key)
 		}
 		if seen[key] {
-			d.warnf(strictyaml.Field(vp, "name"), "ignored: an earlier entry matches %q already (only the first entry for a name counts)", v.Name)
+			d.Warnf(strictyaml.Field(vp, "name"), "ignored: an earlier entry matches %q already (only the first entry for a name counts)", v.Name)
 			continue
 		}
 		seen[key] = true
 		if h := textproto.CanonicalMIMEHeaderKey(v.Name); fold && (h == "Host" || slices.Contains(fixedHeaders, h)) {
-			d.noted(model.ReasonPartiallyAccepted, strictyaml.Field(vp, "name"),
+			d.Noted(model.ReasonPartiallyAccepted, strictyaml.Field(vp, "name"),
 				"Accepted=False UnsupportedValue: jwtgate does not match header %s (the host is matched by hostnames; hop-by-hop headers are removed before routing); this match is not served", h)
 			return nil, false
 		}
@@ -181,7 +181,7 @@ func (t *translator) valueMatches(d *document, in []valueMatch, p, field string,
 		case "Exact":
 		case "RegularExpression":
 			if _, err := regexp.Compile(v.Value); err != nil {
-				d.noted(model.ReasonPartiallyAccepted, strictyaml.Field(vp, "value"),
+				d.Noted(model.ReasonPartiallyAccepted, strictyaml.Field(vp, "value"),
 					"Accepted=False UnsupportedValue: invalid regular expression (jwtgate reads RE2 syntax, matching the whole value): %v; this match is not served", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 				return nil, false
 			}
@@ -210,7 +210,7 @@ func (t *translator) ruleActions(d *document, r rule, ro *ruleOut) {
 		}
 		fp := strictyaml.Field(strictyaml.Index(strictyaml.Field(p, "backendRefs"), i), "filters")
 		if len(r.BackendRefs) > 1 {
-			d.notServed(fp, "filters of one backend among several are not supported: the rule answers 500")
+			d.NotServed(fp, "filters of one backend among several are not supported: the rule answers 500")
 			ok = false
 			continue
 		}
@@ -220,7 +220,7 @@ func (t *translator) ruleActions(d *document, r rule, ro *ruleOut) {
 			continue
 		}
 		if !mergeActions(acts, own) {
-			d.notServed(fp, "the backend's filters repeat a filter type of the rule's: the rule answers 500")
+			d.NotServed(fp, "the backend's filters repeat a filter type of the rule's: the rule answers 500")
 			ok = false
 		}
 	}
@@ -284,7 +284,7 @@ func (t *translator) timeout(d *document, to *timeouts, p string) (time.Duration
 	if to.BackendRequest != nil {
 		s, f = to.BackendRequest, "backendRequest"
 	}
-	d.notServed(strictyaml.Field(p, f), "served as a bound on the upstream exchange until the response headers arrive (504 upstream request timeout), not on the whole response")
+	d.NotServed(strictyaml.Field(p, f), "served as a bound on the upstream exchange until the response headers arrive (504 upstream request timeout), not on the whole response")
 	v, _ := time.ParseDuration(*s)
 	if v == 0 {
 		return noTimeout, true
@@ -304,7 +304,7 @@ func (d *document) checkTimeouts(to *timeouts, p string) {
 		}
 		v, err := time.ParseDuration(*s)
 		if !durationRE.MatchString(*s) || err != nil {
-			d.errorf(strictyaml.Field(p, f), "invalid duration %q (want a Gateway API duration such as 10s, 1m30s or 500ms)", *s)
+			d.Errorf(strictyaml.Field(p, f), "invalid duration %q (want a Gateway API duration such as 10s, 1m30s or 500ms)", *s)
 			return 0, false
 		}
 		return v, true
@@ -312,6 +312,6 @@ func (d *document) checkTimeouts(to *timeouts, p string) {
 	req, okReq := parse(to.Request, "request")
 	be, okBe := parse(to.BackendRequest, "backendRequest")
 	if okReq && okBe && req != 0 && be > req {
-		d.errorf(strictyaml.Field(p, "backendRequest"), "backendRequest timeout cannot be longer than request timeout")
+		d.Errorf(strictyaml.Field(p, "backendRequest"), "backendRequest timeout cannot be longer than request timeout")
 	}
 }
