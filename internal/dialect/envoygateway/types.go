@@ -1,6 +1,7 @@
 package envoygateway
 
 import (
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -24,24 +25,8 @@ type object struct {
 	Status     yaml.Node          `yaml:"status"` // written by a controller; ignored
 }
 
-// metadata is an object's metadata as exported from a cluster.
-type metadata struct {
-	Name              string            `yaml:"name"`
-	Namespace         string            `yaml:"namespace"`
-	Labels            map[string]string `yaml:"labels"`
-	Annotations       map[string]string `yaml:"annotations"`
-	CreationTimestamp string            `yaml:"creationTimestamp"`
-	// Bookkeeping, ignored.
-	GenerateName      yaml.Node `yaml:"generateName"`
-	UID               yaml.Node `yaml:"uid"`
-	ResourceVersion   yaml.Node `yaml:"resourceVersion"`
-	Generation        yaml.Node `yaml:"generation"`
-	ManagedFields     yaml.Node `yaml:"managedFields"`
-	Finalizers        yaml.Node `yaml:"finalizers"`
-	OwnerReferences   yaml.Node `yaml:"ownerReferences"`
-	DeletionTimestamp yaml.Node `yaml:"deletionTimestamp"`
-	SelfLink          yaml.Node `yaml:"selfLink"`
-}
+// metadata is an object's metadata.
+type metadata = dialect.Metadata
 
 // securityPolicySpec is the spec of a SecurityPolicy.
 type securityPolicySpec struct {

@@ -31,8 +31,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/kube"
 	"jwtgate.dev/jwtgate/internal/model"
@@ -107,19 +105,19 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	var meta *metadata
 	switch in.Kind {
 	case KindGateway:
-		d.gateway = decode[gatewaySpec](dec, in.Node)
+		d.gateway = dialect.DecodeObject[gatewaySpec](dec, in.Node)
 		meta = &d.gateway.Metadata
 	case KindHTTPRoute:
-		d.route = decode[httpRouteSpec](dec, in.Node)
+		d.route = dialect.DecodeObject[httpRouteSpec](dec, in.Node)
 		meta = &d.route.Metadata
 	case KindGRPCRoute:
-		d.grpc = decode[grpcRouteSpec](dec, in.Node)
+		d.grpc = dialect.DecodeObject[grpcRouteSpec](dec, in.Node)
 		meta = &d.grpc.Metadata
 	case KindReferenceGrant:
-		d.grant = decode[referenceGrantSpec](dec, in.Node)
+		d.grant = dialect.DecodeObject[referenceGrantSpec](dec, in.Node)
 		meta = &d.grant.Metadata
 	case KindGatewayClass:
-		d.class = decode[gatewayClassSpec](dec, in.Node)
+		d.class = dialect.DecodeObject[gatewayClassSpec](dec, in.Node)
 		meta = &d.class.Metadata
 	default:
 		// Only reachable when the loader's table lists a kind this
@@ -164,12 +162,6 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	}
 	s.docs = append(s.docs, d)
 	return d.Result()
-}
-
-func decode[S any](dec *strictyaml.Decoder, n *yaml.Node) *object[S] {
-	var o object[S]
-	dec.Decode(n, "", &o)
-	return &o
 }
 
 // checkClass checks a GatewayClass: jwtgate reads nothing of it but

@@ -37,8 +37,6 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"jwtgate.dev/jwtgate/internal/dialect"
 	"jwtgate.dev/jwtgate/internal/kube"
 	"jwtgate.dev/jwtgate/internal/model"
@@ -106,13 +104,13 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	dec := strictyaml.NewDecoder()
 	switch in.Kind {
 	case KindRouteTable:
-		d.rt = decode[routeTableSpec](dec, in.Node)
+		d.rt = dialect.DecodeObject[routeTableSpec](dec, in.Node)
 		d.meta = &d.rt.Metadata
 	case KindVirtualGateway:
-		d.vg = decode[virtualGatewaySpec](dec, in.Node)
+		d.vg = dialect.DecodeObject[virtualGatewaySpec](dec, in.Node)
 		d.meta = &d.vg.Metadata
 	case KindJWTPolicy:
-		d.jp = decode[jwtPolicySpec](dec, in.Node)
+		d.jp = dialect.DecodeObject[jwtPolicySpec](dec, in.Node)
 		d.meta = &d.jp.Metadata
 	default:
 		// Only reachable when the loader's table lists a kind this
@@ -141,12 +139,6 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	}
 	s.docs = append(s.docs, d)
 	return d.Result()
-}
-
-func decode[S any](dec *strictyaml.Decoder, n *yaml.Node) *object[S] {
-	var o object[S]
-	dec.Decode(n, "", &o)
-	return &o
 }
 
 // Finish chooses what jwtgate serves, translates it, and returns the

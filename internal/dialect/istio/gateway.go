@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/strictyaml"
@@ -173,13 +172,7 @@ func byAge(a, b *document) int {
 
 // checkRouting checks what a routing document says on its own.
 func (d *document) checkRouting() {
-	if ts := d.meta.CreationTimestamp; ts.Value != "" {
-		c, err := time.Parse(time.RFC3339, ts.Value)
-		if err != nil {
-			d.Errorf("metadata.creationTimestamp", "invalid time %q (want RFC 3339, such as 2024-05-01T10:00:00Z)", ts.Value)
-		}
-		d.created = c
-	}
+	d.created = d.CheckMetadata(d.meta.Name, d.meta.Namespace, d.meta.CreationTimestamp)
 	if d.gw != nil {
 		if len(d.gw.Spec.Servers) == 0 && !d.Reported("spec.servers") {
 			d.Errorf("spec", "missing required field %q (at least one server)", "servers")

@@ -1,42 +1,19 @@
 package istio
 
 import (
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // The YAML of the Istio security resources jwtgate reads, key for key
 // (the proto field names in camelCase, as the Kubernetes API serves
 // them). Fields typed yaml.Node are known but not translated.
 
-// object is one Istio document.
-type object[S any] struct {
-	APIVersion string    `yaml:"apiVersion"`
-	Kind       string    `yaml:"kind"`
-	Metadata   metadata  `yaml:"metadata"`
-	Spec       S         `yaml:"spec"`
-	Status     yaml.Node `yaml:"status"` // written by the control plane; ignored
-}
+// object is one document of the API.
+type object[S any] = dialect.Object[S]
 
-// metadata is Kubernetes object metadata.
-type metadata struct {
-	Name        string            `yaml:"name"`
-	Namespace   string            `yaml:"namespace"`
-	Labels      map[string]string `yaml:"labels"`
-	Annotations map[string]string `yaml:"annotations"`
-	// Bookkeeping of Kubernetes, ignored.
-	GenerateName      yaml.Node `yaml:"generateName"`
-	ResourceVersion   yaml.Node `yaml:"resourceVersion"`
-	UID               yaml.Node `yaml:"uid"`
-	Generation        yaml.Node `yaml:"generation"`
-	CreationTimestamp yaml.Node `yaml:"creationTimestamp"`
-	DeletionTimestamp yaml.Node `yaml:"deletionTimestamp"`
-	ManagedFields     yaml.Node `yaml:"managedFields"`
-	Finalizers        yaml.Node `yaml:"finalizers"`
-	OwnerReferences   yaml.Node `yaml:"ownerReferences"`
-	SelfLink          yaml.Node `yaml:"selfLink"`
-}
+// metadata is an object's metadata.
+type metadata = dialect.Metadata
 
 // workloadSelector is type.v1beta1.WorkloadSelector.
 type workloadSelector struct {

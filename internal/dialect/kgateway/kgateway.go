@@ -105,13 +105,13 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	var meta *metadata
 	switch in.Kind {
 	case KindGatewayExtension:
-		d.ext = decode[extensionSpec](dec, in.Node)
+		d.ext = dialect.DecodeObject[extensionSpec](dec, in.Node)
 		meta = &d.ext.Metadata
 	case KindTrafficPolicy:
-		d.tp = decode[trafficPolicySpec](dec, in.Node)
+		d.tp = dialect.DecodeObject[trafficPolicySpec](dec, in.Node)
 		meta = &d.tp.Metadata
 	case KindBackend:
-		d.be = decode[backendSpec](dec, in.Node)
+		d.be = dialect.DecodeObject[backendSpec](dec, in.Node)
 		meta = &d.be.Metadata
 	default:
 		// Only reachable when the loader's table lists a kind this
@@ -153,12 +153,6 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	}
 	s.docs = append(s.docs, d)
 	return d.Result()
-}
-
-func decode[S any](dec *strictyaml.Decoder, n *yaml.Node) *object[S] {
-	var o object[S]
-	dec.Decode(n, "", &o)
-	return &o
 }
 
 // set reports whether a raw field is present and not null.

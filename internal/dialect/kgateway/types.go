@@ -1,6 +1,7 @@
 package kgateway
 
 import (
+	"jwtgate.dev/jwtgate/internal/dialect"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -11,33 +12,11 @@ import (
 // set" and "set to the zero value" stay apart. Fields typed yaml.Node
 // are known but not translated: each is reported where it is read.
 
-// object is one kgateway document.
-type object[S any] struct {
-	APIVersion string    `yaml:"apiVersion"`
-	Kind       string    `yaml:"kind"`
-	Metadata   metadata  `yaml:"metadata"`
-	Spec       S         `yaml:"spec"`
-	Status     yaml.Node `yaml:"status"` // written by a controller; ignored
-}
+// object is one document of the API.
+type object[S any] = dialect.Object[S]
 
-// metadata is an object's metadata as exported from a cluster.
-type metadata struct {
-	Name              string            `yaml:"name"`
-	Namespace         string            `yaml:"namespace"`
-	Labels            map[string]string `yaml:"labels"`
-	Annotations       map[string]string `yaml:"annotations"`
-	CreationTimestamp string            `yaml:"creationTimestamp"`
-	// Bookkeeping, ignored.
-	GenerateName      yaml.Node `yaml:"generateName"`
-	UID               yaml.Node `yaml:"uid"`
-	ResourceVersion   yaml.Node `yaml:"resourceVersion"`
-	Generation        yaml.Node `yaml:"generation"`
-	ManagedFields     yaml.Node `yaml:"managedFields"`
-	Finalizers        yaml.Node `yaml:"finalizers"`
-	OwnerReferences   yaml.Node `yaml:"ownerReferences"`
-	DeletionTimestamp yaml.Node `yaml:"deletionTimestamp"`
-	SelfLink          yaml.Node `yaml:"selfLink"`
-}
+// metadata is an object's metadata.
+type metadata = dialect.Metadata
 
 // extensionSpec is the spec of a GatewayExtension: exactly one of its
 // kinds of extension.
