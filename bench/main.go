@@ -24,6 +24,10 @@
 // figures pool every round. Each measured run also reports how much of
 // the CPUs other processes used meanwhile (Linux), and the summary warns
 // when that was more than 5%.
+//
+// With -soak DURATION it runs the soak instead (soak.go): jwtgate serve
+// as a child process behind a fixed rate of mixed requests while its key
+// set rotates, checking every answer and the gateway's memory over time.
 package main
 
 import (
@@ -73,10 +77,31 @@ func main() {
 		rounds   = flag.Int("rounds", 1, "rounds of all the scenarios, interleaved; the figures are over all rounds")
 		only     = flag.String("only", "abcdefg", "the scenarios to run, by letter")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the whole process, from the first measured run to the end, to this file")
+		soak     soakOptions
 	)
+	flag.DurationVar(&soak.Duration, "soak", 0, "run the soak instead of the benchmark, for this long (e.g. 10m): see docs/performance.md")
+	flag.Float64Var(&soak.Rate, "soak-rate", 200, "soak: requests per second")
+	flag.DurationVar(&soak.Rotate, "soak-rotate", time.Minute, "soak: publish a new key this often")
+	flag.DurationVar(&soak.Lead, "soak-lead", 10*time.Second, "soak: sign tokens with a new key this long after publishing it")
+	flag.DurationVar(&soak.Grace, "soak-grace", 30*time.Second, "soak: keep the replaced key published this long after the switch")
+	flag.DurationVar(&soak.Refetch, "soak-refetch", 0, "soak: the provider's jwks.refetchInterval (0: the gateway's default)")
+	flag.DurationVar(&soak.Every, "soak-every", 10*time.Second, "soak: one row of the memory table per interval")
+	flag.StringVar(&soak.PNG, "soak-png", "bench/results/soak.png", "soak: where to write the memory plot")
+	flag.StringVar(&soak.Binary, "soak-binary", "", "soak: the jwtgate binary to run (default: build it with the go command)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if soak.Duration != 0 {
+		report, err := runSoak(ctx, os.Stdout, soak)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if len(report.failures()) > 0 {
+			os.Exit(1)
+		}
+		return
+	}
 	if *conns < 1 || *rounds < 1 || *tokens < 1 || *duration <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: -conns, -rounds, -tokens and -duration must be positive")
 		os.Exit(2)
