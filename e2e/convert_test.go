@@ -88,7 +88,7 @@ func TestConvertTSBSeed000(t *testing.T) {
 		top: "workload:\n  namespace: egress\n  labels: {app: egress-gateway}\n"})
 	out := filepath.Join(t.TempDir(), "native.yaml")
 	converted := convertTo(t, out, "-c", dir)
-	for _, want := range []string{"# from Gateway egress/shared-egress-gateway (" + filepath.Join(dir, "seed000-gateway.yaml"), "\n  servers:\n"} {
+	for _, want := range []string{"# from Gateway egress/shared-egress-gateway (" + filepath.Join(dir, "gateway.yaml"), "\n  servers:\n"} {
 		if !strings.Contains(converted, want) {
 			t.Errorf("the conversion lacks %q:\n%s", want, converted)
 		}

@@ -22,7 +22,7 @@ import (
 // glue of the test's; it returns the folder.
 func (w *tsbWorld) tsbExamples(g tsbGlue) string {
 	w.t.Helper()
-	for _, name := range []string{"seed000-gateway.yaml", "seed002-egressgateway.yaml", "workspace.yaml"} {
+	for _, name := range []string{"gateway.yaml", "egressgateway.yaml", "workspace.yaml"} {
 		w.copyExample(w.dir, name)
 	}
 	w.glue(w.dir, g)
@@ -30,7 +30,7 @@ func (w *tsbWorld) tsbExamples(g tsbGlue) string {
 }
 
 // TestEgressTSBSeed000 serves TSB's egress JWT example
-// (examples/tsb/seed000-gateway.yaml, all of examples/tsb in the folder),
+// (examples/tsb/gateway.yaml, all of examples/tsb in the folder),
 // the Gateway chosen by the glue's workload key, on an mTLS listener that
 // requires client certificates: JWT required on both servers, the payload
 // header, the token removed, the payments-service-only rule; and the
@@ -301,7 +301,7 @@ func TestEgressTSBPrecedence(t *testing.T) {
 }
 
 // TestEgressTSBSeed002 serves TSB's EgressGateway example
-// (examples/tsb/seed002-egressgateway.yaml with workspace.yaml), chosen
+// (examples/tsb/egressgateway.yaml with workspace.yaml), chosen
 // with --workload-namespace and --workload-labels over the glue's
 // workload (which names the Gateway), on a listener that requests client
 // certificates. The EgressGateway has no port field: requests name the

@@ -148,7 +148,7 @@ func TestConvertSelection(t *testing.T) {
 	}
 	for _, want := range []string{
 		"# with --workload-namespace ns1 --workload-labels app=istio-egressgateway --resolve httpbin.org:443:127.0.0.9",
-		"# from EgressGateway ns1/my-egress (../../examples/tsb/seed002-egressgateway.yaml:",
+		"# from EgressGateway ns1/my-egress (../../examples/tsb/egressgateway.yaml:",
 		"resolve:\n        - httpbin.org:443:127.0.0.1\n        - api.payment-provider.com:443:127.0.0.1\n        - www.httpbin.org:443:127.0.0.1\n        - extra.example:443:127.0.0.3\n",
 	} {
 		if !strings.Contains(out, want) {
