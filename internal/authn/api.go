@@ -51,6 +51,12 @@ type Options struct {
 	// HTTPClient fetches remote key sets; nil means a client built from the
 	// provider's KeySource (timeout, CA file).
 	HTTPClient *http.Client
+	// KeySets, when set, is where remote key sets are shared: a provider
+	// whose key source another provider built with the same KeySets
+	// already fetches (same URI or issuer, same fetch settings; see
+	// KeySets) holds that key set rather than its own. Nil gives every
+	// provider a key set of its own.
+	KeySets *KeySets
 	// Now is the clock exp and nbf are checked against; nil means
 	// time.Now. Fetch scheduling always uses the real clock.
 	Now func() time.Time

@@ -2,6 +2,39 @@ package authn
 
 import "sync"
 
+// boundCache is a provider's verified-token cache with the key set it
+// belongs to.
+type boundCache struct {
+	ks *keySet
+	c  *tokenCache
+}
+
+// tokenCache returns the provider's verified-token cache for ks, nil when
+// the cache is disabled. A key set newer than the cache's gets a new,
+// empty cache; a request still holding an older set than the cache's
+// (one that started before a fetch brought the newer) gets none, so that
+// it neither reads nor fills a cache of another key set.
+func (p *Provider) tokenCache(ks *keySet) *tokenCache {
+	if p.cacheSize <= 0 {
+		return nil
+	}
+	for {
+		cur := p.cache.Load()
+		if cur != nil {
+			if cur.ks == ks {
+				return cur.c
+			}
+			if cur.ks.gen > ks.gen {
+				return nil
+			}
+		}
+		next := &boundCache{ks: ks, c: newTokenCache(p.cacheSize)}
+		if p.cache.CompareAndSwap(cur, next) {
+			return next.c
+		}
+	}
+}
+
 // defaultCacheSize is the number of verified tokens a provider remembers.
 const defaultCacheSize = 4096
 
@@ -17,8 +50,9 @@ type cacheEntry struct {
 }
 
 // tokenCache is a bounded LRU of verified tokens, keyed by the token
-// string. It belongs to one key set, so a key set change starts afresh.
-// It is safe for concurrent use.
+// string. It belongs to one provider (a token verified by one provider
+// passed that provider's checks only) and to one key set, so a key set
+// change starts afresh. It is safe for concurrent use.
 type tokenCache struct {
 	mu   sync.Mutex
 	max  int

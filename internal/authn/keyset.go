@@ -37,26 +37,27 @@ type key struct {
 	pub any
 }
 
-// keySet is an immutable set of keys, with the verified-token cache that
-// belongs to it: a new key set starts with an empty cache.
+// keySet is an immutable set of keys. Remote key sets may be shared by
+// several providers (see KeySets); what is a provider's own, such as its
+// verified-token cache, is kept by the provider against the key set it
+// belongs to (see Provider.tokenCache).
 type keySet struct {
-	keys  []key
-	kids  map[string]struct{}
-	cache *tokenCache
+	keys []key
+	kids map[string]struct{}
 	// raw is the document the set was parsed from (remote sets), so that an
-	// unchanged refresh keeps the set and its cache.
+	// unchanged refresh keeps the set and the providers' caches.
 	raw []byte
+	// gen counts the key sets a remote key set had before this one, so
+	// that a provider can tell the newer of two sets.
+	gen uint64
 }
 
-func newKeySet(keys []key, cacheSize int, raw []byte) *keySet {
+func newKeySet(keys []key, raw []byte) *keySet {
 	ks := &keySet{keys: keys, kids: make(map[string]struct{}, len(keys)), raw: raw}
 	for _, k := range keys {
 		if k.kid != "" {
 			ks.kids[k.kid] = struct{}{}
 		}
-	}
-	if cacheSize > 0 {
-		ks.cache = newTokenCache(cacheSize)
 	}
 	return ks
 }

@@ -45,6 +45,11 @@ type KeySetState struct {
 	// Fetches and Failures count successful and failed fetches.
 	Fetches  uint64
 	Failures uint64
+	// SharedWith names the other providers that hold the same remote key
+	// set (see KeySets), in the order they came; the fetch fields above
+	// are then the shared key set's. Empty when the key set is the
+	// provider's alone.
+	SharedWith []string
 }
 
 // fetchOutcome is how the most recent remote fetch ended; it is
@@ -83,10 +88,15 @@ func (p *Provider) KeySetState() KeySetState {
 	st := p.Stats()
 	s := KeySetState{LoadedAt: st.KeysLoadedAt, Fetches: st.KeySetFetches, Failures: st.KeySetFailures}
 	if r := p.remote; r != nil {
-		s.Remote, s.URI, s.Issuer = true, r.uri, r.issuer
-	}
-	if o := p.stats.last.Load(); o != nil {
-		s.LastFetch, s.LastError, s.LastErrorAt = o.at, o.err, o.lastErrAt
+		s.Remote, s.URI, s.Issuer = true, r.uri, p.issuer
+		if o := r.stats.last.Load(); o != nil {
+			s.LastFetch, s.LastError, s.LastErrorAt = o.at, o.err, o.lastErrAt
+		}
+		for _, n := range r.names() {
+			if n != p.name {
+				s.SharedWith = append(s.SharedWith, n)
+			}
+		}
 	}
 	if ks := p.keys.Load(); ks != nil {
 		s.Keys = make([]KeyInfo, len(ks.keys))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -34,9 +33,22 @@ type Provider struct {
 	payload string // canonical payload header, "" = none
 	outputs []string
 
-	keys   atomic.Pointer[keySet]
-	remote *remote // nil for local key sets
+	// keys points at local for a local key set, at the remote key set's
+	// keys otherwise.
+	keys  *atomic.Pointer[keySet]
+	local atomic.Pointer[keySet]
+	// remote is the remote key set, nil for local ones; use is the
+	// provider's hold on it (remote may be shared, see KeySets).
+	remote *remote
+	use    *keySetUse
 
+	// cacheSize bounds the verified-token cache (<= 0: none); cache is
+	// the cache and the key set it belongs to (see tokenCache).
+	cacheSize int
+	cache     atomic.Pointer[boundCache]
+
+	// stats holds the cache lookups, and for a local key set when it was
+	// read; a remote key set counts its fetches itself.
 	stats counters
 	// fetched is closed once the key set is usable or the first fetch
 	// after Start has ended; see Fetched.
@@ -96,16 +108,17 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 	if p.CacheSize < 0 {
 		return nil, fmt.Errorf("provider %s: negative cacheSize", p.Name)
 	}
-	cacheSize := cacheSizeOf(p.CacheSize, opts.CacheSize)
-	pr.fetched = make(chan struct{})
+	pr.cacheSize = cacheSizeOf(p.CacheSize, opts.CacheSize)
 	js := p.JWKS
 	if !js.Remote() {
 		keys, err := loadLocal(js)
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Name, &KeyError{Err: err})
 		}
-		pr.keys.Store(newKeySet(keys, cacheSize, nil))
+		pr.local.Store(newKeySet(keys, nil))
+		pr.keys = &pr.local
 		pr.stats.loaded(time.Now())
+		pr.fetched = make(chan struct{})
 		close(pr.fetched)
 		return pr, nil
 	}
@@ -123,34 +136,16 @@ func NewProvider(p model.Provider, opts Options) (*Provider, error) {
 		unknownKidWait:  orDefault(js.UnknownKidWait, model.DefaultJWKSUnknownKidWait),
 		caFile:          js.CAFile,
 	}
-	var client *http.Client
-	if opts.HTTPClient != nil {
-		c := *opts.HTTPClient
-		c.CheckRedirect = noRedirects
-		client = &c
-	} else if client, err = newHTTPClient(t); err != nil {
+	src, err := newRemoteSource(js.URI, p.Issuer, t, opts.HTTPClient, pr.log)
+	if err != nil {
 		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr.remote = &remote{
-		uri:             js.URI,
-		issuer:          p.Issuer,
-		client:          client,
-		timeout:         t.timeout,
-		cacheDuration:   t.cacheDuration,
-		refetchInterval: t.refetchInterval,
-		unknownKidWait:  t.unknownKidWait,
-		ownClient:       opts.HTTPClient == nil,
-		cacheSize:       cacheSize,
-		keys:            &pr.keys,
-		stats:           &pr.stats,
-		fetched:         pr.fetched,
-		ctx:             ctx,
-		cancel:          cancel,
-		done:            make(chan struct{}),
-		log:             pr.log,
-		provider:        p.Name,
+	if pr.use, err = opts.KeySets.use(src, t.caFile, p.Name, t.unknownKidWait); err != nil {
+		return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 	}
+	pr.remote = pr.use.r
+	pr.keys = &pr.remote.keys
+	pr.fetched = pr.use.fetched
 	return pr, nil
 }
 
@@ -211,19 +206,24 @@ func (p *Provider) Name() string { return p.name }
 
 // Start begins background refreshes of remote key sets; they stop when ctx
 // is done or Close is called. It does nothing for local key sets, and
-// nothing after the first call.
+// nothing after the first call. A key set shared with other providers
+// (see KeySets) is started by the first Start of any of them, under that
+// Start's ctx, and stops when that ctx is done or the last of them is
+// closed.
 func (p *Provider) Start(ctx context.Context) {
 	if p.remote != nil {
 		p.remote.start(ctx)
 	}
 }
 
-// Close stops background work. Tokens that need keys fetched after Close
-// fail with ErrJwksFetch. Close also closes the Fetched channel if it is
-// still open: no fetch will come any more.
+// Close stops background work: the provider lets go of its key set, and
+// the last provider holding a shared one stops its fetches. Tokens that
+// need keys fetched after Close fail with ErrJwksFetch. Close also closes
+// the Fetched channel if it is still open: no fetch will come any more
+// for this provider. It is idempotent.
 func (p *Provider) Close() {
-	if p.remote != nil {
-		p.remote.close()
+	if p.use != nil {
+		p.use.close()
 	}
 }
 
@@ -265,15 +265,17 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 	}
 	now := p.now().Unix()
 	ks := p.keys.Load()
-	if ks != nil && ks.cache != nil {
-		if e := ks.cache.get(raw); e != nil {
-			p.stats.hits.Add(1)
-			if err := p.checkTime(now, e.hasNbf, e.nbf, e.hasExp, e.exp); err != nil {
-				return nil, err
+	if ks != nil {
+		if tc := p.tokenCache(ks); tc != nil {
+			if e := tc.get(raw); e != nil {
+				p.stats.hits.Add(1)
+				if err := p.checkTime(now, e.hasNbf, e.nbf, e.hasExp, e.exp); err != nil {
+					return nil, err
+				}
+				return e.id, nil
 			}
-			return e.id, nil
+			p.stats.misses.Add(1)
 		}
-		p.stats.misses.Add(1)
 	}
 	t, err := parseToken(raw)
 	if err != nil {
@@ -296,11 +298,11 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 	}
 
 	if ks == nil {
-		if ks = p.remote.demand(ctx, nil); ks == nil {
+		if ks = p.use.demand(ctx, nil); ks == nil {
 			return nil, ErrJwksFetch
 		}
-	} else if p.remote != nil && t.kid != "" && !ks.hasKid(t.kid) {
-		ks = p.remote.unknownKid(ctx, ks, t.kid)
+	} else if p.use != nil && t.kid != "" && !ks.hasKid(t.kid) {
+		ks = p.use.unknownKid(ctx, ks, t.kid)
 	}
 	if err := ks.verify(t, p.allowed); err != nil {
 		return nil, err
@@ -315,8 +317,8 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 		Payload:   t.payloadSeg,
 	}
 	id.principal = id.Issuer + "/" + id.Subject
-	if ks.cache != nil {
-		ks.cache.put(&cacheEntry{key: raw, id: id, nbf: t.nbf, exp: t.exp, hasNbf: t.hasNbf, hasExp: t.hasExp})
+	if tc := p.tokenCache(ks); tc != nil {
+		tc.put(&cacheEntry{key: raw, id: id, nbf: t.nbf, exp: t.exp, hasNbf: t.hasNbf, hasExp: t.hasExp})
 	}
 	return id, nil
 }

@@ -11,7 +11,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,28 +29,31 @@ const (
 	maxBackoff = 30 * time.Second
 )
 
-// remote keeps a provider's key set fetched from a JWKS URI, or from the
-// jwks_uri of the issuer's OIDC discovery document.
+// remote is a key set fetched from a JWKS URI, or from the jwks_uri of
+// the issuer's OIDC discovery document. It is held by one provider, or
+// shared by several through KeySets (each holding it with a keySetUse);
+// it knows nothing of their checks.
 //
 // Fetches are single-flight: at most one is in progress, and every caller
-// that needs keys joins it. Fetches on demand (a token whose kid is in no
-// key, or keys needed before the first success) start at most once per
-// on-demand gap (a second; see gapOnDemand), whatever the kids. A kid that
-// a successful fetch did not find is remembered as unknown for the refetch
+// that needs keys joins it, whichever provider it comes through. Fetches
+// on demand (a token whose kid is in no key, or keys needed before the
+// first success) start at most once per on-demand gap (a second; see
+// gapOnDemand), whatever the kids and the providers. A kid that a
+// successful fetch did not find is remembered as unknown for the refetch
 // interval (bounded, see unknownKids): tokens carrying it are answered at
-// once. A token with an unknown kid waits for the fetch at most
-// unknownKidWait; a token that finds no keys at all, at most the fetch
-// timeout. Background refreshes come a little before each cache duration
-// is up, at a random point so that replicas do not fetch in step, and
-// after a failure with a capped, jittered exponential backoff. A failed
-// fetch never replaces keys that were fetched before. Close cancels the
-// fetch in flight and lets every waiting token go.
+// once. A token with an unknown kid waits for the fetch at most its
+// provider's unknownKidWait; a token that finds no keys at all, at most
+// the fetch timeout. Background refreshes come a little before each cache
+// duration is up, at a random point so that replicas do not fetch in
+// step, and after a failure with a capped, jittered exponential backoff.
+// A failed fetch never replaces keys that were fetched before. close
+// cancels the fetch in flight and lets every waiting token go.
 type remote struct {
 	// uri is the configured JWKS URI; empty means discovery from issuer.
 	uri    string
 	issuer string
 	client *http.Client
-	// ownClient: client was built for this key set alone, so Close closes
+	// ownClient: client was built for this key set alone, so close closes
 	// its idle connections (and dials the transport finishes in the
 	// background for requests given up on).
 	ownClient bool
@@ -57,20 +61,13 @@ type remote struct {
 	timeout         time.Duration
 	cacheDuration   time.Duration
 	refetchInterval time.Duration
-	unknownKidWait  time.Duration
 	// gap, when not zero, replaces gapOnDemand's value (tests). Read
 	// under mu.
-	gap       time.Duration
-	cacheSize int
-	keys      *atomic.Pointer[keySet]
-	stats     *counters // the provider's
+	gap   time.Duration
+	keys  atomic.Pointer[keySet]
+	stats counters // fetches only; cache lookups are the providers'
 
-	// fetched is the provider's Fetched channel, closed once by
-	// markFetched.
-	fetched     chan struct{}
-	fetchedOnce sync.Once
-
-	// ctx bounds every fetch; Close cancels it.
+	// ctx bounds every fetch; close cancels it.
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -83,9 +80,16 @@ type remote struct {
 	jwksURI      string      // discovered jwks_uri, once known
 	fetches      int         // fetch attempts, for tests
 	unknown      unknownKids // kids that fetches did not find
+	// uses are the providers' holds on the key set, in the order they
+	// came; fetchedDone: markFetched ran, so a provider that comes later
+	// finds its Fetched channel closed at once.
+	uses        []*keySetUse
+	fetchedDone bool
+	// holders is a copy of uses, replaced whenever uses changes, read
+	// without the lock (logs, KeySetState).
+	holders atomic.Pointer[[]*keySetUse]
 
-	log      *slog.Logger // nil: no logging
-	provider string
+	log *slog.Logger // nil: no logging
 }
 
 // fetchCall is one fetch in progress; done is closed when it ends.
@@ -93,7 +97,7 @@ type fetchCall struct {
 	done chan struct{}
 	err  error
 	// first: this is (or Start joined) the first fetch after Start, whose
-	// end closes the Fetched channel whatever its outcome. Guarded by
+	// end closes the Fetched channels whatever its outcome. Guarded by
 	// remote.mu.
 	first bool
 	// before is the key set in use when the fetch started.
@@ -104,20 +108,19 @@ type fetchCall struct {
 	kids map[uint64]struct{}
 }
 
-func newHTTPClient(ks keySourceTimeouts) (*http.Client, error) {
+// newHTTPClient builds the client of a remote key set: the CA bundle
+// caPEM (read from caFile) as the only roots when set, the system roots
+// otherwise.
+func newHTTPClient(caPEM []byte, caFile string, timeout time.Duration) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if ks.caFile != "" {
-		pemData, err := os.ReadFile(ks.caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading jwks ca file: %w", err)
-		}
+	if caPEM != nil {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemData) {
-			return nil, fmt.Errorf("reading jwks ca file %s: no certificate found", ks.caFile)
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("reading jwks ca file %s: no certificate found", caFile)
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &http.Client{Transport: tr, Timeout: ks.timeout, CheckRedirect: noRedirects}, nil
+	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: noRedirects}, nil
 }
 
 // noRedirects makes a client return a redirect as it is, so that a 3xx
@@ -133,6 +136,49 @@ type keySourceTimeouts struct {
 	caFile                                                  string
 }
 
+// attach adds u to the holders of the key set; a provider that comes
+// after the first fetch ended finds its Fetched channel closed.
+func (r *remote) attach(u *keySetUse) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.uses = append(r.uses, u)
+	r.publishHolders()
+	if r.fetchedDone {
+		u.markFetched()
+	}
+}
+
+// detach removes u from the holders and returns how many are left.
+func (r *remote) detach(u *keySetUse) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i := slices.Index(r.uses, u); i >= 0 {
+		r.uses = slices.Delete(r.uses, i, i+1)
+		r.publishHolders()
+	}
+	return len(r.uses)
+}
+
+// publishHolders replaces holders with a copy of uses. r.mu is held.
+func (r *remote) publishHolders() {
+	h := slices.Clone(r.uses)
+	r.holders.Store(&h)
+}
+
+// names are the names of the providers holding the key set, each once,
+// in the order they came.
+func (r *remote) names() []string {
+	var out []string
+	if h := r.holders.Load(); h != nil {
+		for _, u := range *h {
+			if !slices.Contains(out, u.provider) {
+				out = append(out, u.provider)
+			}
+		}
+	}
+	return out
+}
+
 // start begins the background loop once.
 func (r *remote) start(ctx context.Context) {
 	if !r.started.CompareAndSwap(false, true) {
@@ -146,7 +192,8 @@ func (r *remote) start(ctx context.Context) {
 
 // close stops background work, cancels the fetch in progress and waits
 // for it and the loop to end (cancelled, they end promptly); tokens
-// waiting for the fetch are let go at once. The idle connections of a
+// waiting for the fetch are let go at once. It runs when the last
+// provider holding the key set lets go of it. The idle connections of a
 // client built for this key set are closed, together with any dial the
 // transport was finishing in the background for a request given up on:
 // left open, such a connection keeps the identity provider's server (in
@@ -168,9 +215,15 @@ func (r *remote) close() {
 	r.markFetched()
 }
 
-// markFetched closes the Fetched channel, once.
+// markFetched closes the Fetched channel of every provider holding the
+// key set, and of those that come later.
 func (r *remote) markFetched() {
-	r.fetchedOnce.Do(func() { close(r.fetched) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fetchedDone = true
+	for _, u := range r.uses {
+		u.markFetched()
+	}
 }
 
 // loop fetches now, then a little before each cache duration is up (see
@@ -274,9 +327,9 @@ func (r *remote) run(c *fetchCall) {
 	r.stats.fetchDone(err, now)
 	if r.log != nil {
 		if err != nil {
-			r.log.Warn("jwks fetch failed", "provider", r.provider, "err", err)
+			r.log.Warn("jwks fetch failed", "provider", strings.Join(r.names(), ","), "err", err)
 		} else {
-			r.log.Debug("jwks fetched", "provider", r.provider)
+			r.log.Debug("jwks fetched", "provider", strings.Join(r.names(), ","))
 		}
 	}
 	r.mu.Lock()
@@ -313,61 +366,6 @@ func (r *remote) rememberUnknown(c *fetchCall, now time.Time) {
 		if !known[h] {
 			r.unknown.add(h, until)
 		}
-	}
-}
-
-// demand fetches on behalf of a token that found no keys (none fetched
-// yet) and waits for the result up to the fetch timeout. have is the key
-// set the token was checked against (nil): when a fetch has brought one
-// meanwhile, that fetch counts and none is started. It returns the key set
-// current afterwards, nil if there is none.
-func (r *remote) demand(ctx context.Context, have *keySet) *keySet {
-	if c := r.begin(true, have, false); c != nil {
-		r.wait(ctx, c, r.timeout)
-	}
-	return r.keys.Load()
-}
-
-// unknownKid is demand for a token whose kid is in no key of have, the
-// key set it was checked against. A kid that a fetch did not find a moment
-// ago (see unknownKids) is answered at once; otherwise the token joins the
-// fetch in progress, or starts one if none started in the last
-// gapOnDemand, and waits for it at most unknownKidWait. It returns the key
-// set current afterwards.
-func (r *remote) unknownKid(ctx context.Context, have *keySet, kid string) *keySet {
-	now := time.Now()
-	r.mu.Lock()
-	h := r.unknown.hash(kid)
-	if r.unknown.has(h, now) {
-		r.mu.Unlock()
-		return r.keys.Load()
-	}
-	c := r.beginLocked(true, have, false)
-	if c != nil {
-		if c.kids == nil {
-			c.kids = make(map[uint64]struct{})
-		}
-		if len(c.kids) < maxUnknownKids {
-			c.kids[h] = struct{}{}
-		}
-	}
-	r.mu.Unlock()
-	if c != nil {
-		r.wait(ctx, c, r.unknownKidWait)
-	}
-	return r.keys.Load()
-}
-
-// wait waits for c to end, at most d, and no longer than the request
-// (ctx) or the key set (Close) lasts.
-func (r *remote) wait(ctx context.Context, c *fetchCall, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-c.done:
-	case <-t.C:
-	case <-ctx.Done():
-	case <-r.ctx.Done():
 	}
 }
 
@@ -429,7 +427,11 @@ func (r *remote) fetch() error {
 	if err != nil {
 		return fmt.Errorf("fetching jwks %s: %w", uri, err)
 	}
-	r.keys.Store(newKeySet(keys, r.cacheSize, body))
+	ks := newKeySet(keys, body)
+	if cur := r.keys.Load(); cur != nil {
+		ks.gen = cur.gen + 1
+	}
+	r.keys.Store(ks)
 	return nil
 }
 

@@ -241,7 +241,7 @@ func TestDemandAfterFetch(t *testing.T) {
 	}
 	n := p.remote.fetchCount()
 	// The caller saw no keys (nil); they have arrived since.
-	if ks := p.remote.demand(context.Background(), nil); ks == nil {
+	if ks := p.use.demand(context.Background(), nil); ks == nil {
 		t.Fatal("no keys")
 	}
 	if p.remote.fetchCount() != n || srv.hits.Load() != 1 {

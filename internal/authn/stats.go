@@ -6,7 +6,11 @@ import (
 )
 
 // Stats are a provider's counters since it was built, for metrics. Every
-// field is read from atomics: taking Stats never blocks a request.
+// field is read from atomics: taking Stats never blocks a request. The
+// key set fields of a provider whose remote key set is shared with others
+// (see KeySets) are the shared key set's, the same for all of them and
+// counted since the key set was built; the cache fields are always the
+// provider's own.
 type Stats struct {
 	// KeySetFetches counts successful fetches of a remote key set (or
 	// discovery document followed by its key set). A fetch that returns
@@ -28,8 +32,10 @@ type Stats struct {
 	CacheMisses uint64
 }
 
-// counters hold a provider's Stats. They are updated on the request path
-// (cache hits and misses) and by fetches, with atomics only: no lock, no
+// counters hold a provider's Stats: a provider's own counters hold its
+// cache lookups (and, for a local key set, when it was read); a remote
+// key set's hold its fetches. They are updated on the request path (cache
+// hits and misses) and by fetches, with atomics only: no lock, no
 // allocation.
 type counters struct {
 	fetches  atomic.Uint64
@@ -62,12 +68,11 @@ func (c *counters) fetchDone(err error, at time.Time) {
 // one field and not yet in another.
 func (p *Provider) Stats() Stats {
 	c := &p.stats
-	s := Stats{
-		KeySetFetches:  c.fetches.Load(),
-		KeySetFailures: c.failures.Load(),
-		CacheHits:      c.hits.Load(),
-		CacheMisses:    c.misses.Load(),
+	s := Stats{CacheHits: c.hits.Load(), CacheMisses: c.misses.Load()}
+	if p.remote != nil {
+		c = &p.remote.stats
 	}
+	s.KeySetFetches, s.KeySetFailures = c.fetches.Load(), c.failures.Load()
 	if ns := c.loadedAt.Load(); ns != 0 {
 		s.KeysLoadedAt = time.Unix(0, ns)
 	}

@@ -13,7 +13,9 @@ type ProviderStats struct {
 	// Name is the provider's configuration name.
 	Name string
 	// KeySetFetches counts successful key set fetches; KeySetFailures
-	// counts failed ones.
+	// counts failed ones. Providers that share one remote key set (same
+	// URI and fetch settings, see authn.KeySets) each report the shared
+	// key set's counts, so the same fetch shows under each of them.
 	KeySetFetches  uint64
 	KeySetFailures uint64
 	// KeysLoadedAt is when the key set in use was fetched, or last

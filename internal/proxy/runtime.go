@@ -70,6 +70,10 @@ type Runtime struct {
 	byName    map[string]*listener
 	byAddr    map[string]*listener
 	providers []*sharedProvider
+	// keySets is where the providers share remote key sets (one fetch,
+	// one copy of the keys per key source); a reload takes it over with
+	// the providers it borrows.
+	keySets *authn.KeySets
 	// strip are the canonical names of every header any provider sets;
 	// they are removed from every incoming request.
 	strip      []string
@@ -207,6 +211,10 @@ func (b *builder) compileListeners() {
 func (b *builder) compileProviders() {
 	b.providers = map[string]*authn.Provider{}
 	b.badProviders = map[string]bool{}
+	b.rt.keySets = authn.NewKeySets()
+	if prev := b.opts.Previous; prev != nil && prev.keySets != nil {
+		b.rt.keySets = prev.keySets
+	}
 	strip := map[string]bool{}
 	for i, mp := range b.cfg.Providers {
 		path, res := fmt.Sprintf("providers[%d]", i), fmt.Sprintf("provider %q", mp.Name)
@@ -217,7 +225,7 @@ func (b *builder) compileProviders() {
 		fp := providerFingerprint(mp)
 		sp := borrow(b.opts.Previous, mp.Name, fp)
 		if sp == nil {
-			p, err := authn.NewProvider(mp, authn.Options{Now: b.opts.Now, Logger: b.rt.logger, HTTPClient: b.opts.HTTPClient})
+			p, err := authn.NewProvider(mp, authn.Options{Now: b.opts.Now, Logger: b.rt.logger, HTTPClient: b.opts.HTTPClient, KeySets: b.rt.keySets})
 			if err != nil {
 				b.badProviders[mp.Name] = true
 				b.errorf(mp.Origin, path, res, keySourceField(mp.JWKS, err), "%s", strings.TrimPrefix(err.Error(), "provider "+mp.Name+": "))
