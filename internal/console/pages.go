@@ -69,6 +69,8 @@ type providerRow struct {
 	Fetches     uint64
 	Failures    uint64
 	Remote      bool
+	// SharedWith names the other providers whose key set this is.
+	SharedWith []string
 }
 
 // keyRow is one key, by its public attributes.
@@ -83,7 +85,7 @@ func (h *Handler) providers(w http.ResponseWriter) {
 	for _, p := range s.Providers {
 		k := p.KeySet
 		r := providerRow{Name: p.Name, LoadedAt: when(k.LoadedAt), Age: age(now, k.LoadedAt), Remote: k.Remote,
-			Fetches: k.Fetches, Failures: k.Failures, LastError: k.LastError}
+			Fetches: k.Fetches, Failures: k.Failures, LastError: k.LastError, SharedWith: k.SharedWith}
 		switch {
 		case k.URI != "":
 			r.Source = "remote: " + k.URI
