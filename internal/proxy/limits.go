@@ -114,7 +114,11 @@ func (g *guard) serve(l *listener, w http.ResponseWriter, r *http.Request) {
 		_ = http.NewResponseController(w).SetWriteDeadline(end.Add(answerGrace))
 	}
 	var cb *clientBody
-	if r.Body != nil && r.Body != http.NoBody {
+	// A body of length 0 is never read: ReverseProxy sends none upstream
+	// (it sets the outgoing Body to nil), and no stage reads one. An
+	// HTTP/2 request always has a Body, NoBody or not, so this spares
+	// every bodyless HTTP/2 request (a GET) the wrapper and the context.
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		// The context carries the body to upstreamError, which sees the
 		// request sent upstream, whose Body ReverseProxy wraps.
 		cb = newClientBody(r.Body, w, g.bodyIdle, end)
