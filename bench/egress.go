@@ -223,7 +223,7 @@ func expectVia(proxy, target, token string, want int) error {
 func (e *egressBench) scenarios(token string) []scenario {
 	req := fixed(rawProxyGET(e.target, token))
 	return []scenario{
-		{"(e) bare forward proxy, TLS upstream", e.bare, req, req},
-		{"(f) jwtgate egress, same token (cached)", e.gw, req, req},
+		{"(e) bare forward proxy, TLS upstream", e.bare, req, req, nil},
+		{"(f) jwtgate egress, same token (cached)", e.gw, req, req, nil},
 	}
 }

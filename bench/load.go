@@ -65,6 +65,17 @@ func rawRequest(target, host, auth, token string) []byte {
 // until d has passed or next runs out. Only 200 answers count as
 // requests; anything else counts as an error.
 func load(ctx context.Context, name, addr string, conns int, d time.Duration, next requests) (result, error) {
+	return loadWith(ctx, name, conns, d, func(ctx context.Context) ([]time.Duration, int, int, error) {
+		return worker(ctx, addr, next)
+	})
+}
+
+// loadWith runs conns copies of work, each a closed-loop client that
+// stops when its context does (d from now), and pools what they measured
+// with the process's CPU time meanwhile. work returns the latencies of
+// the requests answered 200, their number, the number of errors and the
+// first error.
+func loadWith(ctx context.Context, name string, conns int, d time.Duration, work func(context.Context) ([]time.Duration, int, int, error)) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
@@ -81,7 +92,7 @@ func load(ctx context.Context, name, addr string, conns int, d time.Duration, ne
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat, n, e, err := worker(ctx, addr, next)
+			lat, n, e, err := work(ctx)
 			mu.Lock()
 			defer mu.Unlock()
 			parts = append(parts, lat)

@@ -16,9 +16,12 @@
 // proxy (a ReverseProxy choosing its destination per request, originating
 // TLS to a local HTTPS upstream) and (f) jwtgate's egress listener, which
 // checks the token (cached), a gateway-wide rule, and originates TLS.
-// Results are printed as a table with the ratios c/b, c/a, d/b, f/e and
-// g/c; (g) is (c)'s gateway written as kgateway and Gateway API resources,
-// which must compile to the same runtime and so run as fast.
+// (g) is (c)'s gateway written as kgateway and Gateway API resources,
+// which must compile to the same runtime and so run as fast. Then HTTP/2
+// (h2.go): an HTTP/2 client over TLS sends (c)'s request to (h) a bare
+// ReverseProxy behind an http.Server with TLS and (i) jwtgate on a TLS
+// listener, both negotiating HTTP/2 by ALPN. Results are printed as a
+// table with the ratios c/b, c/a, d/b, f/e, g/c and i/h.
 // With -rounds N the scenarios run N times, interleaved, so that a
 // machine whose speed drifts (a shared CI runner) affects them alike; the
 // figures pool every round. Each measured run also reports how much of
@@ -38,12 +41,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -75,7 +75,7 @@ func main() {
 		warmup   = flag.Duration("warmup", 2*time.Second, "unmeasured load before each scenario")
 		tokens   = flag.Int("tokens", 10000, "distinct tokens for the fresh-token scenario, cycled; keep it above twice the verified-token cache (4096) so every request misses it")
 		rounds   = flag.Int("rounds", 1, "rounds of all the scenarios, interleaved; the figures are over all rounds")
-		only     = flag.String("only", "abcdefg", "the scenarios to run, by letter")
+		only     = flag.String("only", "abcdefghi", "the scenarios to run, by letter")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the whole process, from the first measured run to the end, to this file")
 		soak     soakOptions
 	)
@@ -147,23 +147,8 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 	}
 	defer upstream.Close()
 
-	// The tuned bare reverse proxy.
-	target, _ := url.Parse("http://" + upstream.addr)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 2 * conns
-	tr.MaxIdleConnsPerHost = 2 * conns
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.SetXForwarded()
-		},
-		Transport: tr,
-		// Connections the load generator drops at the end of a run are
-		// not worth a log line each.
-		ErrorLog:     log.New(io.Discard, "", 0),
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) },
-	}
-	bare, err := serveHTTP(rp)
+	// The tuned bare reverse proxy (h2.go).
+	bare, err := serveHTTP(newBareProxy("http://"+upstream.addr, conns))
 	if err != nil {
 		return err
 	}
@@ -211,10 +196,10 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 
 	same := fixed(rawGET(gw, "/", token))
 	scenarios := []scenario{
-		{"(a) upstream directly", upstream.addr, fixed(rawGET(upstream.addr, "/", "")), fixed(rawGET(upstream.addr, "/", ""))},
-		{"(b) bare httputil.ReverseProxy", bare.addr, fixed(rawGET(bare.addr, "/", "")), fixed(rawGET(bare.addr, "/", ""))},
-		{"(c) jwtgate, same token (cached)", gw, same, same},
-		{"(d) jwtgate, fresh token per request", gw, same, cycle(pool)},
+		{"(a) upstream directly", upstream.addr, fixed(rawGET(upstream.addr, "/", "")), fixed(rawGET(upstream.addr, "/", "")), nil},
+		{"(b) bare httputil.ReverseProxy", bare.addr, fixed(rawGET(bare.addr, "/", "")), fixed(rawGET(bare.addr, "/", "")), nil},
+		{"(c) jwtgate, same token (cached)", gw, same, same, nil},
+		{"(d) jwtgate, fresh token per request", gw, same, cycle(pool), nil},
 	}
 	skip := func(i int) bool { return !strings.ContainsRune(only, rune('a'+i)) }
 	if skip(4) && skip(5) {
@@ -247,7 +232,20 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 			}
 		}
 		g := fixed(rawGET(kg, "/", token))
-		scenarios = append(scenarios, scenario{"(g) jwtgate from kgateway YAML, cached", kg, g, g})
+		scenarios = append(scenarios, scenario{"(g) jwtgate from kgateway YAML, cached", kg, g, g, nil})
+	}
+	if skip(7) && skip(8) {
+		scenarios = append(scenarios, scenario{name: "(h)"}, scenario{name: "(i)"})
+	} else {
+		h2, err := startH2(ctx, iss, upstream.addr, conns)
+		if err != nil {
+			return err
+		}
+		defer h2.Close()
+		if err := h2.check(token); err != nil {
+			return err
+		}
+		scenarios = append(scenarios, h2.scenarios(token)...)
 	}
 	results := make([]result, len(scenarios))
 	noisy := 0 // measured runs during which other processes were busy
@@ -262,7 +260,7 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 			}
 			fmt.Fprintf(out, "  %-44s", sc.name+" ...")
 			if warmup > 0 {
-				if _, err := load(ctx, sc.name, sc.addr, conns, warmup, sc.warm); err != nil {
+				if _, err := sc.load(ctx, conns, warmup, true); err != nil {
 					fmt.Fprintln(out)
 					return fmt.Errorf("warm-up: %w", err)
 				}
@@ -273,7 +271,7 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 				}
 				profileTo = nil
 			}
-			r, err := load(ctx, sc.name, sc.addr, conns, duration, sc.next)
+			r, err := sc.load(ctx, conns, duration, false)
 			if err != nil {
 				fmt.Fprintln(out)
 				return err
@@ -293,7 +291,7 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 			}
 		}
 	}
-	a, b, c, d, e, f, g := results[0], results[1], results[2], results[3], results[4], results[5], results[6]
+	a, b, c, d, e, f, g, h, i := results[0], results[1], results[2], results[3], results[4], results[5], results[6], results[7], results[8]
 
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -327,18 +325,33 @@ func run(ctx context.Context, out io.Writer, duration, warmup time.Duration, con
 	}
 	fmt.Fprintf(out, "c/b = %s   (jwtgate with a cached token vs the bare proxy; the bar is >= 1.0)\n", ratio(c, b))
 	fmt.Fprintf(out, "c/a = %s   (jwtgate with a cached token vs the upstream alone)\n", ratio(c, a))
-	fmt.Fprintf(out, "d/b = %s   (jwtgate verifying every token vs the bare proxy; the bar is >= 0.65)\n", ratio(d, b))
+	fmt.Fprintf(out, "d/b = %s   (jwtgate verifying every token vs the bare proxy; the bar is >= 0.70)\n", ratio(d, b))
 	fmt.Fprintf(out, "f/e = %s   (jwtgate egress with a cached proxy token vs the bare forward proxy; the bar is >= 0.9)\n", ratio(f, e))
 	fmt.Fprintf(out, "g/c = %s   (the same gateway from kgateway resources vs the native configuration; expect 1.0 within noise)\n", ratio(g, c))
+	fmt.Fprintf(out, "i/h = %s   (jwtgate over HTTP/2 and TLS with a cached token vs the bare HTTP/2 proxy; the bar is >= 0.9)\n", ratio(i, h))
 	return nil
 }
 
 // scenario is one load to measure: requests to addr, warm during the
-// warm-up and next during the measurement.
+// warm-up and next during the measurement; or, when h2 is set, the HTTP/2
+// client's requests (h2.go).
 type scenario struct {
 	name       string
 	addr       string
 	warm, next requests
+	h2         *h2Load
+}
+
+// load runs the scenario's load for d: the warm-up's requests when warm.
+func (sc scenario) load(ctx context.Context, conns int, d time.Duration, warm bool) (result, error) {
+	if sc.h2 != nil {
+		return sc.h2.run(ctx, sc.name, sc.addr, conns, d)
+	}
+	next := sc.next
+	if warm {
+		next = sc.warm
+	}
+	return load(ctx, sc.name, sc.addr, conns, d, next)
 }
 
 // expect sends one GET and checks its status.
