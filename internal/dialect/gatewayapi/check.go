@@ -24,18 +24,12 @@ var (
 func (d *document) checkRoute() {
 	sp := d.route.Spec
 	d.checkCommon(&sp.routeCommon)
-	if len(sp.Rules) > 16 {
-		d.Errorf("spec.rules", "at most 16 rules, got %d", len(sp.Rules))
-	}
-	names := map[string]bool{}
-	total := 0
+	shapes := make([]ruleShape, len(sp.Rules))
 	for i, r := range sp.Rules {
-		p := strictyaml.Index("spec.rules", i)
-		d.checkRuleName(r.Name, p, names)
-		total += len(r.Matches)
-		if len(r.Matches) > 64 {
-			d.Errorf(strictyaml.Field(p, "matches"), "at most 64 matches, got %d", len(r.Matches))
-		}
+		shapes[i] = ruleShape{r.Name, len(r.Matches)}
+	}
+	d.checkRules(shapes, 64, func(i int, p string) {
+		r := sp.Rules[i]
 		for j, m := range r.Matches {
 			d.checkMatch(m, strictyaml.Index(strictyaml.Field(p, "matches"), j))
 		}
@@ -48,6 +42,33 @@ func (d *document) checkRoute() {
 				break
 			}
 		}
+	})
+}
+
+// ruleShape is what the API's limits look at in a rule of an HTTPRoute
+// or a GRPCRoute: its name and how many matches it has.
+type ruleShape struct {
+	name    *string
+	matches int
+}
+
+// checkRules checks the limits HTTPRoute and GRPCRoute rules share (at
+// most 16 rules, unique names, at most maxMatches matches in a rule and
+// 128 in all), and runs each rule's own checks, with the rule's path.
+func (d *document) checkRules(rules []ruleShape, maxMatches int, each func(i int, p string)) {
+	if len(rules) > 16 {
+		d.Errorf("spec.rules", "at most 16 rules, got %d", len(rules))
+	}
+	names := map[string]bool{}
+	total := 0
+	for i, r := range rules {
+		p := strictyaml.Index("spec.rules", i)
+		d.checkRuleName(r.name, p, names)
+		total += r.matches
+		if r.matches > maxMatches {
+			d.Errorf(strictyaml.Field(p, "matches"), "at most %d matches, got %d", maxMatches, r.matches)
+		}
+		each(i, p)
 	}
 	if total > 128 {
 		d.Errorf("spec.rules", "at most 128 matches across all rules, got %d", total)

@@ -96,18 +96,12 @@ func asFilters(fs []grpcFilter) []filter {
 func (d *document) checkGRPCRoute() {
 	sp := d.grpc.Spec
 	d.checkCommon(&sp.routeCommon)
-	if len(sp.Rules) > 16 {
-		d.Errorf("spec.rules", "at most 16 rules, got %d", len(sp.Rules))
-	}
-	names := map[string]bool{}
-	total := 0
+	shapes := make([]ruleShape, len(sp.Rules))
 	for i, r := range sp.Rules {
-		p := strictyaml.Index("spec.rules", i)
-		d.checkRuleName(r.Name, p, names)
-		total += len(r.Matches)
-		if len(r.Matches) > 8 {
-			d.Errorf(strictyaml.Field(p, "matches"), "at most 8 matches, got %d", len(r.Matches))
-		}
+		shapes[i] = ruleShape{r.Name, len(r.Matches)}
+	}
+	d.checkRules(shapes, 8, func(i int, p string) {
+		r := sp.Rules[i]
 		for j, m := range r.Matches {
 			d.checkGRPCMatch(m, strictyaml.Index(strictyaml.Field(p, "matches"), j))
 		}
@@ -119,10 +113,7 @@ func (d *document) checkGRPCRoute() {
 			d.checkGRPCFilterTypes(b.Filters, strictyaml.Field(strictyaml.Index(strictyaml.Field(p, "backendRefs"), j), "filters"))
 		}
 		d.checkBackendRefs(hr, p)
-	}
-	if total > 128 {
-		d.Errorf("spec.rules", "at most 128 matches across all rules, got %d", total)
-	}
+	})
 }
 
 // checkGRPCFilterTypes refuses filter types a GRPCRoute does not have;
