@@ -197,20 +197,7 @@ func (t *translator) grpcRules(d *document) []*ruleOut {
 		if n := r.SessionPersistence; n.Kind != 0 && !isNullNode(&n) {
 			d.NotServed(strictyaml.Field(p, "sessionPersistence"), "session persistence is not supported: requests are spread across backends and endpoints regardless")
 		}
-		ms := r.Matches
-		if len(ms) == 0 {
-			ms = []grpcMatch{{}}
-		}
-		for j, m := range ms {
-			mp := strictyaml.Index(strictyaml.Field(p, "matches"), j)
-			if len(r.Matches) == 0 {
-				mp = p
-			}
-			if mo, ok := t.grpcMatch(d, m, mp); ok {
-				mo.index = j
-				ro.matches = append(ro.matches, mo)
-			}
-		}
+		ro.matches = translateMatches(d, r.Matches, p, t.grpcMatch)
 		if len(ro.matches) == 0 {
 			continue
 		}

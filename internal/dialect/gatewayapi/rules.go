@@ -78,25 +78,33 @@ func (t *translator) rules(d *document) []*ruleOut {
 		if n := r.SessionPersistence; n.Kind != 0 && !isNullNode(&n) {
 			d.NotServed(strictyaml.Field(p, "sessionPersistence"), "session persistence is not supported: requests are spread across backends and endpoints regardless")
 		}
-		ms := r.Matches
-		if len(ms) == 0 {
-			ms = []match{{}}
-		}
-		for j, m := range ms {
-			mp := strictyaml.Index(strictyaml.Field(p, "matches"), j)
-			if len(r.Matches) == 0 {
-				mp = p
-			}
-			if mo, ok := t.match(d, m, mp); ok {
-				mo.index = j
-				ro.matches = append(ro.matches, mo)
-			}
-		}
+		ro.matches = translateMatches(d, r.Matches, p, t.match)
 		if len(ro.matches) == 0 {
 			continue
 		}
 		t.ruleActions(d, r, ro)
 		out = append(out, ro)
+	}
+	return out
+}
+
+// translateMatches translates the matches of a rule at path p with one,
+// each match's index set; no match is one that matches every request, at
+// the rule's path. Matches that cannot be served are left out.
+func translateMatches[M any](d *document, ms []M, p string, one func(*document, M, string) (matchOut, bool)) []matchOut {
+	if len(ms) == 0 {
+		var every M
+		if mo, ok := one(d, every, p); ok {
+			return []matchOut{mo}
+		}
+		return nil
+	}
+	var out []matchOut
+	for j, m := range ms {
+		if mo, ok := one(d, m, strictyaml.Index(strictyaml.Field(p, "matches"), j)); ok {
+			mo.index = j
+			out = append(out, mo)
+		}
 	}
 	return out
 }
