@@ -228,3 +228,36 @@ func UnknownField(msg string) (string, bool) {
 	key, err := strconv.Unquote(m[1])
 	return key, err == nil
 }
+
+// Unknown says what a dialect makes of a key its API does not have.
+type Unknown int
+
+const (
+	// UnknownIgnored: a warning, and the key is ignored.
+	UnknownIgnored Unknown = iota
+	// UnknownNotServed: a warning, and a key under spec also makes the
+	// status PartiallyAccepted (the resource may ask for more than is
+	// served).
+	UnknownNotServed
+	// UnknownRefused: a key under metadata is ignored with a warning; any
+	// other is an error. For security resources, where a misspelt field
+	// whose absence grants more must not pass.
+	UnknownRefused
+)
+
+// ReportProblems records what the decoder could not decode: unknown keys
+// as unknown says, every other problem as an error at its field.
+func (d *Doc) ReportProblems(problems []strictyaml.Problem, unknown Unknown) {
+	for _, p := range problems {
+		key, ok := UnknownField(p.Msg)
+		if !ok || unknown == UnknownRefused && !strictyaml.HasPrefix(p.Path, "metadata") {
+			d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
+			continue
+		}
+		at := strictyaml.Key(p.Path, key)
+		d.Add(model.Warning, at, p.Line, "unknown field %q: ignored", key)
+		if unknown == UnknownNotServed && strictyaml.HasPrefix(at, "spec") {
+			d.Note(model.ReasonPartiallyAccepted, "%s: unknown field, not served", at)
+		}
+	}
+}

@@ -101,15 +101,7 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	dec.Decode(in.Node, "", &d.obj)
 	m := &d.obj.Metadata
 	d.Begin(in, dec, m.Namespace, m.Name)
-	for _, p := range dec.Problems {
-		if key, ok := dialect.UnknownField(p.Msg); ok && strictyaml.HasPrefix(p.Path, "metadata") {
-			d.Add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
-			continue
-		}
-		// An unknown key in a security resource may be a misspelt field
-		// whose absence would grant more: refused.
-		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
-	}
+	d.ReportProblems(dec.Problems, dialect.UnknownRefused)
 	d.created = d.CheckMetadata(m.Name, m.Namespace, m.CreationTimestamp)
 	d.checkTargets()
 	d.checkJWT()

@@ -130,17 +130,7 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 	if d.class != nil {
 		d.Ref.Namespace = "" // cluster-scoped
 	}
-	for _, p := range dec.Problems {
-		if key, ok := dialect.UnknownField(p.Msg); ok {
-			at := strictyaml.Key(p.Path, key)
-			d.Add(model.Warning, at, p.Line, "unknown field %q: ignored", key)
-			if strictyaml.HasPrefix(at, "spec") {
-				d.Note(model.ReasonPartiallyAccepted, "%s: unknown field, not served", at)
-			}
-			continue
-		}
-		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
-	}
+	d.ReportProblems(dec.Problems, dialect.UnknownNotServed)
 	d.created = d.CheckMetadata(meta.Name, meta.Namespace, meta.CreationTimestamp)
 	switch {
 	case d.gateway != nil:

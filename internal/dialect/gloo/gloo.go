@@ -120,15 +120,7 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 		return dialect.Result{Issues: model.Issues{is}}
 	}
 	d.Begin(in, dec, d.meta.Namespace, d.meta.Name)
-	for _, p := range dec.Problems {
-		if key, ok := dialect.UnknownField(p.Msg); ok {
-			at := strictyaml.Key(p.Path, key)
-			d.Add(model.Warning, at, p.Line, "unknown field %q: ignored", key)
-			d.Note(model.ReasonPartiallyAccepted, "%s: unknown field, ignored", at)
-			continue
-		}
-		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
-	}
+	d.ReportProblems(dec.Problems, dialect.UnknownNotServed)
 	d.created = d.CheckMetadata(d.meta.Name, d.meta.Namespace, d.meta.CreationTimestamp)
 	for _, o := range s.docs {
 		if o.Ref == d.Ref && d.Ref.Name != "" {

@@ -165,15 +165,7 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 		return dialect.Result{Issues: model.Issues{is}}
 	}
 	d.Begin(in, dec, d.meta.Namespace, d.meta.Name)
-	for _, p := range dec.Problems {
-		if key, ok := dialect.UnknownField(p.Msg); ok && strictyaml.HasPrefix(p.Path, "metadata") {
-			d.Add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
-			continue
-		}
-		// An unknown key outside metadata may be a misspelt field of a
-		// security resource, whose absence would grant more: refused.
-		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
-	}
+	d.ReportProblems(dec.Problems, dialect.UnknownRefused)
 	if d.meta.Name == "" && !d.Reported("metadata.name") {
 		d.Errorf("metadata", "missing required field %q", "name")
 	}

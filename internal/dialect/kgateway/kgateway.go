@@ -125,17 +125,7 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 		return dialect.Result{Issues: model.Issues{is}}
 	}
 	d.Begin(in, dec, meta.Namespace, meta.Name)
-	for _, p := range dec.Problems {
-		if key, ok := dialect.UnknownField(p.Msg); ok {
-			at := strictyaml.Key(p.Path, key)
-			d.Add(model.Warning, at, p.Line, "unknown field %q: ignored", key)
-			if strictyaml.HasPrefix(at, "spec") {
-				d.Note(model.ReasonPartiallyAccepted, "%s: unknown field, not served", at)
-			}
-			continue
-		}
-		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
-	}
+	d.ReportProblems(dec.Problems, dialect.UnknownNotServed)
 	d.created = d.CheckMetadata(meta.Name, meta.Namespace, meta.CreationTimestamp)
 	switch {
 	case d.ext != nil:

@@ -146,13 +146,7 @@ func (s *session) Decode(in dialect.Document) dialect.Result {
 		ns = selector.Namespace
 	}
 	d.Begin(in, dec, ns, meta.Name)
-	for _, p := range dec.Problems {
-		if key, ok := dialect.UnknownField(p.Msg); ok {
-			d.Add(model.Warning, strictyaml.Key(p.Path, key), p.Line, "unknown field %q: ignored", key)
-			continue
-		}
-		d.Add(model.Error, p.Path, p.Line, "%s", p.Msg)
-	}
+	d.ReportProblems(dec.Problems, dialect.UnknownIgnored)
 	d.metadata(meta)
 	if selector == nil && (d.gateway != nil || d.egress != nil) && !d.Has("spec.workloadSelector") {
 		d.Errorf("spec", "missing required field %q", "workloadSelector")
