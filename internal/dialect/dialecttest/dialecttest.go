@@ -198,3 +198,44 @@ func Documents(t testing.TB, path string) []model.Ref {
 	}
 	return out
 }
+
+// AddSeeds adds every file the glob patterns match to the fuzz corpus.
+func AddSeeds(f *testing.F, patterns ...string) {
+	for _, pat := range patterns {
+		files, err := filepath.Glob(pat)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+}
+
+// CheckLoad loads raw YAML with a selection, as the fuzz targets of every
+// dialect do, and checks what must hold whatever the input: no panic, a
+// configuration exactly when there is no error, a message on every issue,
+// one condition on every status, egress plans that can be made.
+func CheckLoad(t *testing.T, sel dialect.Selection, data []byte) {
+	t.Helper()
+	ld := config.ReadBytesSelected(sel, "fuzz/in.yaml", data)
+	cfg, issues := ld.Validated()
+	if errs := len(issues.Errors()); (cfg == nil) != (errs > 0) {
+		t.Fatalf("config %v with %d errors: %v", cfg != nil, errs, issues)
+	}
+	for _, is := range issues {
+		if is.Msg == "" {
+			t.Fatalf("issue without message: %#v", is)
+		}
+	}
+	for _, st := range model.Statuses(ld.Resources, issues, append(slices.Clone(ld.Notes), ld.Config.Notes()...), cfg != nil) {
+		if len(st.Conditions) != 1 {
+			t.Fatalf("status without one condition: %+v", st)
+		}
+	}
+	ld.Config.EgressPlans()
+}

@@ -1,13 +1,10 @@
 package envoygateway_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"jwtgate.dev/jwtgate/internal/config"
 	"jwtgate.dev/jwtgate/internal/dialect"
-	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/dialect/dialecttest"
 )
 
 // FuzzDecode reads raw YAML through the loader, with and without a
@@ -15,13 +12,7 @@ import (
 // configuration is valid exactly when there is no error, and every
 // resource gets one status.
 func FuzzDecode(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/*.yaml")
-	more, _ := filepath.Glob(examples + "/*.yaml")
-	for _, p := range append(seeds, more...) {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	dialecttest.AddSeeds(f, "testdata/*.yaml", examples+"/*.yaml")
 	f.Add([]byte("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\n"))
 	f.Add([]byte("apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: p}\nspec: {targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: g}], authorization: {rules: [{action: Deny, operation: {path: {invert: true}}, principal: {headers: [{name: a, values: [b]}]}}]}}\n"))
 	f.Add([]byte("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {gatewayClassName: c, listeners: [{name: a, port: 80, protocol: HTTP}]}\n---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: SecurityPolicy\nmetadata: {name: p}\nspec: {targetSelectors: [{kind: Gateway}], jwt: {providers: [{name: a, localJWKS: {inline: x}}]}}\n"))
@@ -29,22 +20,7 @@ func FuzzDecode(f *testing.F) {
 	sels := []dialect.Selection{{}, {Gateway: "default/g"}, {Gateway: "g", BindAddress: "127.0.0.1"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, sel := range sels {
-			ld := config.ReadBytesSelected(sel, "fuzz/in.yaml", data)
-			cfg, issues := ld.Validated()
-			errs := len(issues.Errors())
-			if (cfg == nil) != (errs > 0) {
-				t.Fatalf("config %v with %d errors: %v", cfg != nil, errs, issues)
-			}
-			for _, is := range issues {
-				if is.Msg == "" {
-					t.Fatalf("issue without message: %#v", is)
-				}
-			}
-			for _, st := range model.Statuses(ld.Resources, issues, append(ld.Notes, ld.Config.Notes()...), cfg != nil) {
-				if len(st.Conditions) != 1 {
-					t.Fatalf("status without a condition: %v", st)
-				}
-			}
+			dialecttest.CheckLoad(t, sel, data)
 		}
 	})
 }

@@ -1,13 +1,10 @@
 package gatewayapi_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"jwtgate.dev/jwtgate/internal/config"
 	"jwtgate.dev/jwtgate/internal/dialect"
-	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/dialect/dialecttest"
 )
 
 // FuzzDecode reads raw YAML through the loader, with and without a
@@ -15,13 +12,7 @@ import (
 // configuration is valid exactly when there is no error, and every
 // resource gets a status.
 func FuzzDecode(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/*.yaml")
-	more, _ := filepath.Glob("../../../examples/gatewayapi/*.yaml")
-	for _, p := range append(seeds, more...) {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	dialecttest.AddSeeds(f, "testdata/*.yaml", "../../../examples/gatewayapi/*.yaml")
 	f.Add([]byte("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"))
 	f.Add([]byte("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec: {parentRefs: [{name: gw}], hostnames: ['*.a'], rules: [{}]}\n"))
 	f.Add([]byte("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec: {gatewayClassName: c, listeners: [{name: a, port: 80, protocol: HTTP, hostname: '*.x'}, {name: b, port: 80, protocol: HTTP}]}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec: {parentRefs: [{name: gw}]}\n"))
@@ -29,23 +20,7 @@ func FuzzDecode(f *testing.F) {
 	sels := []dialect.Selection{{}, {Gateway: "default/gw"}, {Gateway: "gw", BindAddress: "127.0.0.1"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, sel := range sels {
-			ld := config.ReadBytesSelected(sel, "fuzz/in.yaml", data)
-			cfg, issues := ld.Validated()
-			errs := len(issues.Errors())
-			if (cfg == nil) != (errs > 0) {
-				t.Fatalf("config %v with %d errors: %v", cfg != nil, errs, issues)
-			}
-			for _, is := range issues {
-				if is.Msg == "" {
-					t.Fatalf("issue without message: %#v", is)
-				}
-			}
-			sts := model.Statuses(ld.Resources, issues, append(ld.Notes, ld.Config.Notes()...), cfg != nil)
-			for _, st := range sts {
-				if len(st.Conditions) != 1 {
-					t.Fatalf("status without a condition: %v", st)
-				}
-			}
+			dialecttest.CheckLoad(t, sel, data)
 		}
 	})
 }

@@ -1,26 +1,17 @@
 package kgateway_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"jwtgate.dev/jwtgate/internal/config"
 	"jwtgate.dev/jwtgate/internal/dialect"
-	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/dialect/dialecttest"
 )
 
 // FuzzDecode reads raw YAML through the loader, with and without a
 // selection: it must never panic, every issue has a message, and the
 // configuration is valid exactly when there is no error.
 func FuzzDecode(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/*.yaml")
-	more, _ := filepath.Glob(examples + "/*.yaml")
-	for _, p := range append(seeds, more...) {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	dialecttest.AddSeeds(f, "testdata/*.yaml", examples+"/*.yaml")
 	f.Add([]byte("apiVersion: gateway.kgateway.dev/v1alpha1\nkind: TrafficPolicy\n"))
 	f.Add([]byte("apiVersion: gateway.kgateway.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec: {rbac: {policy: {matchExpressions: [\"metadata.x['a'] in [1, 'b'] || !true\"]}}}\n"))
 	f.Add([]byte("apiVersion: gateway.kgateway.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: {name: p}\nspec: {rbac: {action: Deny, policy: {matchExpressions: [\"xds.route_name == 'r' || request.headers.exists(k, k.size() > 2)\", \"request.size > 1\", \"'a' in metadata.filter_metadata['envoy.filters.http.jwt_authn']['payload']['scope'].split(' ')\"]}}}\n"))
@@ -29,18 +20,7 @@ func FuzzDecode(f *testing.F) {
 	sels := []dialect.Selection{{}, {Gateway: "infra/gw"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, sel := range sels {
-			ld := config.ReadBytesSelected(sel, "fuzz/in.yaml", data)
-			cfg, issues := ld.Validated()
-			errs := len(issues.Errors())
-			if (cfg == nil) != (errs > 0) {
-				t.Fatalf("config %v with %d errors: %v", cfg != nil, errs, issues)
-			}
-			for _, is := range issues {
-				if is.Msg == "" {
-					t.Fatalf("issue without message: %#v", is)
-				}
-			}
-			model.Statuses(ld.Resources, issues, append(ld.Notes, ld.Config.Notes()...), cfg != nil)
+			dialecttest.CheckLoad(t, sel, data)
 		}
 	})
 }
