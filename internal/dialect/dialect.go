@@ -105,5 +105,14 @@ type Env struct {
 	Kube *kube.Store
 }
 
+// Store is the load's Kubernetes store; an empty one when Kube is nil
+// (a load built in code, a test).
+func (e Env) Store() *kube.Store {
+	if e.Kube == nil {
+		return &kube.Store{}
+	}
+	return e.Kube
+}
+
 // Family makes the Session of one load.
 type Family func(Env) Session

@@ -60,10 +60,7 @@ const MeshListener = "mesh"
 // New makes the Session of one load, for the gateway or workload
 // env.Selection names. It is a dialect.Family.
 func New(env dialect.Env) dialect.Session {
-	st := env.Kube
-	if st == nil {
-		st = &kube.Store{}
-	}
+	st := env.Store()
 	return &session{sel: env.Selection, kube: st}
 }
 

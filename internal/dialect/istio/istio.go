@@ -81,10 +81,7 @@ const RootNamespace = "istio-system"
 // New makes the Session of one load, for the workload env.Selection
 // describes. It is a dialect.Family.
 func New(env dialect.Env) dialect.Session {
-	st := env.Kube
-	if st == nil {
-		st = &kube.Store{}
-	}
+	st := env.Store()
 	return &session{sel: env.Selection, kube: st}
 }
 
