@@ -223,7 +223,7 @@ func (rt *Runtime) ExplainRequest(ctx context.Context, req ExplainRequest) (*Exp
 		t.egressRoutes(orig)
 	}
 	w := newMemWriter()
-	l.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), explainKey{}, t)))
+	l.serveExplain(w, r, t)
 	if l.egress != nil {
 		t.proxyAuthn(orig)
 	}

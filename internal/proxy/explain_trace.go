@@ -15,11 +15,6 @@ import (
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
-// explainKey is the context key of an explained request's trace: the
-// listener's ServeHTTP looks it up once per request; a request served
-// normally has none, and its pipeline records nothing.
-type explainKey struct{}
-
 // explainTrace is what the pipeline's stages record about an explained
 // request (the hooks are the x.trace != nil branches in pipeline.go).
 type explainTrace struct {

@@ -45,10 +45,6 @@ type listener struct {
 // turns an outcome into the response, and finish writes the access log
 // line and the metrics of every request, answered or forwarded.
 func (l *listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if t, ok := r.Context().Value(explainKey{}).(*explainTrace); ok {
-		l.serveExplain(w, r, t) // explain.go: the same pipeline, recorded
-		return
-	}
 	x := exchanges.Get().(*exchange)
 	x.begin(w, r)
 	defer l.metrics.InFlight()()
