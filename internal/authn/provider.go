@@ -46,6 +46,8 @@ type Provider struct {
 	// the cache and the key set it belongs to (see tokenCache).
 	cacheSize int
 	cache     atomic.Pointer[boundCache]
+	// headers remembers the protected headers of verified tokens.
+	headers headerMemo
 
 	// stats holds the cache lookups, and for a local key set when it was
 	// read; a remote key set counts its fetches itself.
@@ -277,7 +279,7 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 			p.stats.misses.Add(1)
 		}
 	}
-	t, err := parseToken(raw)
+	t, err := parseToken(raw, &p.headers)
 	if err != nil {
 		return nil, err
 	}
@@ -307,6 +309,7 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 	if err := ks.verify(t, p.allowed); err != nil {
 		return nil, err
 	}
+	p.headers.remember(t)
 	id := &Identity{
 		Provider:  p.name,
 		Issuer:    t.iss,

@@ -16,6 +16,8 @@ import (
 type token struct {
 	alg string
 	kid string
+	// headerSeg is the protected header as in the token (base64url).
+	headerSeg string
 	// signingInput is "header.payload" as in the token.
 	signingInput string
 	payloadSeg   string
@@ -48,11 +50,10 @@ var b64 = base64.RawURLEncoding.Strict()
 // decodeSegment decodes one base64url segment. Only the base64url alphabet
 // is accepted (the std lib decoder would skip CR and LF).
 func decodeSegment(s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return nil, false
-		}
+	// The strict decoder refuses every other byte outside the alphabet
+	// itself (padding included): only CR and LF need looking for.
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		return nil, false
 	}
 	b, err := b64.DecodeString(s)
 	return b, err == nil
@@ -60,8 +61,9 @@ func decodeSegment(s string) ([]byte, bool) {
 
 // parseToken splits and decodes a compact token, checking its structure in
 // the order Envoy's jwt_verify_lib does, so the first problem found gives
-// the same reason.
-func parseToken(raw string) (*token, *Error) {
+// the same reason. A header that known (which may be nil) remembers is
+// not decoded again.
+func parseToken(raw string, known *headerMemo) (*token, *Error) {
 	d1 := strings.IndexByte(raw, '.')
 	if d1 < 0 {
 		return nil, ErrBadFormat
@@ -74,60 +76,76 @@ func parseToken(raw string) (*token, *Error) {
 	if strings.IndexByte(raw[d2+1:], '.') >= 0 {
 		return nil, ErrBadFormat
 	}
-	t := &token{signingInput: raw[:d2], payloadSeg: raw[d1+1 : d2]}
+	t := &token{headerSeg: raw[:d1], signingInput: raw[:d2], payloadSeg: raw[d1+1 : d2]}
+	if h, ok := known.lookup(t.headerSeg); ok {
+		t.alg, t.kid = h.alg, h.kid
+	} else if e := t.parseHeader(); e != nil {
+		return nil, e
+	}
+	if e := t.parseRest(raw[d2+1:]); e != nil {
+		return nil, e
+	}
+	return t, nil
+}
 
-	hb, ok := decodeSegment(raw[:d1])
+// parseHeader decodes the protected header: alg, kid, and no crit.
+func (t *token) parseHeader() *Error {
+	hb, ok := decodeSegment(t.headerSeg)
 	if !ok {
-		return nil, ErrHeaderBase64
+		return ErrHeaderBase64
 	}
 	var hdr map[string]any
 	if err := json.Unmarshal(hb, &hdr); err != nil || hdr == nil || checkUniqueNames(hb) != nil {
-		return nil, ErrHeaderJSON
+		return ErrHeaderJSON
 	}
 	alg, ok := hdr["alg"].(string)
 	if !ok {
-		return nil, ErrAlgMissing
+		return ErrAlgMissing
 	}
 	if !supportedAlgs[alg] {
-		return nil, ErrAlgUnsupported
+		return ErrAlgUnsupported
 	}
 	t.alg = alg
 	if v, present := hdr["kid"]; present {
 		kid, ok := v.(string)
 		if !ok {
-			return nil, ErrKidNotString
+			return ErrKidNotString
 		}
 		t.kid = kid
 	}
 	if _, present := hdr["crit"]; present {
-		return nil, ErrCrit
+		return ErrCrit
 	}
+	return nil
+}
 
+// parseRest decodes the payload and its registered claims, then the
+// signature sigSeg.
+func (t *token) parseRest(sigSeg string) *Error {
 	pb, ok := decodeSegment(t.payloadSeg)
 	if !ok {
-		return nil, ErrPayloadBase64
+		return ErrPayloadBase64
 	}
 	claims, err := decodeObject(pb)
 	if err != nil {
-		return nil, ErrPayloadJSON
+		return ErrPayloadJSON
 	}
 	t.claims = claims
 	if e := t.readClaims(); e != nil {
-		return nil, e
+		return e
 	}
-
-	sig, ok := decodeSegment(raw[d2+1:])
+	sig, ok := decodeSegment(sigSeg)
 	if !ok {
-		return nil, ErrSignatureBase64
+		return ErrSignatureBase64
 	}
 	t.sig = sig
-	return t, nil
+	return nil
 }
 
 // decodeObject decodes one JSON object, numbers as json.Number, and
 // rejects anything after it but white space, and duplicate member names.
 func decodeObject(b []byte) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {

@@ -129,7 +129,7 @@ func (t *Trace) found(q *Requirement, fs []found) {
 		tt := TokenTrace{Source: q.locs[f.loc].String(), Fingerprint: Fingerprint(f.token), Attempts: []Attempt{}}
 		t.secrets = append(t.secrets, f.token)
 		if !f.malformed {
-			if tok, err := parseToken(f.token); err == nil {
+			if tok, err := parseToken(f.token, nil); err == nil {
 				tt.Alg, tt.Kid = tok.alg, tok.kid
 				tt.Claims = claimsOf(tok)
 			}
@@ -180,7 +180,7 @@ func (p *Provider) explainFailure(f found, err *Error) (check, detail string) {
 	if err == ErrTooLarge {
 		return "size", fmt.Sprintf("the token is %d bytes, more than the provider's maxTokenBytes %d", len(raw), p.maxBytes)
 	}
-	tok, perr := parseToken(raw)
+	tok, perr := parseToken(raw, nil)
 	if perr != nil {
 		return "format", perr.Reason
 	}
