@@ -220,12 +220,6 @@ func (c *captureTransport) RoundTrip(out *http.Request) (*http.Response, error) 
 	if ua := h["User-Agent"]; len(ua) == 1 && ua[0] == "" {
 		delete(h, "User-Agent") // ReverseProxy's way of sending none
 	}
-	// The upstream transports (newTransport) leave compression on: like
-	// net/http's, they ask for gzip when the request names no encoding
-	// and no range, and the upstream receives that header too.
-	if h.Get("Accept-Encoding") == "" && h.Get("Range") == "" && out.Method != http.MethodHead {
-		h.Set("Accept-Encoding", "gzip")
-	}
 	c.t.upstream = &UpstreamRequest{Backend: c.backend, Method: out.Method, URL: redactBackendQuery(out.URL, c.backend), Host: out.Host, Header: h}
 	return &http.Response{
 		Status: "200 OK", StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

@@ -401,3 +401,57 @@ func TestUpgradeRefusedOrMismatched(t *testing.T) {
 		})
 	}
 }
+
+// TestContentEncodingPassesThrough checks that the gateway neither asks
+// the upstream for compression nor decompresses: Accept-Encoding reaches
+// the upstream as the client sent it (or not at all), and a compressed
+// response reaches the client byte for byte with its Content-Encoding.
+func TestContentEncodingPassesThrough(t *testing.T) {
+	compressed := "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\xcbH\xcd\xc9\xc9\x07\x00\x86\xa6\x106\x05\x00\x00\x00" // "hello"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Seen-Accept-Encoding", strings.Join(r.Header.Values("Accept-Encoding"), ","))
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			io.WriteString(w, compressed)
+			return
+		}
+		io.WriteString(w, "hello")
+	}))
+	t.Cleanup(up.Close)
+	rt := build(t, oneRoute(up.URL, model.Route{}), Options{})
+	s := startServer(t, rt, nil)
+	base := "http://" + s.Addr("web").String()
+	// A client that sends no Accept-Encoding of its own and never decodes.
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+
+	for _, tc := range []struct {
+		name, accept           string
+		wantSeen, wantEncoding string
+		wantBody               string
+	}{
+		{"no Accept-Encoding", "", "", "", "hello"},
+		{"gzip asked by the client", "gzip", "gzip", "gzip", compressed},
+		{"identity asked by the client", "identity", "identity", "", "hello"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tc.accept != "" {
+				hdr["Accept-Encoding"] = tc.accept
+			}
+			res := get(t, client, base+"/", hdr)
+			if res.status != http.StatusOK {
+				t.Fatalf("status %d", res.status)
+			}
+			if got := res.header.Get("X-Seen-Accept-Encoding"); got != tc.wantSeen {
+				t.Errorf("upstream saw Accept-Encoding %q, want %q", got, tc.wantSeen)
+			}
+			if got := res.header.Get("Content-Encoding"); got != tc.wantEncoding {
+				t.Errorf("Content-Encoding %q, want %q", got, tc.wantEncoding)
+			}
+			if res.body != tc.wantBody {
+				t.Errorf("body %q, want %q", res.body, tc.wantBody)
+			}
+		})
+	}
+}

@@ -88,8 +88,12 @@ func newTransport(k transportKey) (*http.Transport, []fieldError) {
 		TLSHandshakeTimeout:   k.pool.TLSHandshakeTimeout,
 		ResponseHeaderTimeout: k.timeout,
 		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     false,
-		Protocols:             upstreamProtocols(k), // http2.go
+		// Accept-Encoding passes as the client sent it, and a compressed
+		// answer passes as it came, as in Envoy: net/http would ask for
+		// gzip when the client names no encoding and decompress.
+		DisableCompression: true,
+		ForceAttemptHTTP2:  false,
+		Protocols:          upstreamProtocols(k), // http2.go
 	}
 	if !k.https {
 		return tr, nil
