@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"cel.dev/cel-go/cel"
+
 	"jwtgate.dev/jwtgate/internal/model"
 )
 
@@ -109,7 +111,26 @@ type Engine struct {
 // *PolicyError per problem, when any policy cannot be compiled; no Engine
 // is returned then, so a route never runs with part of its policies.
 func Compile(policies []model.Policy) (*Engine, error) {
-	return compile(policies)
+	return NewCompiler().Compile(policies)
+}
+
+// Compiler compiles the policies of one configuration: it remembers the
+// CEL expressions it compiled, which a configuration compiles several
+// times (each policy alone, each route's set of policies). It belongs to
+// one build and is not safe for concurrent use.
+type Compiler struct {
+	cel      model.CELMemo
+	programs map[string]cel.Program
+}
+
+// NewCompiler returns a compiler with nothing remembered.
+func NewCompiler() *Compiler {
+	return &Compiler{programs: map[string]cel.Program{}}
+}
+
+// Compile is the package's Compile, with what c remembers.
+func (c *Compiler) Compile(policies []model.Policy) (*Engine, error) {
+	return c.compile(policies)
 }
 
 // Evaluate decides r: any matching DENY rule denies; then, when ALLOW

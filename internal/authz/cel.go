@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -137,41 +136,22 @@ func (c *compiler) celCondition(path string, mc *model.Condition) *celCondition 
 	return cc
 }
 
-// celProgramCache remembers the programs of the last expressions
-// compiled, as model.CompileCEL remembers their syntax trees: a program
-// is immutable and safe for concurrent use, and a configuration compiles
-// an expression several times (each policy alone, each route's set). A
-// memo of a pure function, bounded: when full it starts again.
-var celProgramCache = struct {
-	sync.Mutex
-	m map[string]cel.Program
-}{m: map[string]cel.Program{}}
-
-// maxCELPrograms bounds celProgramCache.
-const maxCELPrograms = 4096
-
-// celProgram is the program of a compiled expression.
-func celProgram(src string, a *cel.Ast) (cel.Program, error) {
-	celProgramCache.Lock()
-	p, ok := celProgramCache.m[src]
-	celProgramCache.Unlock()
-	if ok {
+// celProgram is the program of a compiled expression, remembered for
+// the configuration's compile step: a program is immutable and safe for
+// concurrent use.
+func (c *compiler) celProgram(src string, a *cel.Ast) (cel.Program, error) {
+	if p, ok := c.in.programs[src]; ok {
 		return p, nil
 	}
 	env, err := model.CELEnv()
 	if err != nil {
 		return nil, err
 	}
-	p, err = env.Program(a, cel.CostLimit(CELCostLimit), cel.EvalOptions(cel.OptOptimize))
+	p, err := env.Program(a, cel.CostLimit(CELCostLimit), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, err
 	}
-	celProgramCache.Lock()
-	if len(celProgramCache.m) >= maxCELPrograms {
-		clear(celProgramCache.m)
-	}
-	celProgramCache.m[src] = p
-	celProgramCache.Unlock()
+	c.in.programs[src] = p
 	return p, nil
 }
 
@@ -180,12 +160,12 @@ func (c *compiler) celPrograms(path, field string, srcs []string) []cel.Program 
 	var out []cel.Program
 	for i, src := range srcs {
 		at := fmt.Sprintf("%s.%s[%d]", path, field, i)
-		a, err := model.CompileCEL(src)
+		a, err := c.in.cel.Compile(src)
 		if err != nil {
 			c.errorf(at, "invalid CEL expression: %v", err) // reported by model.CheckPolicy
 			continue
 		}
-		p, err := celProgram(src, a)
+		p, err := c.celProgram(src, a)
 		if err != nil {
 			c.errorf(at, "invalid CEL expression: %v", err)
 			continue

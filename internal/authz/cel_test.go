@@ -272,3 +272,44 @@ func TestCELExplain(t *testing.T) {
 		t.Fatalf("explain:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestCompilerRemembersCEL checks that one Compiler compiles an
+// expression once across the policies and route sets of a configuration
+// (the program is shared), while separate compilers share nothing.
+func TestCompilerRemembersCEL(t *testing.T) {
+	expr := "request.method == 'GET'"
+	p1 := allowP("p1", whenRule(celCond(expr)))
+	p2 := denyP("p2", whenRule(celCond(expr)))
+	c := NewCompiler()
+	if _, err := c.Compile([]model.Policy{p1}); err != nil {
+		t.Fatal(err)
+	}
+	first := c.programs[expr]
+	if first == nil {
+		t.Fatal("the program was not remembered")
+	}
+	if _, err := c.Compile([]model.Policy{p1, p2}); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.programs) != 1 || c.programs[expr] != first {
+		t.Fatalf("programs %v: the second compile made another", c.programs)
+	}
+	a1, err := c.cel.Compile(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a2, _ := c.cel.Compile(expr); a2 != a1 {
+		t.Fatal("the memo parsed the expression again")
+	}
+	other := NewCompiler()
+	if _, err := other.Compile([]model.Policy{p1}); err != nil {
+		t.Fatal(err)
+	}
+	if other.programs[expr] == first {
+		t.Fatal("two compilers share a program: a memo outlived its compile step")
+	}
+	var none *model.CELMemo
+	if a, err := none.Compile(expr); err != nil || a == nil || a == a1 {
+		t.Fatalf("a nil memo: %v, %v (want a fresh tree)", a, err)
+	}
+}

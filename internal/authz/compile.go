@@ -39,6 +39,7 @@ func (e *PolicyError) Unwrap() error { return e.Err }
 type compiler struct {
 	pol  *model.Policy
 	errs []error
+	in   *Compiler // what the configuration's compile step remembers
 }
 
 // claimPath compiles a claim name with the policy's space-delimited
@@ -55,15 +56,15 @@ func (c *compiler) fail(field string, err error) {
 	c.errs = append(c.errs, &PolicyError{Policy: c.pol.Name, Origin: c.pol.Origin, Field: field, Err: err})
 }
 
-func compile(policies []model.Policy) (*Engine, error) {
+func (cc *Compiler) compile(policies []model.Policy) (*Engine, error) {
 	e := &Engine{}
 	var errs []error
 	for i := range policies {
-		c := &compiler{pol: &policies[i]}
+		c := &compiler{pol: &policies[i], in: cc}
 		// The policy's shape is checked in one place, the model; the
 		// compiler adds what only it can judge (path and host semantics,
 		// claim paths, headers a condition can never see).
-		checked := model.CheckPolicy(policies[i])
+		checked := model.CheckPolicy(policies[i], &cc.cel)
 		for _, is := range checked.Errors() {
 			errs = append(errs, &PolicyError{Policy: c.pol.Name, Origin: c.pol.Origin, Field: is.Field, Err: errors.New(is.Msg)})
 		}

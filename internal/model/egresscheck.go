@@ -116,7 +116,7 @@ func (v *validator) egress() {
 			egressPhase(a, "jwt", *s.JWT)
 		}
 		if s.Authorization != nil {
-			for _, is := range CheckPolicy(Policy{Name: s.Name, Action: ActionAllow, Rules: s.Authorization.Rules, Origin: s.Origin}) {
+			for _, is := range CheckPolicy(Policy{Name: s.Name, Action: ActionAllow, Rules: s.Authorization.Rules, Origin: s.Origin}, v.cel) {
 				is.Field, is.Resource = field("authorization", is.Field), a.resource
 				v.issues = append(v.issues, is)
 			}
@@ -186,7 +186,7 @@ func (v *validator) egressAuthorizations(listeners map[string]Listener) {
 		if !hasEgress {
 			a.warnf("", "there is no egress listener: these rules apply to nothing")
 		}
-		for _, is := range CheckPolicy(Policy{Name: ea.Name, Action: ActionAllow, Rules: ea.Rules, Origin: ea.Origin}) {
+		for _, is := range CheckPolicy(Policy{Name: ea.Name, Action: ActionAllow, Rules: ea.Rules, Origin: ea.Origin}, v.cel) {
 			is.Resource = a.resource
 			v.issues = append(v.issues, is)
 		}

@@ -22,8 +22,8 @@ import (
 // conditions). It is the one place these rules live: validation and the
 // authorization compiler both call it. References to routes and
 // listeners need the whole configuration and are checked by Validate.
-func CheckPolicy(p Policy) Issues {
-	v := &validator{}
+func CheckPolicy(p Policy, memo *CELMemo) Issues {
+	v := &validator{cel: memo}
 	a := v.at("policy", p.Name, p.Origin)
 	switch p.Action {
 	case ActionAllow, ActionDeny:
@@ -293,22 +293,35 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 // CELEnv returns the environment CEL conditions are compiled in.
 func CELEnv() (*cel.Env, error) { return celEnv() }
 
-// celCompiled remembers what CompileCEL said of the last expressions it
-// compiled: a configuration compiles its expressions several times
+// CELMemo remembers what CompileCEL said of each expression, for one
+// compile step: a configuration compiles an expression several times
 // (validation, each policy alone, each route's set of policies), and
-// parsing is the slow part. It is a memo of a pure function, bounded:
-// when full it starts again.
-var celCompiled = struct {
-	sync.Mutex
+// parsing is the slow part. It belongs to that step (no memo outlives
+// it) and is not safe for concurrent use. A nil *CELMemo compiles every
+// time.
+type CELMemo struct {
 	m map[string]celResult
-}{m: map[string]celResult{}}
-
-// maxCELCompiled bounds celCompiled.
-const maxCELCompiled = 4096
+}
 
 type celResult struct {
 	ast *cel.Ast
 	err error
+}
+
+// Compile is CompileCEL, remembered.
+func (m *CELMemo) Compile(src string) (*cel.Ast, error) {
+	if m == nil {
+		return CompileCEL(src)
+	}
+	if r, ok := m.m[src]; ok {
+		return r.ast, r.err
+	}
+	a, err := CompileCEL(src)
+	if m.m == nil {
+		m.m = map[string]celResult{}
+	}
+	m.m[src] = celResult{a, err}
+	return a, err
 }
 
 // CompileCEL parses and checks one CEL condition: its size (1 to
@@ -318,23 +331,6 @@ type celResult struct {
 // ErrCELAttribute names one jwtgate does not provide. The returned
 // syntax tree is shared: it must not be changed.
 func CompileCEL(src string) (*cel.Ast, error) {
-	celCompiled.Lock()
-	r, ok := celCompiled.m[src]
-	celCompiled.Unlock()
-	if ok {
-		return r.ast, r.err
-	}
-	a, err := compileCEL(src)
-	celCompiled.Lock()
-	if len(celCompiled.m) >= maxCELCompiled {
-		clear(celCompiled.m)
-	}
-	celCompiled.m[src] = celResult{a, err}
-	celCompiled.Unlock()
-	return a, err
-}
-
-func compileCEL(src string) (*cel.Ast, error) {
 	if src == "" || len(src) > MaxCELBytes {
 		return nil, fmt.Errorf("want 1 to %d characters, got %d", MaxCELBytes, len(src))
 	}
@@ -449,7 +445,7 @@ func celString(e ast.Expr) (string, bool) {
 // celExpressions checks a CEL condition's expressions.
 func celExpressions(a at, f string, list []string) {
 	for i, src := range list {
-		if _, err := CompileCEL(src); err != nil {
+		if _, err := a.v.cel.Compile(src); err != nil {
 			a.errorf(index(f, i), "invalid CEL expression: %v", err)
 		}
 	}

@@ -30,7 +30,7 @@ var KnownAlgorithms = []string{
 // Origin and a field path below it. A configuration with any error must not
 // be served.
 func (c *Config) Validate() Issues {
-	v := &validator{c: c}
+	v := &validator{c: c, cel: &CELMemo{}}
 	v.listeners()
 	v.providers()
 	v.routes()
@@ -43,6 +43,7 @@ func (c *Config) Validate() Issues {
 type validator struct {
 	c      *Config
 	issues Issues
+	cel    *CELMemo // CEL conditions compiled so far
 }
 
 // at collects issues about one resource.
@@ -411,7 +412,7 @@ func (v *validator) policies() {
 	for _, p := range v.c.Policies {
 		a := v.at("policy", p.Name, p.Origin)
 		seen.check(a, p.Name, p.Origin)
-		v.issues = append(v.issues, CheckPolicy(p)...)
+		v.issues = append(v.issues, CheckPolicy(p, v.cel)...)
 		for i, r := range p.Routes {
 			if !v.hasRoute(r) {
 				a.errorf(index("routes", i), "unknown route %q", r)

@@ -296,7 +296,7 @@ func (b *builder) egressEngine(pols []model.Policy, serverLevel bool, errf func(
 		return nil
 	}
 	for _, p := range pols {
-		if _, err := authz.Compile([]model.Policy{p}); err != nil {
+		if _, err := b.authz.Compile([]model.Policy{p}); err != nil {
 			b.badPolicies[key] = true
 			for _, e := range unjoin(err) {
 				field, msg := "", e.Error()
@@ -314,7 +314,7 @@ func (b *builder) egressEngine(pols []model.Policy, serverLevel bool, errf func(
 	if b.badPolicies[key] {
 		return nil
 	}
-	e, err := authz.Compile(pols)
+	e, err := b.authz.Compile(pols)
 	if err != nil {
 		errf("", "compiling egress rules: %v", err)
 		return nil

@@ -133,7 +133,7 @@ func Build(cfg *model.Config, opts Options) (*Runtime, model.Issues) {
 		byAddr: map[string]*listener{},
 		logger: logger,
 		denied: opts.Denied,
-	}, opts: opts, transports: map[transportKey]*transportEntry{}, engines: map[string]*authz.Engine{}, sets: map[string]*policySet{}, reqs: map[string]*authn.Requirement{}}
+	}, opts: opts, transports: map[transportKey]*transportEntry{}, engines: map[string]*authz.Engine{}, sets: map[string]*policySet{}, reqs: map[string]*authn.Requirement{}, authz: authz.NewCompiler()}
 	b.compileListeners()
 	b.compileProviders()
 	b.compilePolicies()
@@ -155,6 +155,7 @@ type builder struct {
 	providers    map[string]*authn.Provider
 	badProviders map[string]bool
 	badPolicies  map[string]bool
+	authz        *authz.Compiler // this build's, remembering CEL programs
 	transports   map[transportKey]*transportEntry
 	engines      map[string]*authz.Engine // egress: by the names of their policies
 	sets         map[string]*policySet    // by the indexes of their policies
@@ -270,7 +271,7 @@ func keySourceField(js model.KeySource, err error) string {
 func (b *builder) compilePolicies() {
 	b.badPolicies = map[string]bool{}
 	for i, p := range b.cfg.Policies {
-		if _, err := authz.Compile([]model.Policy{p}); err != nil {
+		if _, err := b.authz.Compile([]model.Policy{p}); err != nil {
 			b.badPolicies[p.Name] = true
 			path, res := fmt.Sprintf("policies[%d]", i), fmt.Sprintf("policy %q", p.Name)
 			for _, e := range unjoin(err) {
@@ -486,7 +487,7 @@ func (b *builder) policySet(idx []int) *policySet {
 	if bad {
 		return s
 	}
-	e, err := authz.Compile(s.policies)
+	e, err := b.authz.Compile(s.policies)
 	if err != nil {
 		// Each policy compiled alone; together they should too.
 		b.issues = append(b.issues, model.Issue{Severity: model.Error, Msg: fmt.Sprintf("compiling policies %s: %v", strings.Join(names, ", "), err)})

@@ -55,7 +55,7 @@ func TestExpand(t *testing.T) {
 			if len(p.Rules) != 1 || !reflect.DeepEqual(p.Rules[0].From, anyone) || !reflect.DeepEqual(p.Rules[0].To, tt.want) {
 				t.Errorf("rules %+v, want to %+v", p.Rules, tt.want)
 			}
-			if issues := model.CheckPolicy(p); len(issues) != 0 {
+			if issues := model.CheckPolicy(p, nil); len(issues) != 0 {
 				t.Errorf("the generated policy does not check: %v", issues)
 			}
 		})

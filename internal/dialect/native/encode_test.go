@@ -361,7 +361,7 @@ policies:
 	}
 	// Validation compiles each expression, at its field and line.
 	var checked []string
-	for _, is := range model.CheckPolicy(p).Errors() {
+	for _, is := range model.CheckPolicy(p, nil).Errors() {
 		checked = append(checked, is.Error())
 	}
 	if len(checked) != 1 || !strings.Contains(checked[0], "policies[0].rules[0].when[1].notValues[1]: invalid CEL expression: the expression reads an Envoy attribute jwtgate does not provide: xds") {
