@@ -10,10 +10,11 @@ type boundCache struct {
 }
 
 // tokenCache returns the provider's verified-token cache for ks, nil when
-// the cache is disabled. A key set newer than the cache's gets a new,
-// empty cache; a request still holding an older set than the cache's
-// (one that started before a fetch brought the newer) gets none, so that
-// it neither reads nor fills a cache of another key set.
+// the cache is disabled. A key set newer than the cache's gets a new
+// cache holding the entries whose key is in it unchanged (see carry); a
+// request still holding an older set than the cache's (one that started
+// before a fetch brought the newer) gets none, so that it neither reads
+// nor fills a cache of another key set.
 func (p *Provider) tokenCache(ks *keySet) *tokenCache {
 	if p.cacheSize <= 0 {
 		return nil
@@ -29,6 +30,9 @@ func (p *Provider) tokenCache(ks *keySet) *tokenCache {
 			}
 		}
 		next := &boundCache{ks: ks, c: newTokenCache(p.cacheSize)}
+		if cur != nil {
+			cur.c.carry(next.c, ks)
+		}
 		if p.cache.CompareAndSwap(cur, next) {
 			return next.c
 		}
@@ -43,6 +47,7 @@ const defaultCacheSize = 4096
 type cacheEntry struct {
 	key        string
 	id         *Identity
+	fp         keyFP // the key that verified the token
 	nbf, exp   int64
 	hasNbf     bool
 	hasExp     bool
@@ -51,8 +56,9 @@ type cacheEntry struct {
 
 // tokenCache is a bounded LRU of verified tokens, keyed by the token
 // string. It belongs to one provider (a token verified by one provider
-// passed that provider's checks only) and to one key set, so a key set
-// change starts afresh. It is safe for concurrent use.
+// passed that provider's checks only) and to one key set: a key set
+// change keeps only the tokens whose key it still holds unchanged. It is
+// safe for concurrent use.
 type tokenCache struct {
 	mu   sync.Mutex
 	max  int
@@ -94,6 +100,21 @@ func (c *tokenCache) put(e *cacheEntry) {
 	}
 	c.m[e.key] = e
 	c.pushFront(e)
+}
+
+// carry copies into next, an empty cache for the key set ks, the entries
+// whose verifying key ks holds unchanged (same kid, alg, type and
+// material): ks would verify those tokens again with that key. Tokens of
+// a key that left the set, or whose material changed, are not carried
+// and must verify again. The order of use is kept.
+func (c *tokenCache) carry(next *tokenCache, ks *keySet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for e := c.tail; e != nil; e = e.prev {
+		if _, ok := ks.fps[e.fp]; ok {
+			next.put(&cacheEntry{key: e.key, id: e.id, fp: e.fp, nbf: e.nbf, exp: e.exp, hasNbf: e.hasNbf, hasExp: e.hasExp})
+		}
+	}
 }
 
 // remove forgets tok.

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -35,6 +36,38 @@ type key struct {
 	// pub is *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey or
 	// []byte (oct), the types golang-jwt's signing methods take.
 	pub any
+	// fp identifies the key: two keys with the same fp verify the same
+	// tokens (see keyFingerprint).
+	fp keyFP
+}
+
+// keyFP is a key's fingerprint: SHA-256 over its kid, alg, kty, curve and
+// public material (for oct keys the secret, which the hash does not
+// reveal).
+type keyFP [sha256.Size]byte
+
+// keyFingerprint computes k's fingerprint.
+func keyFingerprint(k *key) (keyFP, error) {
+	var material []byte
+	switch p := k.pub.(type) {
+	case []byte:
+		material = p
+	default:
+		der, err := x509.MarshalPKIXPublicKey(p)
+		if err != nil {
+			return keyFP{}, fmt.Errorf("fingerprinting the key: %w", err)
+		}
+		material = der
+	}
+	h := sha256.New()
+	for _, part := range []string{k.kid, k.alg, k.kty, k.crv} {
+		// Length-prefixed, so that no two tuples hash alike.
+		fmt.Fprintf(h, "%d:%s", len(part), part)
+	}
+	h.Write(material)
+	var fp keyFP
+	h.Sum(fp[:0])
+	return fp, nil
 }
 
 // keySet is an immutable set of keys. Remote key sets may be shared by
@@ -44,6 +77,7 @@ type key struct {
 type keySet struct {
 	keys []key
 	kids map[string]struct{}
+	fps  map[keyFP]struct{}
 	// raw is the document the set was parsed from (remote sets), so that an
 	// unchanged refresh keeps the set and the providers' caches.
 	raw []byte
@@ -53,8 +87,9 @@ type keySet struct {
 }
 
 func newKeySet(keys []key, raw []byte) *keySet {
-	ks := &keySet{keys: keys, kids: make(map[string]struct{}, len(keys)), raw: raw}
+	ks := &keySet{keys: keys, kids: make(map[string]struct{}, len(keys)), fps: make(map[keyFP]struct{}, len(keys)), raw: raw}
 	for _, k := range keys {
+		ks.fps[k.fp] = struct{}{}
 		if k.kid != "" {
 			ks.kids[k.kid] = struct{}{}
 		}
@@ -97,15 +132,16 @@ func (k *key) fits(alg string) bool {
 	return k.alg == "" || k.alg == alg
 }
 
-// verify checks t's signature with the keys that fit its kid and alg.
-// allowed, when not nil, is the provider's algorithm allow-list.
-func (ks *keySet) verify(t *token, allowed map[string]bool) *Error {
+// verify checks t's signature with the keys that fit its kid and alg,
+// and returns the key that verified it. allowed, when not nil, is the
+// provider's algorithm allow-list.
+func (ks *keySet) verify(t *token, allowed map[string]bool) (*key, *Error) {
 	if allowed != nil && !allowed[t.alg] {
-		return ErrKidAlgMismatch
+		return nil, ErrKidAlgMismatch
 	}
 	method := jwt.GetSigningMethod(t.alg)
 	if method == nil {
-		return ErrAlgUnsupported
+		return nil, ErrAlgUnsupported
 	}
 	tried := false
 	for i := range ks.keys {
@@ -118,13 +154,13 @@ func (ks *keySet) verify(t *token, allowed map[string]bool) *Error {
 		}
 		tried = true
 		if method.Verify(t.signingInput, t.sig, k.pub) == nil {
-			return nil
+			return k, nil
 		}
 	}
 	if !tried {
-		return ErrKidAlgMismatch
+		return nil, ErrKidAlgMismatch
 	}
-	return ErrVerificationFail
+	return nil, ErrVerificationFail
 }
 
 // keyFromPublic wraps a parsed public key.
@@ -156,6 +192,11 @@ func keyFromPublic(pub any, kid, alg string) (key, error) {
 			return key{}, fmt.Errorf("key alg %q does not suit a %s key", alg, k.kty)
 		}
 	}
+	fp, err := keyFingerprint(&k)
+	if err != nil {
+		return key{}, err
+	}
+	k.fp = fp
 	return k, nil
 }
 

@@ -306,7 +306,8 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 	} else if p.use != nil && t.kid != "" && !ks.hasKid(t.kid) {
 		ks = p.use.unknownKid(ctx, ks, t.kid)
 	}
-	if err := ks.verify(t, p.allowed); err != nil {
+	k, err := ks.verify(t, p.allowed)
+	if err != nil {
 		return nil, err
 	}
 	p.headers.remember(t)
@@ -321,7 +322,7 @@ func (p *Provider) verify(ctx context.Context, raw string) (*Identity, *Error) {
 	}
 	id.principal = id.Issuer + "/" + id.Subject
 	if tc := p.tokenCache(ks); tc != nil {
-		tc.put(&cacheEntry{key: raw, id: id, nbf: t.nbf, exp: t.exp, hasNbf: t.hasNbf, hasExp: t.hasExp})
+		tc.put(&cacheEntry{key: raw, id: id, fp: k.fp, nbf: t.nbf, exp: t.exp, hasNbf: t.hasNbf, hasExp: t.hasExp})
 	}
 	return id, nil
 }

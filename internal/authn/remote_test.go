@@ -311,3 +311,46 @@ func TestRemoteCloseStopsLoop(t *testing.T) {
 		t.Fatal("refreshes continued after Close")
 	}
 }
+
+// TestCacheAcrossKeySetChange: when the key set changes, the tokens a
+// key still in it verified stay cached (a rotation that adds a key costs
+// no re-verification), while the tokens of a key that left, or whose
+// material changed under the same kid, must verify again, and fail.
+func TestCacheAcrossKeySetChange(t *testing.T) {
+	keys(t)
+	tests := []struct {
+		name    string
+		next    func() string
+		wantErr *Error
+		wantHit bool
+	}{
+		{"key kept, another added", func() string {
+			return jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "RS256"), jwk(&rsaKey2.PublicKey, "k2", "RS256"))
+		}, nil, true},
+		{"key removed", func() string { return jwksOf(t, jwk(&rsaKey2.PublicKey, "k2", "RS256")) }, ErrKidAlgMismatch, false},
+		{"other material under the same kid", func() string { return jwksOf(t, jwk(&rsaKey2.PublicKey, "k1", "RS256")) }, ErrVerificationFail, false},
+		{"same material, other alg", func() string { return jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "RS384")) }, ErrKidAlgMismatch, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newJWKSServer(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "RS256")))
+			p := remoteProvider(t, model.KeySource{URI: srv.URL, CacheDuration: 20 * time.Millisecond, RefetchInterval: time.Millisecond})
+			startProvider(t, p)
+			waitFor(t, "the first fetch", p.Ready)
+			ctx := context.Background()
+			tok := mint(t, "RS256", "k1", rsaKey, claims(), nil)
+			_, err := p.Verify(ctx, tok)
+			wantErr(t, err, nil)
+
+			before := p.keys.Load()
+			srv.set(200, tc.next())
+			waitFor(t, "the new key set", func() bool { return p.keys.Load() != before })
+			hits := p.Stats().CacheHits
+			_, err = p.Verify(ctx, tok)
+			wantErr(t, err, tc.wantErr)
+			if hit := p.Stats().CacheHits > hits; hit != tc.wantHit {
+				t.Fatalf("cache hit %v, want %v", hit, tc.wantHit)
+			}
+		})
+	}
+}
