@@ -55,6 +55,9 @@ func (m *headerMemo) remember(t *token) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.lookup(t.headerSeg); ok {
+		return // remembered meanwhile
+	}
 	var l []memoHeader
 	if old := m.list.Load(); old != nil {
 		l = append(make([]memoHeader, 0, headerMemoSize), *old...)
