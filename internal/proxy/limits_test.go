@@ -174,9 +174,13 @@ func TestTransportPools(t *testing.T) {
 			// The dial timeout is inside the transport's dialer, out of
 			// sight; "each setting separates" shows it is in the key.
 			for i, want := range tt.want {
-				tr := rt.byName["web"].routes[i].backend.proxy.Transport.(*http.Transport)
+				h1 := rt.byName["web"].routes[i].backend.proxy.Transport.(*h1Transport)
+				tr := h1.std
 				if tr.MaxIdleConnsPerHost != want.MaxIdleConnsPerHost || tr.IdleConnTimeout != want.IdleConnTimeout || tr.TLSHandshakeTimeout != want.TLSHandshakeTimeout {
 					t.Errorf("backend %d: transport sized %d, %s, %s; want %+v", i, tr.MaxIdleConnsPerHost, tr.IdleConnTimeout, tr.TLSHandshakeTimeout, want)
+				}
+				if h1.maxIdle != want.MaxIdleConnsPerHost || h1.idleTimeout != want.IdleConnTimeout {
+					t.Errorf("backend %d: HTTP/1.1 pool sized %d, %s; want %+v", i, h1.maxIdle, h1.idleTimeout, want)
 				}
 			}
 		})

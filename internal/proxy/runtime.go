@@ -78,6 +78,7 @@ type Runtime struct {
 	// they are removed from every incoming request.
 	strip      []string
 	transports []*http.Transport
+	h1         []*h1Transport
 	explain    []RouteExplanation
 	logger     *slog.Logger
 	denied     *DeniedLog // Options.Denied
@@ -165,6 +166,7 @@ type builder struct {
 
 type transportEntry struct {
 	tr   *http.Transport
+	h1   *h1Transport // tr's own HTTP/1.1 path, for plain-HTTP backends
 	errs []fieldError
 }
 
@@ -389,7 +391,15 @@ func (b *builder) backend(mb model.Backend, field string, errf func(field, forma
 			errf(field+strings.TrimPrefix(e.field, "backend"), "%v", e.err)
 		}
 	}
-	be := newBackend(u, te.tr, b.rt.logger)
+	var rtp http.RoundTripper = te.tr
+	if !k.https && k.protocol != model.BackendHTTP2 {
+		if te.h1 == nil {
+			te.h1 = newH1Transport(te.tr, te.tr.DialContext, k.pool.MaxIdleConnsPerHost, te.tr.IdleConnTimeout, te.tr.ResponseHeaderTimeout)
+			b.rt.h1 = append(b.rt.h1, te.h1)
+		}
+		rtp = te.h1
+	}
+	be := newBackend(u, rtp, b.rt.logger)
 	be.unavailable = mb.Unavailable
 	return be
 }
@@ -548,5 +558,8 @@ func (rt *Runtime) Close() {
 func (rt *Runtime) closeTransports() {
 	for _, t := range rt.transports {
 		t.CloseIdleConnections()
+	}
+	for _, t := range rt.h1 {
+		t.Close()
 	}
 }
