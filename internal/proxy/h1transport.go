@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -129,6 +130,15 @@ func validHeader(h http.Header) error {
 // came back.
 var errStaleConn = errors.New("connection closed before any answer")
 
+// staleOr marks err with errStaleConn when it says the upstream closed
+// the connection (a timeout, or the client going away, does not).
+func staleOr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%w: %w", errStaleConn, err)
+	}
+	return err
+}
+
 // headerTimeoutError is the wait for the answer's headers running out.
 type headerTimeoutError struct{ d time.Duration }
 
@@ -164,17 +174,18 @@ func (t *h1Transport) exchange(pc *h1Conn, req *http.Request) (*http.Response, e
 		}
 		return nil, err
 	}
-	if err := req.Write(pc.bw); err != nil {
-		return fail(fmt.Errorf("%w: writing the request: %w", errStaleConn, err))
+	err := req.Write(pc.bw)
+	if err == nil {
+		err = pc.bw.Flush()
 	}
-	if err := pc.bw.Flush(); err != nil {
-		return fail(fmt.Errorf("%w: writing the request: %w", errStaleConn, err))
+	if err != nil {
+		return fail(staleOr(fmt.Errorf("writing the request: %w", err)))
 	}
 	trace := httptrace.ContextClientTrace(ctx)
 	var resp *http.Response
 	for {
 		if _, err := pc.br.Peek(1); err != nil {
-			return fail(fmt.Errorf("%w: %w", errStaleConn, err))
+			return fail(staleOr(err))
 		}
 		r, err := http.ReadResponse(pc.br, req)
 		if err != nil {
