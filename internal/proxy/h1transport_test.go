@@ -332,3 +332,36 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestH1TransportNoResendAfterTimeout: a request on a pooled connection
+// whose answer does not come in time (the backend's timeout for its
+// headers, or its bodyIdleTimeout) is 504, and is not sent again.
+func TestH1TransportNoResendAfterTimeout(t *testing.T) {
+	for _, b := range []model.Backend{
+		{Timeout: 200 * time.Millisecond},
+		{Timeout: 5 * time.Second, BodyIdleTimeout: 200 * time.Millisecond},
+	} {
+		t.Run(fmt.Sprintf("timeout %s, bodyIdleTimeout %s", b.Timeout, b.BodyIdleTimeout), func(t *testing.T) {
+			var requests atomic.Int32
+			up := newScriptedUpstream(t, func(c, n int, req *http.Request) (string, bool) {
+				if requests.Add(1) > 1 {
+					time.Sleep(600 * time.Millisecond)
+				}
+				return plainOK(c, n, ""), false
+			})
+			rt := build(t, oneRoute(up.url(), model.Route{Backend: b}), Options{})
+			s := startServer(t, rt, nil)
+			base := "http://" + s.Addr("web").String()
+			if res := get(t, nil, base+"/", nil); res.status != 200 {
+				t.Fatalf("first request: %d", res.status)
+			}
+			if res := get(t, nil, base+"/", nil); res.status != http.StatusGatewayTimeout {
+				t.Fatalf("second request: %d %q, want 504", res.status, res.body)
+			}
+			time.Sleep(700 * time.Millisecond)
+			if n := requests.Load(); n != 2 || up.conns.Load() != 1 {
+				t.Fatalf("the upstream saw %d requests on %d connections, want 2 on 1", n, up.conns.Load())
+			}
+		})
+	}
+}
