@@ -321,17 +321,6 @@ func TestOwnsRequest(t *testing.T) {
 	}
 }
 
-// waitUntil polls cond for up to 5 seconds.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // TestH1TransportNoResendAfterTimeout: a request on a pooled connection
 // whose answer does not come in time (the backend's timeout for its

@@ -136,17 +136,7 @@ func TestRuntimeSharesKeySets(t *testing.T) {
 	}
 	rt1.Close()
 	n := hits.Load()
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	waitFor("refreshes after the old Runtime closed", func() bool { return hits.Load() >= n+2 })
+	waitUntil(t, "refreshes after the old Runtime closed", func() bool { return hits.Load() >= n+2 })
 
 	rt2.Close()
 	n = hits.Load()
