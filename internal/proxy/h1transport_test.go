@@ -321,7 +321,6 @@ func TestOwnsRequest(t *testing.T) {
 	}
 }
 
-
 // TestH1TransportNoResendAfterTimeout: a request on a pooled connection
 // whose answer does not come in time (the backend's timeout for its
 // headers, or its bodyIdleTimeout) is 504, and is not sent again.
