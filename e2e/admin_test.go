@@ -25,6 +25,7 @@ import (
 	"jwtgate.dev/jwtgate/internal/gatewaytest"
 	"jwtgate.dev/jwtgate/internal/model"
 	"jwtgate.dev/jwtgate/internal/proxy"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // gate is a switch a handler waits on until the test opens it (or the
@@ -120,7 +121,7 @@ func TestReadyzAndKeySetFetch(t *testing.T) {
 			h := gatewaytest.Start(t, yaml, gatewaytest.Admin(), gatewaytest.ReadyTimeout(tc.readyTimeout))
 			admin := h.AdminURL()
 
-			waitFor(t, "the first key set request", func() bool { return jwks.fetches.Load() > 0 })
+			waittest.Until(t, 10*time.Second, "the first key set request", func() bool { return jwks.fetches.Load() > 0 })
 			// Without the gate opening only the ready timeout (whose
 			// log line the case checks) makes it ready.
 			if tc.open {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"jwtgate.dev/jwtgate/internal/gatewaytest"
+	"jwtgate.dev/jwtgate/internal/waittest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,18 +15,6 @@ import (
 	"testing"
 	"time"
 )
-
-// waitFor polls fn until it returns true or the deadline passes.
-func waitFor(t *testing.T, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // TestBinaryServeSignals builds the real binary and runs `jwtgate serve`:
 // real signals, a real config file, net/http and curl as clients. SIGHUP
@@ -100,7 +89,7 @@ routes:
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	waitFor(t, "the gateway to listen", func() bool { s, _ := get("/open/x", ""); return s == 200 })
+	waittest.Until(t, 10*time.Second, "the gateway to listen", func() bool { s, _ := get("/open/x", ""); return s == 200 })
 
 	token := testdata(t, "seed004-alice.jwt")
 	if s, b := get("/headers", token); s != 200 {
@@ -124,7 +113,7 @@ routes:
 	// A broken file on SIGHUP: logged, the old config keeps serving.
 	writeConfig(config(jwks) + "bogus: true\n")
 	proc.signal(syscall.SIGHUP)
-	waitFor(t, "the reload error in the log", func() bool { return strings.Contains(proc.output(), `unknown field \"bogus\"`) })
+	waittest.Until(t, 10*time.Second, "the reload error in the log", func() bool { return strings.Contains(proc.output(), `unknown field \"bogus\"`) })
 	if s, b := get("/headers", token); s != 200 {
 		t.Fatalf("after a bad reload the old config must serve: %d %q", s, b)
 	}
@@ -132,7 +121,7 @@ routes:
 	// A good file on SIGHUP: an empty key set now rejects the seed token.
 	writeConfig(config(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"other","x":"GGsZR3N0a7oyZparsLTnWqDooeDkRdtE2ZVz5mP6Fwc"}]}`))
 	proc.signal(syscall.SIGHUP)
-	waitFor(t, "the new config", func() bool { s, _ := get("/headers", token); return s == 401 })
+	waittest.Until(t, 10*time.Second, "the new config", func() bool { s, _ := get("/headers", token); return s == 401 })
 	if !strings.Contains(proc.output(), `"msg":"reloaded"`) {
 		t.Errorf("the log does not say the config was reloaded:\n%s", proc.output())
 	}

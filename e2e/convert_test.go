@@ -18,6 +18,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/demo"
 	"jwtgate.dev/jwtgate/internal/gatewaytest"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // The convert tests serve a vendor example with the real binary, send it
@@ -213,7 +214,7 @@ func serveReady(t *testing.T, args ...string) *process {
 	t.Helper()
 	admin := gatewaytest.FreeAddr(t)
 	p := startBinary(t, append([]string{"serve", "--admin", admin}, args...)...)
-	waitFor(t, "/readyz", func() bool {
+	waittest.Until(t, 10*time.Second, "/readyz", func() bool {
 		select {
 		case <-p.done:
 			t.Fatalf("jwtgate serve %v exited:\n%s", args, p.output())

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/logtest"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // The real binary is built once per run of the package, into binDir,
@@ -129,7 +130,7 @@ func (p *process) exitCode(within time.Duration) int {
 func TestBinaryDemoTwice(t *testing.T) {
 	addr := gatewaytest.FreeAddr(t)
 	first := startBinary(t, "demo", "--addr", addr, "--admin", "127.0.0.1:0")
-	waitFor(t, "the first demo", func() bool { return strings.Contains(first.stdout.String(), "jwtgate demo is running") })
+	waittest.Until(t, 10*time.Second, "the first demo", func() bool { return strings.Contains(first.stdout.String(), "jwtgate demo is running") })
 
 	second := startBinary(t, "demo", "--addr", addr, "--admin", "127.0.0.1:0")
 	if code := second.exitCode(30 * time.Second); code != 1 {

@@ -13,6 +13,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/demo"
 	"jwtgate.dev/jwtgate/internal/gatewaytest"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // TestReloadKeepsUnchangedProvider: a reload that leaves a provider's
@@ -124,7 +125,7 @@ routes:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no reload after the key file changed")
 	}
-	waitFor(t, "the new key", func() bool {
+	waittest.Until(t, 10*time.Second, "the new key", func() bool {
 		code, _ := httpGet(t, http.DefaultClient, url, newTok)
 		return code == 200
 	})

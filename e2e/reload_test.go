@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"jwtgate.dev/jwtgate/internal/gatewaytest"
+	"jwtgate.dev/jwtgate/internal/waittest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -96,7 +97,7 @@ routes:
 	write(config("blue"))
 	proc := startBinary(t, "serve", "-c", cfgPath, "--admin", adminAddr, "--drain-timeout", "10s")
 	base, admin := "http://"+addr, "http://"+adminAddr
-	waitFor(t, "the gateway to be ready", func() bool {
+	waittest.Until(t, 10*time.Second, "the gateway to be ready", func() bool {
 		res, err := http.Get(admin + "/readyz")
 		if err != nil {
 			return false
@@ -191,7 +192,7 @@ routes:
 	other := map[string]string{"blue": "green", "green": "blue"}[color]
 	write(config(other) + "bogus: true\n")
 	proc.signal(syscall.SIGHUP)
-	waitFor(t, "the failed reload in the log", func() bool {
+	waittest.Until(t, 10*time.Second, "the failed reload in the log", func() bool {
 		return strings.Count(proc.output(), "reload failed; keeping the previous configuration") > failedBefore
 	})
 	if !strings.Contains(proc.output(), `unknown field \"bogus\"`) {

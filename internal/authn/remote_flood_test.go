@@ -19,6 +19,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/certtest"
 	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // gatedJWKS is a JWKS server for the attack tests. It takes the document
@@ -179,7 +180,7 @@ func TestRotationDuringFlood(t *testing.T) {
 
 	// The flood's first refetch comes at once; the new key is published
 	// right after it has been answered with the old document.
-	waitFor(t, "the flood's first refetch", func() bool { return srv.hits.Load() >= 2 })
+	waittest.Until(t, 5*time.Second, "the flood's first refetch", func() bool { return srv.hits.Load() >= 2 })
 	srv.body.Store(jwksOf(t, jwk(&rsaKey.PublicKey, "k1", ""), jwk(&rsaKey2.PublicKey, "k2", "")))
 	published := time.Now()
 
@@ -398,7 +399,7 @@ func TestFetchCollapse(t *testing.T) {
 					errs <- err
 				}()
 			}
-			waitFor(t, "the shared fetch", func() bool { return srv.held.Load() == 1 })
+			waittest.Until(t, 5*time.Second, "the shared fetch", func() bool { return srv.held.Load() == 1 })
 			time.Sleep(100 * time.Millisecond) // let the latecomers join it
 			srv.release()
 			for range tokens {
@@ -446,7 +447,7 @@ func TestUnknownKidRemembered(t *testing.T) {
 		_, err := p.Verify(ctx, floodToken(t, "z"))
 		held <- err
 	}()
-	waitFor(t, "the fetch for z", func() bool { return srv.held.Load() == 1 })
+	waittest.Until(t, 5*time.Second, "the fetch for z", func() bool { return srv.held.Load() == 1 })
 	for _, tok := range []string{x, floodToken(t, "y")} {
 		_, err := p.Verify(ctx, tok)
 		wantErr(t, err, ErrKidAlgMismatch)
@@ -510,7 +511,7 @@ func TestRotationAfterEarlyToken(t *testing.T) {
 	early := mint(t, "RS256", "k2", rsaKey2, claims("sub", "early"), nil)
 	_, err = p.Verify(ctx, early)
 	wantErr(t, err, ErrKidAlgMismatch)
-	waitFor(t, "the refetch for k2", func() bool { return srv.hits.Load() >= 2 })
+	waittest.Until(t, 5*time.Second, "the refetch for k2", func() bool { return srv.hits.Load() >= 2 })
 
 	srv.body.Store(jwksOf(t, jwk(&rsaKey.PublicKey, "k1", ""), jwk(&rsaKey2.PublicKey, "k2", "")))
 	// Design: about 1s (the kid is remembered for refetchInterval, 1s by

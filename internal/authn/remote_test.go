@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // jwksServer serves a JWKS document that tests can change, and counts
@@ -336,7 +337,7 @@ func TestCacheAcrossKeySetChange(t *testing.T) {
 			srv := newJWKSServer(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "RS256")))
 			p := remoteProvider(t, model.KeySource{URI: srv.URL, CacheDuration: 20 * time.Millisecond, RefetchInterval: time.Millisecond})
 			startProvider(t, p)
-			waitFor(t, "the first fetch", p.Ready)
+			waittest.Until(t, 5*time.Second, "the first fetch", p.Ready)
 			ctx := context.Background()
 			tok := mint(t, "RS256", "k1", rsaKey, claims(), nil)
 			_, err := p.Verify(ctx, tok)
@@ -344,7 +345,7 @@ func TestCacheAcrossKeySetChange(t *testing.T) {
 
 			before := p.keys.Load()
 			srv.set(200, tc.next())
-			waitFor(t, "the new key set", func() bool { return p.keys.Load() != before })
+			waittest.Until(t, 5*time.Second, "the new key set", func() bool { return p.keys.Load() != before })
 			hits := p.Stats().CacheHits
 			_, err = p.Verify(ctx, tok)
 			wantErr(t, err, tc.wantErr)

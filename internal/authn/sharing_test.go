@@ -19,6 +19,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/certtest"
 	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // sharedProvider compiles mp with the pinned clock and the registry reg.
@@ -83,7 +84,7 @@ func TestSharedKeySetOneFetch(t *testing.T) {
 				}
 			}
 			onTheirWay.Wait()
-			waitFor(t, "the first fetch", func() bool { return srv.held.Load() == 1 })
+			waittest.Until(t, 5*time.Second, "the first fetch", func() bool { return srv.held.Load() == 1 })
 			srv.release()
 			wg.Wait()
 			if n := failed.Load(); n != 0 {
@@ -290,7 +291,7 @@ func TestSharedKeySetFlood(t *testing.T) {
 	}
 	defer stopFlood()
 
-	waitFor(t, "the flood's first refetch", func() bool { return srv.hits.Load() >= 2 })
+	waittest.Until(t, 5*time.Second, "the flood's first refetch", func() bool { return srv.hits.Load() >= 2 })
 	srv.body.Store(jwksOf(t, jwk(&rsaKey.PublicKey, "k1", ""), jwk(&rsaKey2.PublicKey, "k2", "")))
 	published := time.Now()
 	verifiedAfter := untilVerified(t, b, rotated, published)
@@ -331,7 +332,7 @@ func TestSharedKeySetRotation(t *testing.T) {
 	for _, p := range ps {
 		startProvider(t, p) // the first fetch is not on demand: a refetch may come at once
 	}
-	waitFor(t, "the first fetch", ps[2].Ready)
+	waittest.Until(t, 5*time.Second, "the first fetch", ps[2].Ready)
 	ctx := context.Background()
 	for i, p := range ps {
 		_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims("aud", fmt.Sprintf("aud-%d", i)), nil))
@@ -370,14 +371,14 @@ func TestSharedKeySetClose(t *testing.T) {
 	b := sharedProvider(t, reg, audProvider(1, ks))
 	startProvider(t, a)
 	startProvider(t, b)
-	waitFor(t, "refreshes", func() bool { return srv.hits.Load() >= 3 })
+	waittest.Until(t, 5*time.Second, "refreshes", func() bool { return srv.hits.Load() >= 3 })
 
 	a.Close()
 	if !isClosed(a.Fetched()) || reg.Len() != 1 {
 		t.Fatalf("after the first Close: Fetched closed=%v, %d key sets; want true, 1", isClosed(a.Fetched()), reg.Len())
 	}
 	n := srv.hits.Load()
-	waitFor(t, "refreshes for the provider still open", func() bool { return srv.hits.Load() >= n+2 })
+	waittest.Until(t, 5*time.Second, "refreshes for the provider still open", func() bool { return srv.hits.Load() >= n+2 })
 	_, err := b.Verify(context.Background(), mint(t, "RS256", "k1", rsaKey, claims("aud", "aud-1"), nil))
 	wantErr(t, err, nil)
 

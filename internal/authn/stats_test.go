@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // statusJWKS serves a JWKS document with a status the test sets, and
@@ -36,18 +37,6 @@ func newStatusJWKS(t *testing.T, body string, status int) *statusJWKS {
 	}))
 	t.Cleanup(s.Close)
 	return s
-}
-
-// waitFor polls cond for up to 5 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // isClosed reports whether ch is closed, without waiting.
@@ -177,7 +166,7 @@ func TestStatsFetchCounts(t *testing.T) {
 	// One failure; the background retry (250ms later) succeeds.
 	before := time.Now()
 	srv.status.Store(200)
-	waitFor(t, "a successful fetch", func() bool { return p.Stats().KeySetFetches == 1 })
+	waittest.Until(t, 5*time.Second, "a successful fetch", func() bool { return p.Stats().KeySetFetches == 1 })
 	st := p.Stats()
 	if st.KeySetFailures == 0 || st.KeySetFailures != srv.fail.Load() || st.KeySetFetches != srv.ok.Load() {
 		t.Fatalf("stats %+v; server answered %d ok, %d failed", st, srv.ok.Load(), srv.fail.Load())

@@ -14,6 +14,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/certtest"
 	"jwtgate.dev/jwtgate/internal/gatewaytest"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // proxyYAML is an egress listener used as a forward proxy: callers
@@ -289,8 +290,8 @@ func TestEgressTunnelsEnd(t *testing.T) {
 		}
 	}
 	// Every tunnel's line is written when it has ended.
-	eventually(t, 10*time.Second, "every tunnel logged", func() bool { return len(accessLog(t, f.h)) >= n })
-	eventually(t, 10*time.Second, "goroutines back to the level before the tunnels", func() bool {
+	waittest.Until(t, 10*time.Second, "every tunnel logged", func() bool { return len(accessLog(t, f.h)) >= n })
+	waittest.Until(t, 10*time.Second, "goroutines back to the level before the tunnels", func() bool {
 		return runtime.NumGoroutine() <= base+2
 	})
 	if got := len(f.ext.requests()); got != n/2 {

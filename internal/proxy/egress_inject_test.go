@@ -15,6 +15,7 @@ import (
 
 	"jwtgate.dev/jwtgate/internal/certtest"
 	"jwtgate.dev/jwtgate/internal/gatewaytest"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 const injectYAML = `
@@ -147,7 +148,7 @@ func TestEgressCredentialInjection(t *testing.T) {
 		secrets = append(secrets, next)
 		writeAtomic(t, tokenFile, next)
 		start := time.Now()
-		eventually(t, 2*time.Second+500*time.Millisecond, "the rotated token in use", func() bool {
+		waittest.Until(t, 2*time.Second+500*time.Millisecond, "the rotated token in use", func() bool {
 			return pay(t).Header.Get("Authorization") == "Bearer "+next
 		})
 		t.Logf("rotated after %v", time.Since(start))
@@ -157,7 +158,7 @@ func TestEgressCredentialInjection(t *testing.T) {
 		if err := os.WriteFile(keyFile, []byte(key2), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 2*time.Second+500*time.Millisecond, "the rotated key in use", func() bool {
+		waittest.Until(t, 2*time.Second+500*time.Millisecond, "the rotated key in use", func() bool {
 			return bin(t).Header.Get("X-Api-Key") == key2
 		})
 	})
@@ -172,7 +173,7 @@ func TestEgressCredentialInjection(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		eventually(t, 3*time.Second, "a warning naming the file", func() bool {
+		waittest.Until(t, 3*time.Second, "a warning naming the file", func() bool {
 			return strings.Contains(h.Logs.String(), "credential file unreadable")
 		})
 		writeAtomic(t, tokenFile, secrets[2])

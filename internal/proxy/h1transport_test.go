@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // scriptedUpstream is an HTTP/1.1 upstream written by hand, so that a test
@@ -174,7 +175,7 @@ func TestH1TransportStaleConnection(t *testing.T) {
 		if want := fmt.Sprintf("conn %d request 0", i); res.status != 200 || res.body != want {
 			t.Fatalf("request %d: %d %q, want 200 %q", i, res.status, res.body, want)
 		}
-		waitUntil(t, "the upstream closing", func() bool { return up.closed.Load() == int32(i+1) })
+		waittest.Until(t, 5*time.Second, "the upstream closing", func() bool { return up.closed.Load() == int32(i+1) })
 	}
 }
 
@@ -226,7 +227,7 @@ func TestH1TransportGiveUp(t *testing.T) {
 	if res := get(t, nil, base+"/", nil); res.status != http.StatusGatewayTimeout {
 		t.Fatalf("status %d %q, want 504", res.status, res.body)
 	}
-	waitUntil(t, "the timed-out connection to close", func() bool { return up.closed.Load() == 1 })
+	waittest.Until(t, 5*time.Second, "the timed-out connection to close", func() bool { return up.closed.Load() == 1 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -235,7 +236,7 @@ func TestH1TransportGiveUp(t *testing.T) {
 		res.Body.Close()
 		t.Fatal("the request did not fail")
 	}
-	waitUntil(t, "the abandoned connection to close", func() bool { return up.closed.Load() == 2 })
+	waittest.Until(t, 5*time.Second, "the abandoned connection to close", func() bool { return up.closed.Load() == 2 })
 }
 
 // TestH1TransportPool: the pool keeps at most maxIdle connections per
@@ -271,8 +272,8 @@ func TestH1TransportPool(t *testing.T) {
 	if n := pooled(); n != 2 {
 		t.Fatalf("%d pooled, want 2", n)
 	}
-	waitUntil(t, "the extra connections to close", func() bool { return up.closed.Load() == 3 })
-	waitUntil(t, "the idle connections to be reaped", func() bool { return up.closed.Load() == 5 && pooled() == 0 })
+	waittest.Until(t, 5*time.Second, "the extra connections to close", func() bool { return up.closed.Load() == 3 })
+	waittest.Until(t, 5*time.Second, "the idle connections to be reaped", func() bool { return up.closed.Load() == 5 && pooled() == 0 })
 
 	res := get(context.Background())
 	io.Copy(io.Discard, res.Body)
@@ -281,7 +282,7 @@ func TestH1TransportPool(t *testing.T) {
 	if n := pooled(); n != 0 {
 		t.Fatalf("%d pooled after Close", n)
 	}
-	waitUntil(t, "the last connection to close", func() bool { return up.closed.Load() == 6 })
+	waittest.Until(t, 5*time.Second, "the last connection to close", func() bool { return up.closed.Load() == 6 })
 }
 
 // TestOwnsRequest: the requests the HTTP/1.1 path sends itself; all

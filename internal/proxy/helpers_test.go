@@ -233,15 +233,3 @@ func expectSeed004Outputs(t testing.TB, e echoed, token string) {
 		t.Errorf("Authorization forwarded: %q", got)
 	}
 }
-
-// waitUntil polls cond for up to 5 seconds.
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

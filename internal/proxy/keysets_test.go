@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"jwtgate.dev/jwtgate/internal/model"
+	"jwtgate.dev/jwtgate/internal/waittest"
 )
 
 // keySetIssuer signs ES256 tokens with a key made for the test.
@@ -136,7 +137,7 @@ func TestRuntimeSharesKeySets(t *testing.T) {
 	}
 	rt1.Close()
 	n := hits.Load()
-	waitUntil(t, "refreshes after the old Runtime closed", func() bool { return hits.Load() >= n+2 })
+	waittest.Until(t, 5*time.Second, "refreshes after the old Runtime closed", func() bool { return hits.Load() >= n+2 })
 
 	rt2.Close()
 	n = hits.Load()
