@@ -19,7 +19,7 @@ import (
 )
 
 // h1Transport sends a plain-HTTP backend's bodiless, replayable requests
-// (GET, HEAD, OPTIONS, TRACE with no body and no upgrade) over HTTP/1.1
+// (GET, OPTIONS, TRACE with no body and no upgrade) over HTTP/1.1
 // connections of its own, writing the request and reading the answer in
 // the calling goroutine: net/http's Transport hands every request to a
 // write goroutine and every answer back from a read goroutine, two
@@ -67,8 +67,11 @@ func ownsRequest(req *http.Request) bool {
 	if req.Body != nil && req.Body != http.NoBody {
 		return false
 	}
+	// HEAD stays with http.Transport: an upstream that wrongly sends a
+	// body after a HEAD answer is noticed there, by the read it keeps on
+	// idle connections, where these could read it as the next answer.
 	switch req.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+	case http.MethodGet, http.MethodOptions, http.MethodTrace:
 	default:
 		return false
 	}
@@ -139,6 +142,10 @@ func staleOr(err error) error {
 	return err
 }
 
+// maxInterim bounds the 1xx answers before the final one, as in
+// net/http's Transport.
+const maxInterim = 5
+
 // headerTimeoutError is the wait for the answer's headers running out.
 type headerTimeoutError struct{ d time.Duration }
 
@@ -183,7 +190,10 @@ func (t *h1Transport) exchange(pc *h1Conn, req *http.Request) (*http.Response, e
 	}
 	trace := httptrace.ContextClientTrace(ctx)
 	var resp *http.Response
-	for {
+	for interim := 0; ; interim++ {
+		if interim > maxInterim {
+			return fail(errors.New("too many 1xx informational answers"))
+		}
 		if _, err := pc.br.Peek(1); err != nil {
 			return fail(staleOr(err))
 		}

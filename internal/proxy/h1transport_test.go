@@ -105,7 +105,7 @@ func TestH1TransportConnections(t *testing.T) {
 	}{
 		{"kept alive", func(c, n int, _ *http.Request) (string, bool) { return plainOK(c, n, ""), false }, "GET", 1,
 			func(i int) string { return fmt.Sprintf("conn 0 request %d", i) }},
-		{"HEAD answers have no body", func(c, n int, _ *http.Request) (string, bool) {
+		{"HEAD, through http.Transport", func(c, n int, _ *http.Request) (string, bool) {
 			return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false
 		}, "HEAD", 1, nil},
 		{"204 and 304", func(c, n int, _ *http.Request) (string, bool) {
@@ -209,6 +209,25 @@ func TestH1TransportInterim(t *testing.T) {
 	}
 }
 
+// TestH1TransportTooManyInterim: more than five 1xx answers before the
+// final one is an upstream failure (503), as through net/http's
+// Transport, and the connection is not reused.
+func TestH1TransportTooManyInterim(t *testing.T) {
+	up := newScriptedUpstream(t, func(c, n int, _ *http.Request) (string, bool) {
+		return strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", 6) + plainOK(c, n, ""), false
+	})
+	rt := build(t, oneRoute(up.url(), model.Route{}), Options{})
+	s := startServer(t, rt, nil)
+	for i := range 2 {
+		if res := get(t, nil, "http://"+s.Addr("web").String()+"/", nil); res.status != http.StatusServiceUnavailable {
+			t.Fatalf("request %d: %d %q, want 503", i, res.status, res.body)
+		}
+	}
+	if n := up.conns.Load(); n != 2 {
+		t.Fatalf("%d upstream connections, want 2", n)
+	}
+}
+
 // TestH1TransportGiveUp: a client that goes away while the upstream
 // thinks closes the upstream connection; an answer whose headers do not
 // come within the backend's timeout is 504. Neither connection is pooled.
@@ -294,7 +313,7 @@ func TestOwnsRequest(t *testing.T) {
 		want bool
 	}{
 		{"GET", func() *http.Request { r, _ := http.NewRequest("GET", "http://up/", nil); return r }, true},
-		{"HEAD", func() *http.Request { r, _ := http.NewRequest("HEAD", "http://up/", nil); return r }, true},
+		{"HEAD (http.Transport notices a body sent after it)", func() *http.Request { r, _ := http.NewRequest("HEAD", "http://up/", nil); return r }, false},
 		{"OPTIONS", func() *http.Request { r, _ := http.NewRequest("OPTIONS", "http://up/", nil); return r }, true},
 		{"POST without a body (not replayable)", func() *http.Request { r, _ := http.NewRequest("POST", "http://up/", nil); return r }, false},
 		{"GET with a body", func() *http.Request { r, _ := http.NewRequest("GET", "http://up/", strings.NewReader("x")); return r }, false},
