@@ -128,10 +128,6 @@ func NewCompiler() *Compiler {
 	return &Compiler{programs: map[string]cel.Program{}}
 }
 
-// Compile is the package's Compile, with what c remembers.
-func (c *Compiler) Compile(policies []model.Policy) (*Engine, error) {
-	return c.compile(policies)
-}
 
 // Evaluate decides r: any matching DENY rule denies; then, when ALLOW
 // policies are present, a matching ALLOW rule is needed; with none present

@@ -56,7 +56,8 @@ func (c *compiler) fail(field string, err error) {
 	c.errs = append(c.errs, &PolicyError{Policy: c.pol.Name, Origin: c.pol.Origin, Field: field, Err: err})
 }
 
-func (cc *Compiler) compile(policies []model.Policy) (*Engine, error) {
+// Compile is the package's Compile, with what cc remembers.
+func (cc *Compiler) Compile(policies []model.Policy) (*Engine, error) {
 	e := &Engine{}
 	var errs []error
 	for i := range policies {

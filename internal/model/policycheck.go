@@ -22,6 +22,7 @@ import (
 // conditions). It is the one place these rules live: validation and the
 // authorization compiler both call it. References to routes and
 // listeners need the whole configuration and are checked by Validate.
+// CEL conditions are compiled through memo (nil: each time).
 func CheckPolicy(p Policy, memo *CELMemo) Issues {
 	v := &validator{cel: memo}
 	a := v.at("policy", p.Name, p.Origin)
