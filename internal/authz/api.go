@@ -128,7 +128,6 @@ func NewCompiler() *Compiler {
 	return &Compiler{programs: map[string]cel.Program{}}
 }
 
-
 // Evaluate decides r: any matching DENY rule denies; then, when ALLOW
 // policies are present, a matching ALLOW rule is needed; with none present
 // the request is allowed. Evaluate does not allocate.
