@@ -31,8 +31,11 @@ import (
 //
 // A connection goes back to the pool only once its answer was read to
 // the end as framed, with nothing more buffered after it, and neither
-// side asked to close; anything else closes it, so that no byte of one
-// answer can ever be read as part of another's.
+// side asked to close; anything else closes it, so that nothing left of
+// one answer is read as part of another's. Unlike http.Transport, idle
+// connections are not read: bytes a broken upstream sends later, unasked,
+// would be read as the next answer's (which is why HEAD, the usual
+// case, stays with http.Transport).
 type h1Transport struct {
 	std           *http.Transport
 	dial          dialFunc
@@ -55,6 +58,8 @@ type h1Conn struct {
 	idleAt time.Time
 }
 
+// newH1Transport returns the HTTP/1.1 path for std's backend, dialing
+// with dial (std's own dialer in the gateway).
 func newH1Transport(std *http.Transport, dial dialFunc, maxIdle int, idleTimeout, headerTimeout time.Duration) *h1Transport {
 	return &h1Transport{std: std, dial: dial, maxIdle: maxIdle, idleTimeout: idleTimeout, headerTimeout: headerTimeout, idle: map[string][]*h1Conn{}}
 }
