@@ -19,7 +19,7 @@ import (
 )
 
 // h1Transport sends a plain-HTTP backend's bodiless, replayable requests
-// (GET, OPTIONS, TRACE with no body and no upgrade) over HTTP/1.1
+// (GET, HEAD, OPTIONS, TRACE with no body and no upgrade) over HTTP/1.1
 // connections of its own, writing the request and reading the answer in
 // the calling goroutine: net/http's Transport hands every request to a
 // write goroutine and every answer back from a read goroutine, two
@@ -31,11 +31,12 @@ import (
 //
 // A connection goes back to the pool only once its answer was read to
 // the end as framed, with nothing more buffered after it, and neither
-// side asked to close; anything else closes it, so that nothing left of
-// one answer is read as part of another's. Unlike http.Transport, idle
-// connections are not read: bytes a broken upstream sends later, unasked,
-// would be read as the next answer's (which is why HEAD, the usual
-// case, stays with http.Transport).
+// side asked to close; anything else closes it. Before a pooled
+// connection is used again it is checked, without waiting, for bytes
+// that came in while it sat idle (an upstream that answered more than it
+// was asked, or closed): such a connection is closed, as http.Transport's
+// read on idle connections does, so that nothing left of one answer is
+// read as part of another's.
 type h1Transport struct {
 	std           *http.Transport
 	dial          dialFunc
@@ -72,11 +73,8 @@ func ownsRequest(req *http.Request) bool {
 	if req.Body != nil && req.Body != http.NoBody {
 		return false
 	}
-	// HEAD stays with http.Transport: an upstream that wrongly sends a
-	// body after a HEAD answer is noticed there, by the read it keeps on
-	// idle connections, where these could read it as the next answer.
 	switch req.Method {
-	case http.MethodGet, http.MethodOptions, http.MethodTrace:
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 	default:
 		return false
 	}
@@ -289,11 +287,20 @@ func (t *h1Transport) get(ctx context.Context, addr string) (*h1Conn, bool, erro
 	for l := t.idle[addr]; len(l) > 0; l = t.idle[addr] {
 		pc := l[len(l)-1]
 		t.idle[addr] = l[:len(l)-1]
-		if now.Sub(pc.idleAt) < t.idleTimeout {
-			t.mu.Unlock()
-			return pc, true, nil
+		if now.Sub(pc.idleAt) >= t.idleTimeout {
+			pc.c.Close()
+			continue
 		}
-		pc.c.Close()
+		t.mu.Unlock()
+		// What came in while the connection sat idle was not asked for
+		// (or is the upstream closing it): it must not be read as the
+		// next answer.
+		if unsolicited(pc.c) {
+			pc.c.Close()
+			t.mu.Lock()
+			continue
+		}
+		return pc, true, nil
 	}
 	t.mu.Unlock()
 	c, err := t.dial(ctx, "tcp", addr)

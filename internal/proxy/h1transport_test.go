@@ -29,6 +29,9 @@ type scriptedUpstream struct {
 	conns  atomic.Int32 // connections accepted
 	closed atomic.Int32 // connections that ended
 	answer func(conn, n int, req *http.Request) (string, bool)
+	// stray, when set, gives bytes to write 50ms after an answer,
+	// unasked ("" for none).
+	stray func(conn, n int) string
 }
 
 func newScriptedUpstream(t *testing.T, answer func(conn, n int, req *http.Request) (string, bool)) *scriptedUpstream {
@@ -74,6 +77,12 @@ func newScriptedUpstream(t *testing.T, answer func(conn, n int, req *http.Reques
 					if _, err := io.WriteString(c, raw); err != nil || closeAfter {
 						return
 					}
+					if u.stray != nil {
+						if extra := u.stray(id, n); extra != "" {
+							time.Sleep(50 * time.Millisecond)
+							io.WriteString(c, extra)
+						}
+					}
 				}
 			})
 		}
@@ -105,9 +114,12 @@ func TestH1TransportConnections(t *testing.T) {
 	}{
 		{"kept alive", func(c, n int, _ *http.Request) (string, bool) { return plainOK(c, n, ""), false }, "GET", 1,
 			func(i int) string { return fmt.Sprintf("conn 0 request %d", i) }},
-		{"HEAD, through http.Transport", func(c, n int, _ *http.Request) (string, bool) {
+		{"HEAD answers have no body", func(c, n int, _ *http.Request) (string, bool) {
 			return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false
 		}, "HEAD", 1, nil},
+		{"a body wrongly sent after a HEAD answer", func(c, n int, _ *http.Request) (string, bool) {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false
+		}, "HEAD", 3, nil},
 		{"204 and 304", func(c, n int, _ *http.Request) (string, bool) {
 			if n%2 == 0 {
 				return "HTTP/1.1 204 No Content\r\n\r\n", false
@@ -125,6 +137,12 @@ func TestH1TransportConnections(t *testing.T) {
 		{"bytes after the answer", func(c, n int, _ *http.Request) (string, bool) {
 			return plainOK(c, n, "") + plainOK(99, 99, ""), false
 		}, "GET", 3, func(i int) string { return fmt.Sprintf("conn %d request 0", i) }},
+		{"bytes after a long answer", func(c, n int, _ *http.Request) (string, bool) {
+			// Past the gateway's read buffer: the extra answer is still in
+			// the socket when the body ends.
+			body := fmt.Sprintf("conn %d request %d ", c, n) + strings.Repeat("x", 64<<10)
+			return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body) + plainOK(99, 99, ""), false
+		}, "GET", 3, func(i int) string { return fmt.Sprintf("conn %d request 0 ", i) + strings.Repeat("x", 64<<10) }},
 		{"chunked with trailers", func(c, n int, _ *http.Request) (string, bool) {
 			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 5\r\n\r\n", false
 		}, "GET", 1, func(int) string { return "hello" }},
@@ -147,7 +165,7 @@ func TestH1TransportConnections(t *testing.T) {
 					t.Fatalf("request %d: %d %q", i, res.StatusCode, b)
 				}
 				if tc.wantBody != nil && string(b) != tc.wantBody(i) {
-					t.Fatalf("request %d: body %q, want %q", i, b, tc.wantBody(i))
+					t.Fatalf("request %d: body %.40q (%d bytes), want %.40q (%d bytes)", i, b, len(b), tc.wantBody(i), len(tc.wantBody(i)))
 				}
 				if tc.name == "chunked with trailers" && res.Trailer.Get("X-Sum") != "5" {
 					t.Fatalf("trailer %v", res.Trailer)
@@ -157,6 +175,31 @@ func TestH1TransportConnections(t *testing.T) {
 				t.Fatalf("%d upstream connections, want %d", n, tc.wantConns)
 			}
 		})
+	}
+}
+
+// TestH1TransportLateBytes: bytes an upstream sends after its answer,
+// while the connection sits in the pool, are not read as the next
+// answer: the connection is closed and the request goes on a new one.
+func TestH1TransportLateBytes(t *testing.T) {
+	up := newScriptedUpstream(t, func(c, n int, _ *http.Request) (string, bool) {
+		return plainOK(c, n, ""), false
+	})
+	up.stray = func(c, n int) string {
+		if c == 0 && n == 0 {
+			return plainOK(99, 99, "")
+		}
+		return ""
+	}
+	rt := build(t, oneRoute(up.url(), model.Route{}), Options{})
+	s := startServer(t, rt, nil)
+	base := "http://" + s.Addr("web").String()
+	if res := get(t, nil, base+"/", nil); res.body != "conn 0 request 0" {
+		t.Fatalf("first answer %q", res.body)
+	}
+	time.Sleep(150 * time.Millisecond) // the stray answer arrives meanwhile
+	if res := get(t, nil, base+"/", nil); res.status != 200 || res.body != "conn 1 request 0" {
+		t.Fatalf("second answer: %d %q, want 200 from a new connection", res.status, res.body)
 	}
 }
 
@@ -313,7 +356,7 @@ func TestOwnsRequest(t *testing.T) {
 		want bool
 	}{
 		{"GET", func() *http.Request { r, _ := http.NewRequest("GET", "http://up/", nil); return r }, true},
-		{"HEAD (http.Transport notices a body sent after it)", func() *http.Request { r, _ := http.NewRequest("HEAD", "http://up/", nil); return r }, false},
+		{"HEAD", func() *http.Request { r, _ := http.NewRequest("HEAD", "http://up/", nil); return r }, true},
 		{"OPTIONS", func() *http.Request { r, _ := http.NewRequest("OPTIONS", "http://up/", nil); return r }, true},
 		{"POST without a body (not replayable)", func() *http.Request { r, _ := http.NewRequest("POST", "http://up/", nil); return r }, false},
 		{"GET with a body", func() *http.Request { r, _ := http.NewRequest("GET", "http://up/", strings.NewReader("x")); return r }, false},
