@@ -186,6 +186,8 @@ func TestParseOverride(t *testing.T) {
 	}
 }
 
+// FuzzParseOverride: any text is refused, or read as a non-empty key with
+// at least one address.
 func FuzzParseOverride(f *testing.F) {
 	f.Add("httpbin.org:443:127.0.0.1")
 	f.Add("a:1:[::1],10.0.0.1")
