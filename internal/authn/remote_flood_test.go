@@ -83,6 +83,20 @@ func floodToken(t testing.TB, kid string) string {
 	return b64s(h) + "." + b64s(p) + "." + b64s([]byte("not a signature"))
 }
 
+// startFetched starts p and waits until its first fetch has ended, in
+// full: an unknown kid right after must start a fetch of its own, not
+// join the first one in its last instant (which would bring no newer
+// keys).
+func startFetched(t *testing.T, p *Provider) {
+	t.Helper()
+	startProvider(t, p)
+	select {
+	case <-p.Fetched():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first fetch did not end")
+	}
+}
+
 // randomKid is a kid no key set holds.
 func randomKid(t testing.TB) string {
 	b := make([]byte, 12)
@@ -99,7 +113,7 @@ func TestUnknownKidWaitBound(t *testing.T) {
 	keys(t)
 	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
 	p := remoteProvider(t, model.KeySource{URI: srv.URL, Timeout: 10 * time.Second})
-	startProvider(t, p)
+	startFetched(t, p)
 	ctx := context.Background()
 	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
 	wantErr(t, err, nil)
@@ -126,7 +140,7 @@ func TestRotationDuringFlood(t *testing.T) {
 	keys(t)
 	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
 	p := remoteProvider(t, model.KeySource{URI: srv.URL}) // every timing a default
-	startProvider(t, p)
+	startFetched(t, p)
 	ctx := context.Background()
 	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
 	wantErr(t, err, nil)
@@ -327,7 +341,7 @@ func TestUnknownKidWait(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
 			p := remoteProvider(t, model.KeySource{URI: srv.URL, Timeout: 20 * time.Second, UnknownKidWait: c.wait})
-			startProvider(t, p) // a background fetch: the token's refetch is not held back by it
+			startFetched(t, p) // a background fetch: the token's refetch is not held back by it
 			_, err := p.Verify(context.Background(), mint(t, "RS256", "k1", rsaKey, claims(), nil))
 			wantErr(t, err, nil)
 			srv.hold()
@@ -381,7 +395,7 @@ func TestFetchCollapse(t *testing.T) {
 			p := remoteProvider(t, ks, func(mp *model.Provider) { mp.Issuer = issuer })
 			kid, key, want := "k1", rsaKey, int32(1)
 			if c.preload {
-				startProvider(t, p) // a background fetch: the tokens' refetch is not held back by it
+				startFetched(t, p) // a background fetch: the tokens' refetch is not held back by it
 				_, err := p.Verify(context.Background(), mint(t, "RS256", "k1", rsaKey, claims("iss", issuer), nil))
 				wantErr(t, err, nil)
 				srv.body.Store(both)
@@ -478,7 +492,7 @@ func TestUnknownKidForgotten(t *testing.T) {
 	keys(t)
 	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
 	p := remoteProvider(t, model.KeySource{URI: srv.URL, RefetchInterval: 100 * time.Millisecond})
-	startProvider(t, p)
+	startFetched(t, p)
 	ctx := context.Background()
 	tok := floodToken(t, "gone")
 	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
@@ -504,7 +518,7 @@ func TestRotationAfterEarlyToken(t *testing.T) {
 	keys(t)
 	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
 	p := remoteProvider(t, model.KeySource{URI: srv.URL}) // every timing a default
-	startProvider(t, p)
+	startFetched(t, p)
 	ctx := context.Background()
 	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
 	wantErr(t, err, nil)
