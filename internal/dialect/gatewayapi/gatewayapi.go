@@ -39,14 +39,17 @@ import (
 
 // The API group, versions and kinds this dialect reads.
 const (
-	Group         = "gateway.networking.k8s.io"
-	V1            = Group + "/v1"
-	V1beta1       = Group + "/v1beta1"
+	Group   = "gateway.networking.k8s.io"
+	V1      = Group + "/v1"
+	V1beta1 = Group + "/v1beta1"
+	// V1alpha2 is read for the kinds a cluster of Gateway API v1.0 or
+	// earlier serves in it, in the same shape as in v1.
+	V1alpha2      = Group + "/v1alpha2"
 	KindGateway   = "Gateway"
 	KindHTTPRoute = "HTTPRoute"
-	// KindGRPCRoute is read in v1 only.
+	// KindGRPCRoute is read in v1 and v1alpha2.
 	KindGRPCRoute = "GRPCRoute"
-	// KindReferenceGrant is read in v1 and v1beta1.
+	// KindReferenceGrant is read in v1, v1beta1 and v1alpha2.
 	KindReferenceGrant = "ReferenceGrant"
 	KindGatewayClass   = "GatewayClass"
 )

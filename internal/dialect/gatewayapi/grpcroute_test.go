@@ -60,6 +60,8 @@ func TestGRPCRouteServed(t *testing.T) {
 		{"alone", grpcLoad, "http://s.default.svc.cluster.local:50051", 1},
 		{"beside kgateway", grpcLoad + kgatewayBackend, "http://s.default.svc.cluster.local:50051", 1},
 		{"to a kgateway Backend", toBackend + kgatewayBackend, "http://127.0.0.1:50052", 0},
+		{"v1alpha2 (Gateway API v1.0 and before)", strings.Replace(grpcLoad, "gateway.networking.k8s.io/v1\nkind: GRPCRoute", "gateway.networking.k8s.io/v1alpha2\nkind: GRPCRoute", 1),
+			"http://s.default.svc.cluster.local:50051", 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ld := config.ReadBytesSelected(dialect.Selection{}, "in.yaml", []byte(tt.yaml))
