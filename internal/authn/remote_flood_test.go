@@ -97,6 +97,20 @@ func startFetched(t *testing.T, p *Provider) {
 	}
 }
 
+// k1Provider serves a JWKS holding k1 alone, starts a remote provider on
+// it (ks gives every setting but the URI) once its first fetch has ended,
+// and checks that a token signed with k1 verifies.
+func k1Provider(t *testing.T, ks model.KeySource) (*gatedJWKS, *Provider) {
+	t.Helper()
+	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
+	ks.URI = srv.URL
+	p := remoteProvider(t, ks)
+	startFetched(t, p)
+	_, err := p.Verify(context.Background(), mint(t, "RS256", "k1", rsaKey, claims(), nil))
+	wantErr(t, err, nil)
+	return srv, p
+}
+
 // randomKid is a kid no key set holds.
 func randomKid(t testing.TB) string {
 	b := make([]byte, 12)
@@ -111,16 +125,12 @@ func randomKid(t testing.TB) string {
 // however long the fetch timeout.
 func TestUnknownKidWaitBound(t *testing.T) {
 	keys(t)
-	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
-	p := remoteProvider(t, model.KeySource{URI: srv.URL, Timeout: 10 * time.Second})
-	startFetched(t, p)
+	srv, p := k1Provider(t, model.KeySource{Timeout: 10 * time.Second})
 	ctx := context.Background()
-	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
-	wantErr(t, err, nil)
 
 	srv.hold() // the identity provider stops answering
 	start := time.Now()
-	_, err = p.Verify(ctx, floodToken(t, randomKid(t)))
+	_, err := p.Verify(ctx, floodToken(t, randomKid(t)))
 	wantErr(t, err, ErrKidAlgMismatch)
 	// The design bound is 1s; the margin is for a noisy machine, and
 	// stays well under the 10s fetch timeout the token used to wait for.
@@ -138,88 +148,103 @@ func TestUnknownKidWaitBound(t *testing.T) {
 // flood request is held long.
 func TestRotationDuringFlood(t *testing.T) {
 	keys(t)
-	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
-	p := remoteProvider(t, model.KeySource{URI: srv.URL}) // every timing a default
-	startFetched(t, p)
-	ctx := context.Background()
-	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
-	wantErr(t, err, nil)
+	srv, p := k1Provider(t, model.KeySource{}) // every timing a default
 	if n := srv.hits.Load(); n != 1 {
 		t.Fatalf("%d fetches before the flood, want 1", n)
 	}
 	rotated := mint(t, "RS256", "k2", rsaKey2, claims("sub", "rotated"), nil)
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var sent, wrong atomic.Int64
-	var slowest atomic.Int64 // nanoseconds
-	floodStart := time.Now()
+	f := newFlood()
+	defer f.end()
 	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				tok := floodToken(t, randomKid(t))
-				s := time.Now()
-				_, err := p.Verify(ctx, tok)
-				d := int64(time.Since(s))
-				for {
-					old := slowest.Load()
-					if d <= old || slowest.CompareAndSwap(old, d) {
-						break
-					}
-				}
-				sent.Add(1)
-				if err != ErrKidAlgMismatch {
-					wrong.Add(1)
-				}
-			}
-		}()
+		f.add(p, func() string { return floodToken(t, randomKid(t)) }, ErrKidAlgMismatch)
 	}
-	stopFlood := func() time.Duration {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		wg.Wait()
-		return time.Since(floodStart)
-	}
-	defer stopFlood()
-
 	// The flood's first refetch comes at once; the new key is published
 	// right after it has been answered with the old document.
-	waittest.Until(t, 5*time.Second, "the flood's first refetch", func() bool { return srv.hits.Load() >= 2 })
-	srv.body.Store(jwksOf(t, jwk(&rsaKey.PublicKey, "k1", ""), jwk(&rsaKey2.PublicKey, "k2", "")))
-	published := time.Now()
-
-	verifiedAfter := untilVerified(t, p, rotated, published)
+	verifiedAfter := rotateDuring(t, srv, p, rotated)
 	// Keep flooding a little longer, to count fetches over a longer run.
 	time.Sleep(time.Second)
-	dur := stopFlood()
+	dur := f.end()
 	hits := srv.hits.Load() - 1
 	t.Logf("flood: %d requests in %v, %d fetches; rotated key verified %v after publication; slowest flood request %v",
-		sent.Load(), dur.Round(time.Millisecond), hits, verifiedAfter.Round(time.Millisecond), time.Duration(slowest.Load()).Round(time.Millisecond))
+		f.sent.Load(), dur.Round(time.Millisecond), hits, verifiedAfter.Round(time.Millisecond), time.Duration(f.slowest.Load()).Round(time.Millisecond))
 
 	// Design: 1s. The bound leaves room for a noisy machine, not for the
 	// 5s refetch interval that used to delay rotations.
 	if verifiedAfter > 2*time.Second {
 		t.Errorf("the rotated key verified %v after publication, want about 1s", verifiedAfter)
 	}
-	if wrong.Load() != 0 {
-		t.Errorf("%d flood tokens got another answer than %q", wrong.Load(), ErrKidAlgMismatch.Msg)
+	if f.wrong.Load() != 0 {
+		t.Errorf("%d flood tokens got another answer than %q", f.wrong.Load(), ErrKidAlgMismatch.Msg)
 	}
 	if limit := int32(dur/time.Second) + 2; hits > limit {
 		t.Errorf("%d fetches in a %v flood, want at most one a second (%d)", hits, dur.Round(time.Millisecond), limit)
 	}
-	if s := time.Duration(slowest.Load()); s > 3*time.Second {
+	if s := time.Duration(f.slowest.Load()); s > 3*time.Second {
 		t.Errorf("a flood request was held %v", s)
 	}
+}
+
+// flood verifies tokens through providers from several goroutines until
+// it is ended, counting the answers, the unexpected ones and the slowest.
+type flood struct {
+	stop        chan struct{}
+	wg          sync.WaitGroup
+	start       time.Time
+	sent, wrong atomic.Int64
+	slowest     atomic.Int64 // nanoseconds
+	ended       sync.Once
+	ran         time.Duration
+}
+
+func newFlood() *flood { return &flood{stop: make(chan struct{}), start: time.Now()} }
+
+// add starts a goroutine that verifies tok() through p until the flood
+// ends, expecting want.
+func (f *flood) add(p *Provider, tok func() string, want error) {
+	f.wg.Go(func() {
+		for {
+			select {
+			case <-f.stop:
+				return
+			default:
+			}
+			s := time.Now()
+			_, err := p.Verify(context.Background(), tok())
+			d := int64(time.Since(s))
+			for {
+				old := f.slowest.Load()
+				if d <= old || f.slowest.CompareAndSwap(old, d) {
+					break
+				}
+			}
+			f.sent.Add(1)
+			if err != want {
+				f.wrong.Add(1)
+			}
+		}
+	})
+}
+
+// end stops the flood and returns how long it ran; later calls return
+// the same.
+func (f *flood) end() time.Duration {
+	f.ended.Do(func() {
+		close(f.stop)
+		f.wg.Wait()
+		f.ran = time.Since(f.start)
+	})
+	return f.ran
+}
+
+// rotateDuring waits for a flood's first refetch, then publishes k2
+// beside k1 and returns how long after publication tok (signed with k2)
+// took to verify through p.
+func rotateDuring(t *testing.T, srv *gatedJWKS, p *Provider, tok string) time.Duration {
+	t.Helper()
+	waittest.Until(t, 5*time.Second, "the flood's first refetch", func() bool { return srv.hits.Load() >= 2 })
+	srv.body.Store(jwksOf(t, jwk(&rsaKey.PublicKey, "k1", ""), jwk(&rsaKey2.PublicKey, "k2", "")))
+	return untilVerified(t, p, tok, time.Now())
 }
 
 // gatedConn holds its first Read until gate is closed: a server behind it
@@ -339,14 +364,10 @@ func TestUnknownKidWait(t *testing.T) {
 		{"configured 2s", 2 * time.Second, 2 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
-			p := remoteProvider(t, model.KeySource{URI: srv.URL, Timeout: 20 * time.Second, UnknownKidWait: c.wait})
-			startFetched(t, p) // a background fetch: the token's refetch is not held back by it
-			_, err := p.Verify(context.Background(), mint(t, "RS256", "k1", rsaKey, claims(), nil))
-			wantErr(t, err, nil)
+			srv, p := k1Provider(t, model.KeySource{Timeout: 20 * time.Second, UnknownKidWait: c.wait})
 			srv.hold()
 			start := time.Now()
-			_, err = p.Verify(context.Background(), floodToken(t, randomKid(t)))
+			_, err := p.Verify(context.Background(), floodToken(t, randomKid(t)))
 			d := time.Since(start)
 			wantErr(t, err, ErrKidAlgMismatch)
 			if d < c.want || d > c.want+2*time.Second {
@@ -490,14 +511,10 @@ func TestUnknownKidRemembered(t *testing.T) {
 // refetch interval is over.
 func TestUnknownKidForgotten(t *testing.T) {
 	keys(t)
-	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
-	p := remoteProvider(t, model.KeySource{URI: srv.URL, RefetchInterval: 100 * time.Millisecond})
-	startFetched(t, p)
+	srv, p := k1Provider(t, model.KeySource{RefetchInterval: 100 * time.Millisecond})
 	ctx := context.Background()
 	tok := floodToken(t, "gone")
-	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
-	wantErr(t, err, nil)
-	_, err = p.Verify(ctx, tok)
+	_, err := p.Verify(ctx, tok)
 	wantErr(t, err, ErrKidAlgMismatch)
 	if srv.hits.Load() != 2 {
 		t.Fatalf("%d fetches, want 2", srv.hits.Load())
@@ -516,14 +533,10 @@ func TestUnknownKidForgotten(t *testing.T) {
 // publication all the same.
 func TestRotationAfterEarlyToken(t *testing.T) {
 	keys(t)
-	srv := newGatedJWKS(t, jwksOf(t, jwk(&rsaKey.PublicKey, "k1", "")))
-	p := remoteProvider(t, model.KeySource{URI: srv.URL}) // every timing a default
-	startFetched(t, p)
+	srv, p := k1Provider(t, model.KeySource{}) // every timing a default
 	ctx := context.Background()
-	_, err := p.Verify(ctx, mint(t, "RS256", "k1", rsaKey, claims(), nil))
-	wantErr(t, err, nil)
 	early := mint(t, "RS256", "k2", rsaKey2, claims("sub", "early"), nil)
-	_, err = p.Verify(ctx, early)
+	_, err := p.Verify(ctx, early)
 	wantErr(t, err, ErrKidAlgMismatch)
 	waittest.Until(t, 5*time.Second, "the refetch for k2", func() bool { return srv.hits.Load() >= 2 })
 

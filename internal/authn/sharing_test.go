@@ -250,61 +250,27 @@ func TestSharedKeySetFlood(t *testing.T) {
 	}
 	rotated := mint(t, "RS256", "k2", rsaKey2, claims("aud", "aud-1", "sub", "rotated"), nil)
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var sent, wrong atomic.Int64
-	floodStart := time.Now()
-	flood := func(p *Provider, tok func() string, want error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				_, err := p.Verify(ctx, tok())
-				sent.Add(1)
-				if err != want {
-					wrong.Add(1)
-				}
-			}
-		}()
-	}
+	f := newFlood()
+	defer f.end()
 	random := func(aud string) func() string {
 		return func() string { return audFloodToken(t, randomKid(t), aud) }
 	}
 	for range 6 {
-		flood(a, random("aud-0"), ErrKidAlgMismatch)
+		f.add(a, random("aud-0"), ErrKidAlgMismatch)
 	}
-	flood(b, random("aud-1"), ErrKidAlgMismatch)
-	flood(b, func() string { return bTok }, nil)
-	stopFlood := func() time.Duration {
-		select {
-		case <-stop:
-		default:
-			close(stop)
-		}
-		wg.Wait()
-		return time.Since(floodStart)
-	}
-	defer stopFlood()
-
-	waittest.Until(t, 5*time.Second, "the flood's first refetch", func() bool { return srv.hits.Load() >= 2 })
-	srv.body.Store(jwksOf(t, jwk(&rsaKey.PublicKey, "k1", ""), jwk(&rsaKey2.PublicKey, "k2", "")))
-	published := time.Now()
-	verifiedAfter := untilVerified(t, b, rotated, published)
+	f.add(b, random("aud-1"), ErrKidAlgMismatch)
+	f.add(b, func() string { return bTok }, nil)
+	verifiedAfter := rotateDuring(t, srv, b, rotated)
 	time.Sleep(time.Second) // keep flooding, to count fetches over a longer run
-	dur := stopFlood()
+	dur := f.end()
 	hits := srv.hits.Load() - 1
 	t.Logf("flood: %d requests in %v, %d fetches; rotated key verified %v after publication",
-		sent.Load(), dur.Round(time.Millisecond), hits, verifiedAfter.Round(time.Millisecond))
+		f.sent.Load(), dur.Round(time.Millisecond), hits, verifiedAfter.Round(time.Millisecond))
 	if verifiedAfter > 2*time.Second {
 		t.Errorf("the rotated key verified %v after publication, want about 1s", verifiedAfter)
 	}
-	if wrong.Load() != 0 {
-		t.Errorf("%d flood or valid tokens got an unexpected answer", wrong.Load())
+	if f.wrong.Load() != 0 {
+		t.Errorf("%d flood or valid tokens got an unexpected answer", f.wrong.Load())
 	}
 	if limit := int32(dur/time.Second) + 2; hits > limit {
 		t.Errorf("%d fetches in a %v flood through two providers, want at most one a second in all (%d)", hits, dur.Round(time.Millisecond), limit)
